@@ -1,0 +1,540 @@
+//! rampart configuration: the TOML file as written ([`raw`]) and the compiled,
+//! validated [`Config`] the rest of rampart runs on.
+//!
+//! Loading is `text → TOML tree → ${VAR} interpolation → per-section deserialization →
+//! semantic checks`. Each stage collects *every* problem with its key path instead of
+//! stopping at the first, so `rampart config check` shows the whole list. Secrets are
+//! only ever referenced (`{ env = "VAR" }` or `{ file = "PATH" }`) and come out as
+//! [`Secret`]. The crate does no IO beyond reading the config and secret files.
+
+mod error;
+mod interpolate;
+pub mod raw;
+mod secret;
+mod size;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+pub use error::{ConfigError, ConfigErrors};
+pub use interpolate::{Env, ProcessEnv};
+pub use secret::Secret;
+
+/// Smallest accepted key-hashing secret, in bytes.
+pub const MIN_KEY_SECRET_LEN: usize = 32;
+
+/// The compiled configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Data-plane listener.
+    pub server: ServerSettings,
+    /// Key store.
+    pub store: StoreSettings,
+    /// Virtual key verification.
+    pub auth: AuthSettings,
+    /// Upstream providers, in file order.
+    pub providers: Vec<ProviderSettings>,
+    /// Model table.
+    pub models: Vec<ModelRoute>,
+    /// Index into `providers` for unlisted models and model-less pass-through.
+    pub default_provider: Option<usize>,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// Compiled `[server]`.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// TLS termination files, when configured.
+    pub tls: Option<TlsFiles>,
+    /// Largest buffered (JSON) request body, bytes.
+    pub max_body_bytes: usize,
+    /// Largest streamed upload, bytes.
+    pub max_upload_bytes: u64,
+    /// Drain deadline on shutdown.
+    pub shutdown_grace: Duration,
+}
+
+/// PEM files for TLS termination.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// Certificate chain.
+    pub cert_file: PathBuf,
+    /// Private key.
+    pub key_file: PathBuf,
+}
+
+/// Compiled `[store]`.
+#[derive(Debug, Clone)]
+pub struct StoreSettings {
+    /// Normalized database URL (`sqlite://...` or `postgres://...`). May contain a
+    /// password: never log it.
+    pub url: Secret<String>,
+}
+
+/// Compiled `[auth]`.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// HMAC key for virtual key hashes.
+    pub key_secret: Secret<Vec<u8>>,
+}
+
+/// Provider dialects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderKind {
+    /// Any OpenAI-compatible API.
+    OpenAi,
+}
+
+/// Compiled `[[providers]]` entry.
+#[derive(Debug, Clone)]
+pub struct ProviderSettings {
+    /// Unique name.
+    pub name: String,
+    /// Dialect.
+    pub kind: ProviderKind,
+    /// Base URL without a trailing slash, e.g. `https://api.openai.com/v1`.
+    pub base_url: http::Uri,
+    /// Injected credential, if any.
+    pub api_key: Option<Secret<String>>,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// Timeout until response headers.
+    pub response_timeout: Duration,
+    /// Longest gap between body chunks.
+    pub idle_timeout: Duration,
+    /// Extra CA bundle.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// Compiled `[[models]]` entry.
+#[derive(Debug, Clone)]
+pub struct ModelRoute {
+    /// Client-facing model name.
+    pub name: String,
+    /// Index into [`Config::providers`].
+    pub provider: usize,
+    /// Name sent upstream.
+    pub upstream_model: String,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable.
+    Text,
+}
+
+/// Compiled `[log]`.
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    /// Output format.
+    pub format: LogFormat,
+    /// tracing filter directive.
+    pub level: String,
+}
+
+impl Config {
+    /// Reads and compiles a configuration file, resolving `${VAR}` and secrets from
+    /// the process environment.
+    pub fn load(path: &Path) -> Result<Self, ConfigErrors> {
+        let text = std::fs::read_to_string(path).map_err(|error| {
+            ConfigErrors(vec![ConfigError::new("", format!("cannot read {}: {error}", path.display()))])
+        })?;
+        Self::from_toml(&text, &ProcessEnv)
+    }
+
+    /// Compiles configuration text, resolving variables and secrets through `env`.
+    pub fn from_toml(text: &str, env: &dyn Env) -> Result<Self, ConfigErrors> {
+        let mut tree: toml::Table = toml::from_str(text).map_err(|error| {
+            ConfigErrors(vec![ConfigError::new("", format!("invalid TOML: {}", error.message()))
+                .with_span(text, error.span())])
+        })?;
+        let mut errors = Vec::new();
+        for (key, value) in tree.iter_mut() {
+            let mut path = key.clone();
+            interpolate::interpolate_tree(value, &mut path, env, &mut errors);
+        }
+        let mut cx = Compiler { env, errors };
+        let config = cx.compile(tree);
+        if cx.errors.is_empty() {
+            config.ok_or_else(|| ConfigErrors(vec![ConfigError::new("", "invalid configuration")]))
+        } else {
+            Err(ConfigErrors(cx.errors))
+        }
+    }
+
+    /// The provider serving `model`, and the model name to send upstream.
+    pub fn route<'a>(&'a self, model: &'a str) -> Option<(&'a ProviderSettings, &'a str)> {
+        match self.models.iter().find(|m| m.name == model) {
+            Some(route) => Some((&self.providers[route.provider], &route.upstream_model)),
+            None => self.default_provider.map(|p| (&self.providers[p], model)),
+        }
+    }
+}
+
+impl ConfigError {
+    fn with_span(mut self, text: &str, span: Option<std::ops::Range<usize>>) -> Self {
+        if let Some(span) = span {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            self.message = format!("line {line}, column {column}: {}", self.message);
+        }
+        self
+    }
+}
+
+// === impl Compiler ===
+
+struct Compiler<'a> {
+    env: &'a dyn Env,
+    errors: Vec<ConfigError>,
+}
+
+const SECTIONS: &[&str] = &["server", "store", "auth", "providers", "models", "routing", "log"];
+
+impl Compiler<'_> {
+    fn error(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(ConfigError::new(path, message));
+    }
+
+    /// Deserializes one subtree, recording the error (with the full key path) on failure.
+    fn section<T: DeserializeOwned>(&mut self, path: &str, value: toml::Value) -> Option<T> {
+        match serde_path_to_error::deserialize::<_, T>(value) {
+            Ok(v) => Some(v),
+            Err(error) => {
+                let inner = error.path().to_string();
+                let full = match inner.as_str() {
+                    "." | "" => path.to_owned(),
+                    inner if inner.starts_with('[') => format!("{path}{inner}"),
+                    inner => format!("{path}.{inner}"),
+                };
+                self.error(full, error.into_inner().message().to_owned());
+                None
+            }
+        }
+    }
+
+    fn array<T: DeserializeOwned>(&mut self, key: &str, value: Option<toml::Value>) -> Vec<Option<T>> {
+        match value {
+            None => Vec::new(),
+            Some(toml::Value::Array(items)) => items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| self.section(&format!("{key}[{i}]"), item))
+                .collect(),
+            Some(_) => {
+                self.error(key, format!("expected an array of tables (`[[{key}]]`)"));
+                Vec::new()
+            }
+        }
+    }
+
+    fn compile(&mut self, mut tree: toml::Table) -> Option<Config> {
+        for key in tree.keys() {
+            if !SECTIONS.contains(&key.as_str()) {
+                self.errors.push(ConfigError::new(
+                    key.clone(),
+                    format!("unknown section `{key}`, expected one of {}", SECTIONS.join(", ")),
+                ));
+            }
+        }
+        let mut take = |key: &str| tree.remove(key);
+        let server_raw: Option<raw::ServerConfig> =
+            take("server").map_or(Some(Default::default()), |v| self.section("server", v));
+        let store_raw: Option<raw::StoreConfig> =
+            take("store").map_or(Some(Default::default()), |v| self.section("store", v));
+        let auth_raw: Option<raw::AuthConfig> = match take("auth") {
+            Some(v) => self.section("auth", v),
+            None => {
+                self.error("auth", "missing section: `[auth]` with `key_secret = { env = \"...\" }`");
+                None
+            }
+        };
+        let routing_raw: Option<raw::RoutingConfig> =
+            take("routing").map_or(Some(Default::default()), |v| self.section("routing", v));
+        let log_raw: Option<raw::LogConfig> =
+            take("log").map_or(Some(Default::default()), |v| self.section("log", v));
+        let providers_value = take("providers");
+        // Names of every provider, even one whose entry fails to deserialize, so a
+        // broken provider is reported once and not again by each model naming it.
+        let declared_names: Vec<String> = match &providers_value {
+            Some(toml::Value::Array(items)) => items
+                .iter()
+                .filter_map(|item| item.get("name")?.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let providers_raw: Vec<Option<raw::ProviderConfig>> = self.array("providers", providers_value);
+        let models_raw: Vec<Option<raw::ModelConfig>> = self.array("models", take("models"));
+
+        let server = server_raw.and_then(|s| self.server(s));
+        let store = store_raw.and_then(|s| self.store(s));
+        let auth = auth_raw.and_then(|a| self.auth(a));
+        let log = log_raw.and_then(|l| self.log(l));
+
+        let mut providers = Vec::new();
+        let mut provider_names: Vec<&str> = Vec::new();
+        for (i, p) in providers_raw.iter().enumerate() {
+            let Some(p) = p else { continue };
+            if provider_names.contains(&p.name.as_str()) {
+                self.error(format!("providers[{i}].name"), format!("duplicate provider name `{}`", p.name));
+            }
+            provider_names.push(&p.name);
+            if let Some(compiled) = self.provider(i, p) {
+                providers.push(compiled);
+            }
+        }
+        if providers_raw.is_empty() {
+            self.error("providers", "at least one `[[providers]]` entry is required");
+        }
+        let provider_index = |name: &str| providers.iter().position(|p: &ProviderSettings| p.name == name);
+
+        let mut models: Vec<ModelRoute> = Vec::new();
+        for (i, m) in models_raw.into_iter().enumerate() {
+            let Some(m) = m else { continue };
+            if m.name.is_empty() {
+                self.error(format!("models[{i}].name"), "must not be empty");
+            }
+            if models.iter().any(|existing| existing.name == m.name) {
+                self.error(format!("models[{i}].name"), format!("duplicate model name `{}`", m.name));
+            }
+            match provider_index(&m.provider) {
+                Some(provider) => models.push(ModelRoute {
+                    upstream_model: m.upstream_model.unwrap_or_else(|| m.name.clone()),
+                    name: m.name,
+                    provider,
+                }),
+                None if declared_names.contains(&m.provider) => {}
+                None => self.error(format!("models[{i}].provider"), format!("unknown provider `{}`", m.provider)),
+            }
+        }
+
+        let default_provider = match routing_raw.and_then(|r| r.default_provider) {
+            None => None,
+            Some(name) => match provider_index(&name) {
+                Some(i) => Some(i),
+                None => {
+                    if !declared_names.contains(&name) {
+                        self.error("routing.default_provider", format!("unknown provider `{name}`"));
+                    }
+                    None
+                }
+            },
+        };
+
+        Some(Config {
+            server: server?,
+            store: store?,
+            auth: auth?,
+            providers,
+            models,
+            default_provider,
+            log: log?,
+        })
+    }
+
+    fn duration(&mut self, path: &str, text: &str) -> Option<Duration> {
+        match humantime::parse_duration(text) {
+            Ok(d) if !d.is_zero() => Some(d),
+            Ok(_) => {
+                self.error(path, "must be greater than zero");
+                None
+            }
+            Err(error) => {
+                self.error(path, format!("invalid duration `{text}`: {error} (e.g. \"30s\", \"5m\")"));
+                None
+            }
+        }
+    }
+
+    fn size(&mut self, path: &str, text: &str) -> Option<u64> {
+        match size::parse_size(text) {
+            Ok(0) => {
+                self.error(path, "must be greater than zero");
+                None
+            }
+            Ok(n) => Some(n),
+            Err(error) => {
+                self.error(path, error);
+                None
+            }
+        }
+    }
+
+    fn server(&mut self, raw: raw::ServerConfig) -> Option<ServerSettings> {
+        let listen = match raw.listen.parse::<SocketAddr>() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                self.error("server.listen", format!("invalid socket address `{}` (e.g. \"127.0.0.1:8080\")", raw.listen));
+                None
+            }
+        };
+        let max_body = self.size("server.max_body_size", &raw.max_body_size);
+        let max_body_bytes = max_body.and_then(|n| match usize::try_from(n) {
+            Ok(n) if n <= 1 << 30 => Some(n),
+            _ => {
+                self.error("server.max_body_size", "must be at most 1GiB (bodies are buffered)");
+                None
+            }
+        });
+        let max_upload_bytes = self.size("server.max_upload_size", &raw.max_upload_size);
+        let shutdown_grace = self.duration("server.shutdown_grace", &raw.shutdown_grace);
+        let tls = raw.tls.and_then(|tls| {
+            let mut ok = true;
+            for (key, file) in [("cert_file", &tls.cert_file), ("key_file", &tls.key_file)] {
+                if !Path::new(file).is_file() {
+                    self.error(format!("server.tls.{key}"), format!("file not found: {file}"));
+                    ok = false;
+                }
+            }
+            ok.then(|| TlsFiles { cert_file: tls.cert_file.into(), key_file: tls.key_file.into() })
+        });
+        Some(ServerSettings {
+            listen: listen?,
+            tls,
+            max_body_bytes: max_body_bytes?,
+            max_upload_bytes: max_upload_bytes?,
+            shutdown_grace: shutdown_grace?,
+        })
+    }
+
+    fn store(&mut self, raw: raw::StoreConfig) -> Option<StoreSettings> {
+        let url = raw.url.trim();
+        let normalized = if url.starts_with("postgres://") || url.starts_with("postgresql://") || url.starts_with("sqlite:") {
+            url.to_owned()
+        } else if url.contains("://") {
+            // Show only the scheme: the rest may hold a password.
+            let scheme = url.split("://").next().unwrap_or_default();
+            self.error("store.url", format!("unsupported scheme `{scheme}://`, expected sqlite:// or postgres://"));
+            return None;
+        } else if url.is_empty() {
+            self.error("store.url", "must not be empty");
+            return None;
+        } else {
+            format!("sqlite://{url}")
+        };
+        Some(StoreSettings { url: Secret::new(normalized) })
+    }
+
+    fn secret(&mut self, path: &str, secret: &raw::SecretRef) -> Option<Secret<String>> {
+        match (&secret.env, &secret.file) {
+            (Some(var), None) => match self.env.var(var) {
+                Some(value) if !value.is_empty() => Some(Secret::new(value)),
+                _ => {
+                    self.error(path, format!("environment variable `{var}` is not set"));
+                    None
+                }
+            },
+            (None, Some(file)) => match std::fs::read_to_string(file) {
+                Ok(value) if !value.trim().is_empty() => Some(Secret::new(value.trim().to_owned())),
+                Ok(_) => {
+                    self.error(path, format!("secret file {file} is empty"));
+                    None
+                }
+                Err(error) => {
+                    self.error(path, format!("cannot read secret file {file}: {error}"));
+                    None
+                }
+            },
+            _ => {
+                self.error(path, "set exactly one of `env` or `file`");
+                None
+            }
+        }
+    }
+
+    fn auth(&mut self, raw: raw::AuthConfig) -> Option<AuthSettings> {
+        let secret = self.secret("auth.key_secret", &raw.key_secret)?;
+        if secret.expose().len() < MIN_KEY_SECRET_LEN {
+            self.error(
+                "auth.key_secret",
+                format!("must be at least {MIN_KEY_SECRET_LEN} bytes (e.g. `openssl rand -hex 32`)"),
+            );
+            return None;
+        }
+        Some(AuthSettings { key_secret: Secret::new(secret.expose().as_bytes().to_vec()) })
+    }
+
+    fn log(&mut self, raw: raw::LogConfig) -> Option<LogSettings> {
+        let format = match raw.format.as_str() {
+            "json" => LogFormat::Json,
+            "text" => LogFormat::Text,
+            other => {
+                self.error("log.format", format!("unknown format `{other}`, expected `json` or `text`"));
+                return None;
+            }
+        };
+        Some(LogSettings { format, level: raw.level })
+    }
+
+    fn provider(&mut self, i: usize, raw: &raw::ProviderConfig) -> Option<ProviderSettings> {
+        let at = |key: &str| format!("providers[{i}].{key}");
+        if raw.name.is_empty() {
+            self.error(at("name"), "must not be empty");
+        }
+        let kind = match raw.kind.as_str() {
+            "openai" => Some(ProviderKind::OpenAi),
+            other => {
+                self.error(at("kind"), format!("unknown provider kind `{other}`, expected `openai`"));
+                None
+            }
+        };
+        let base_url = self.base_url(&at("base_url"), &raw.base_url);
+        let api_key = match &raw.api_key {
+            Some(secret) => Some(self.secret(&at("api_key"), secret)),
+            None => None,
+        };
+        let connect_timeout = self.duration(&at("connect_timeout"), &raw.connect_timeout);
+        let response_timeout = self.duration(&at("response_timeout"), &raw.response_timeout);
+        let idle_timeout = self.duration(&at("idle_timeout"), &raw.idle_timeout);
+        let ca_file = match &raw.ca_file {
+            Some(file) if !Path::new(file).is_file() => {
+                self.error(at("ca_file"), format!("file not found: {file}"));
+                return None;
+            }
+            other => other.as_ref().map(PathBuf::from),
+        };
+        Some(ProviderSettings {
+            name: raw.name.clone(),
+            kind: kind?,
+            base_url: base_url?,
+            api_key: match api_key {
+                Some(key) => Some(key?),
+                None => None,
+            },
+            connect_timeout: connect_timeout?,
+            response_timeout: response_timeout?,
+            idle_timeout: idle_timeout?,
+            ca_file,
+        })
+    }
+
+    fn base_url(&mut self, path: &str, text: &str) -> Option<http::Uri> {
+        let trimmed = text.trim_end_matches('/');
+        match trimmed.parse::<http::Uri>() {
+            Ok(uri)
+                if matches!(uri.scheme_str(), Some("http" | "https"))
+                    && uri.host().is_some()
+                    && uri.query().is_none() =>
+            {
+                Some(uri)
+            }
+            _ => {
+                self.error(path, format!("invalid base URL `{text}`, expected http(s)://host[:port][/path]"));
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,176 @@
+use super::*;
+
+const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "KEY_SECRET" => Some(SECRET.into()),
+        "OPENAI_API_KEY" => Some("sk-upstream".into()),
+        "SHORT" => Some("short".into()),
+        _ => None,
+    }
+}
+
+fn compile(text: &str) -> Result<Config, ConfigErrors> {
+    Config::from_toml(text, &env)
+}
+
+fn paths(errors: &ConfigErrors) -> Vec<&str> {
+    errors.0.iter().map(|e| e.path.as_str()).collect()
+}
+
+const MINIMAL: &str = r#"
+[auth]
+key_secret = { env = "KEY_SECRET" }
+
+[[providers]]
+name = "openai"
+kind = "openai"
+base_url = "${OPENAI_BASE_URL:-https://api.openai.com/v1/}"
+api_key = { env = "OPENAI_API_KEY" }
+
+[[models]]
+name = "fast"
+provider = "openai"
+upstream_model = "gpt-4o-mini"
+
+[routing]
+default_provider = "openai"
+"#;
+
+#[test]
+fn compiles_a_minimal_file_with_defaults() {
+    let config = compile(MINIMAL).unwrap();
+    assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(config.server.max_body_bytes, 16 << 20);
+    assert_eq!(config.store.url.expose(), "sqlite://rampart.db");
+    assert_eq!(config.providers[0].base_url.to_string(), "https://api.openai.com/v1");
+    assert_eq!(config.providers[0].api_key.as_ref().unwrap().expose(), "sk-upstream");
+    assert_eq!(config.auth.key_secret.expose(), SECRET.as_bytes());
+    let (provider, upstream) = config.route("fast").unwrap();
+    assert_eq!((provider.name.as_str(), upstream), ("openai", "gpt-4o-mini"));
+    let (provider, upstream) = config.route("anything-else").unwrap();
+    assert_eq!((provider.name.as_str(), upstream), ("openai", "anything-else"));
+}
+
+#[test]
+fn unlisted_models_do_not_route_without_a_default_provider() {
+    let text = MINIMAL.replace("[routing]\ndefault_provider = \"openai\"", "");
+    let config = compile(&text).unwrap();
+    assert!(config.route("fast").is_some());
+    assert!(config.route("other").is_none());
+}
+
+#[test]
+fn reports_every_error_with_its_key_path() {
+    let text = r#"
+[server]
+listen = "not-an-address"
+shutdown_grace = "soon"
+lsiten = "typo"
+
+[auth]
+key_secret = { env = "SHORT" }
+
+[[providers]]
+name = "openai"
+kind = "anthropic"
+base_url = "ftp://x"
+api_key = { env = "MISSING_KEY" }
+
+[[providers]]
+name = "other"
+kind = "openai"
+base_url = "http://localhost:1/v1"
+timeout = "5s"
+
+[[models]]
+name = "m"
+provider = "nope"
+
+[routing]
+default_provider = "${UNSET_VAR}"
+
+[polices]
+"#;
+    let errors = compile(text).unwrap_err();
+    let found = paths(&errors);
+    for expected in [
+        "routing.default_provider",
+        "polices",
+        "server.lsiten",
+        "auth.key_secret",
+        "providers[0].kind",
+        "providers[0].base_url",
+        "providers[0].api_key",
+        "providers[1].timeout",
+        "models[0].provider",
+    ] {
+        assert!(found.contains(&expected), "missing {expected} in {found:?}\n{errors}");
+    }
+    let rendered = errors.to_string();
+    assert!(rendered.contains("`UNSET_VAR` is not set"), "{rendered}");
+    assert!(rendered.contains("unknown field `lsiten`"), "{rendered}");
+}
+
+#[test]
+fn semantic_errors_are_collected_after_shape_errors() {
+    let text = MINIMAL.replace("[routing]", "[server]\nlisten = \"nope\"\nshutdown_grace = \"0s\"\n[routing]");
+    let errors = compile(&text).unwrap_err();
+    assert_eq!(paths(&errors), vec!["server.listen", "server.shutdown_grace"], "{errors}");
+}
+
+#[test]
+fn secrets_cannot_be_inlined() {
+    let text = MINIMAL.replace("api_key = { env = \"OPENAI_API_KEY\" }", "api_key = \"sk-inline\"");
+    let errors = compile(&text).unwrap_err();
+    assert_eq!(paths(&errors), vec!["providers[0].api_key"], "{errors}");
+    assert!(!errors.to_string().contains("sk-inline"), "{errors}");
+}
+
+#[test]
+fn secret_values_never_appear_in_errors() {
+    let text = MINIMAL.replace("{ env = \"KEY_SECRET\" }", "{ env = \"SHORT\" }");
+    let errors = compile(&text).unwrap_err();
+    assert!(!errors.to_string().contains("short"), "{errors}");
+}
+
+#[test]
+fn secrets_can_come_from_files() {
+    let dir = std::env::temp_dir().join(format!("rampart-config-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("key");
+    std::fs::write(&file, format!("{SECRET}\n")).unwrap();
+    let text = MINIMAL.replace("{ env = \"KEY_SECRET\" }", &format!("{{ file = {:?} }}", file.display().to_string()));
+    let config = compile(&text).unwrap();
+    assert_eq!(config.auth.key_secret.expose(), SECRET.as_bytes());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn invalid_toml_points_at_the_line() {
+    let errors = compile("[server]\nlisten = \n").unwrap_err();
+    assert!(errors.to_string().contains("line 2"), "{errors}");
+}
+
+#[test]
+fn interpolation_never_injects_toml() {
+    let hostile = |name: &str| match name {
+        "KEY_SECRET" => Some(SECRET.into()),
+        "OPENAI_API_KEY" => Some("x".into()),
+        "LISTEN" => Some("127.0.0.1:9\"\n[evil]\nx = \"1".into()),
+        _ => None,
+    };
+    let text = format!("[server]\nlisten = \"${{LISTEN}}\"\n{MINIMAL}");
+    let errors = Config::from_toml(&text, &hostile).unwrap_err();
+    assert_eq!(paths(&errors), vec!["server.listen"], "{errors}");
+}
+
+#[test]
+fn store_urls_are_normalized() {
+    let with_store = |url: &str| compile(&format!("[store]\nurl = \"{url}\"\n{MINIMAL}"));
+    assert_eq!(with_store("/var/lib/rampart.db").unwrap().store.url.expose(), "sqlite:///var/lib/rampart.db");
+    assert_eq!(with_store("postgres://u:p@h/db").unwrap().store.url.expose(), "postgres://u:p@h/db");
+    let errors = with_store("mysql://u:hunter2@h/db").unwrap_err();
+    assert!(!errors.to_string().contains("hunter2"), "{errors}");
+}

@@ -1,0 +1,249 @@
+//! The [`Store`]: a pooled connection to SQLite or PostgreSQL and the key queries.
+//!
+//! Every query is parameterized (`$1`, never string formatting), so no key, name or id
+//! can change a statement's meaning.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Row};
+
+use crate::keys::{KeyHash, KeyHasher, ModelScope, NewKey, PresentedKey, random_id};
+
+/// Storage failures. Messages never include keys or connection passwords.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be reached or a query failed.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The OS random number generator failed.
+    #[error("random number generator: {0}")]
+    Random(#[from] rand::rand_core::OsError),
+    /// A stored row could not be decoded.
+    #[error("corrupt row in {table}: {reason}")]
+    Corrupt {
+        /// Table.
+        table: &'static str,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+/// A key's lifecycle state at some instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyStatus {
+    /// Usable.
+    Active,
+    /// Past its expiry.
+    Expired,
+    /// Revoked.
+    Revoked,
+}
+
+impl KeyStatus {
+    /// Stable lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+        }
+    }
+}
+
+/// A stored virtual key (never the key itself).
+#[derive(Debug, Clone)]
+pub struct KeyRecord {
+    /// Public identifier, `key_...`.
+    pub id: String,
+    /// Human name.
+    pub name: String,
+    /// First characters of the key, for recognizing it in listings.
+    pub prefix: String,
+    /// Models it may use.
+    pub models: ModelScope,
+    /// Creation time, unix seconds.
+    pub created_at: i64,
+    /// Expiry, unix seconds.
+    pub expires_at: Option<i64>,
+    /// Revocation time, unix seconds.
+    pub revoked_at: Option<i64>,
+    hash: KeyHash,
+}
+
+impl KeyRecord {
+    /// Status at `now` (unix seconds).
+    pub fn status(&self, now: i64) -> KeyStatus {
+        if self.revoked_at.is_some() {
+            KeyStatus::Revoked
+        } else if self.expires_at.is_some_and(|at| at <= now) {
+            KeyStatus::Expired
+        } else {
+            KeyStatus::Active
+        }
+    }
+}
+
+/// The key store. Cheap to clone (a pool handle).
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub(crate) fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+const KEY_COLUMNS: &str = "id, name, key_prefix, models, created_at, expires_at, revoked_at, key_hash";
+
+impl Store {
+    /// Connects to `url` (`sqlite://PATH` or `postgres://...`), creating a SQLite file
+    /// if needed, and applies migrations.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        install_default_drivers();
+        let backend = if url.starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres };
+        let url = match backend {
+            Backend::Sqlite if !url.contains('?') => format!("{url}?mode=rwc"),
+            _ => url.to_owned(),
+        };
+        let options = AnyPoolOptions::new()
+            .max_connections(match backend {
+                Backend::Sqlite => 8,
+                Backend::Postgres => 16,
+            })
+            .acquire_timeout(Duration::from_secs(5));
+        let options = if backend == Backend::Sqlite {
+            options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    // WAL lets readers proceed while the CLI writes; busy_timeout makes
+                    // writers wait for each other instead of failing.
+                    sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
+                    sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut *conn).await?;
+                    sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+                    Ok(())
+                })
+            })
+        } else {
+            options
+        };
+        let pool = options.connect(&url).await?;
+        crate::migrate::run(&pool).await?;
+        Ok(Self { pool, backend })
+    }
+
+    /// `"sqlite"` or `"postgres"`.
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+
+    /// Round trip to the database, for readiness checks.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Creates a key and returns its record with the key itself, which is not stored
+    /// and cannot be shown again.
+    pub async fn create_key(
+        &self,
+        hasher: &KeyHasher,
+        name: &str,
+        models: &ModelScope,
+        expires_at: Option<i64>,
+    ) -> Result<(KeyRecord, NewKey), StoreError> {
+        let new_key = hasher.generate()?;
+        let record = KeyRecord {
+            id: random_id("key_", 16)?,
+            name: name.to_owned(),
+            prefix: new_key.key[..crate::keys::KEY_PREFIX.len() + 4].to_owned(),
+            models: models.clone(),
+            created_at: unix_now(),
+            expires_at,
+            revoked_at: None,
+            hash: new_key.hash,
+        };
+        let models_json = serde_json::to_string(record.models.patterns()).map_err(|error| StoreError::Corrupt {
+            table: "virtual_keys",
+            reason: error.to_string(),
+        })?;
+        sqlx::query(
+            "INSERT INTO virtual_keys (id, name, key_hash, key_prefix, models, created_at, expires_at, revoked_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)",
+        )
+        .bind(&record.id)
+        .bind(&record.name)
+        .bind(record.hash.to_hex())
+        .bind(&record.prefix)
+        .bind(models_json)
+        .bind(record.created_at)
+        .bind(record.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok((record, new_key))
+    }
+
+    /// Every key, newest first.
+    pub async fn list_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        let rows = sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM virtual_keys ORDER BY created_at DESC, id"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(decode_key).collect()
+    }
+
+    /// Revokes a key. Returns false when no such key exists; revoking twice keeps the
+    /// first revocation time.
+    pub async fn revoke_key(&self, id: &str) -> Result<bool, StoreError> {
+        let result = sqlx::query("UPDATE virtual_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2")
+            .bind(unix_now())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    /// Finds the key a client presented, whatever its status (the caller decides, and
+    /// can tell revoked from unknown in its logs). The stored hash is compared with the
+    /// computed one in constant time.
+    pub async fn find_key(&self, hasher: &KeyHasher, key: PresentedKey<'_>) -> Result<Option<KeyRecord>, StoreError> {
+        let hash = hasher.hash(key);
+        let row = sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM virtual_keys WHERE key_hash = $1"))
+            .bind(hash.to_hex())
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let record = decode_key(&row)?;
+        Ok(record.hash.ct_eq(&hash).then_some(record))
+    }
+}
+
+fn decode_key(row: &sqlx::any::AnyRow) -> Result<KeyRecord, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt { table: "virtual_keys", reason };
+    let models: String = row.try_get("models")?;
+    let patterns: Vec<String> = serde_json::from_str(&models).map_err(|e| corrupt(format!("models: {e}")))?;
+    let hash_hex: String = row.try_get("key_hash")?;
+    Ok(KeyRecord {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        prefix: row.try_get("key_prefix")?,
+        models: ModelScope::new(patterns),
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+        hash: KeyHash::from_hex(&hash_hex).ok_or_else(|| corrupt("key_hash is not 64 hex digits".into()))?,
+    })
+}
+
+#[cfg(test)]
+mod tests;
