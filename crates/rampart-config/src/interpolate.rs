@@ -93,7 +93,10 @@ pub(crate) fn interpolate(input: &str, env: &dyn Env) -> Result<Option<String>, 
             if !is_var_name(name) {
                 return Err(format!("invalid variable name `{name}` in `${{...}}`"));
             }
-            match (env.var(name).filter(|v| !v.is_empty() || default.is_none()), default) {
+            match (
+                env.var(name).filter(|v| !v.is_empty() || default.is_none()),
+                default,
+            ) {
                 (Some(value), _) => out.push_str(&value),
                 (None, Some(default)) => out.push_str(default),
                 (None, None) => return Err(format!("environment variable `{name}` is not set")),
@@ -150,9 +153,17 @@ mod tests {
 
     #[test]
     fn reports_unset_unterminated_and_bad_names() {
-        assert!(expand("${MISSING}").unwrap_err().contains("`MISSING` is not set"));
+        assert!(
+            expand("${MISSING}")
+                .unwrap_err()
+                .contains("`MISSING` is not set")
+        );
         assert!(expand("${HOST").unwrap_err().contains("unterminated"));
-        assert!(expand("${1BAD}").unwrap_err().contains("invalid variable name"));
+        assert!(
+            expand("${1BAD}")
+                .unwrap_err()
+                .contains("invalid variable name")
+        );
         assert!(expand("${}").unwrap_err().contains("invalid variable name"));
     }
 

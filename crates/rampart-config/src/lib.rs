@@ -146,7 +146,10 @@ impl Config {
     /// the process environment.
     pub fn load(path: &Path) -> Result<Self, ConfigErrors> {
         let text = std::fs::read_to_string(path).map_err(|error| {
-            ConfigErrors(vec![ConfigError::new("", format!("cannot read {}: {error}", path.display()))])
+            ConfigErrors(vec![ConfigError::new(
+                "",
+                format!("cannot read {}: {error}", path.display()),
+            )])
         })?;
         Self::from_toml(&text, &ProcessEnv)
     }
@@ -154,8 +157,10 @@ impl Config {
     /// Compiles configuration text, resolving variables and secrets through `env`.
     pub fn from_toml(text: &str, env: &dyn Env) -> Result<Self, ConfigErrors> {
         let mut tree: toml::Table = toml::from_str(text).map_err(|error| {
-            ConfigErrors(vec![ConfigError::new("", format!("invalid TOML: {}", error.message()))
-                .with_span(text, error.span())])
+            ConfigErrors(vec![
+                ConfigError::new("", format!("invalid TOML: {}", error.message()))
+                    .with_span(text, error.span()),
+            ])
         })?;
         let mut errors = Vec::new();
         for (key, value) in tree.iter_mut() {
@@ -168,6 +173,56 @@ impl Config {
             config.ok_or_else(|| ConfigErrors(vec![ConfigError::new("", "invalid configuration")]))
         } else {
             Err(ConfigErrors(cx.errors))
+        }
+    }
+
+    /// Compiles only `[store]` and `[auth]`: what the `keys` commands need. Other
+    /// sections may reference variables that are only set where the gateway runs.
+    pub fn store_and_auth(
+        text: &str,
+        env: &dyn Env,
+    ) -> Result<(StoreSettings, AuthSettings), ConfigErrors> {
+        let tree: toml::Table = toml::from_str(text).map_err(|error| {
+            ConfigErrors(vec![
+                ConfigError::new("", format!("invalid TOML: {}", error.message()))
+                    .with_span(text, error.span()),
+            ])
+        })?;
+        let mut errors = Vec::new();
+        let mut cx = Compiler {
+            env,
+            errors: Vec::new(),
+        };
+        let mut store = None;
+        let mut auth = None;
+        for (key, mut value) in tree {
+            if key != "store" && key != "auth" {
+                continue;
+            }
+            let mut path = key.clone();
+            interpolate::interpolate_tree(&mut value, &mut path, env, &mut errors);
+            if key == "store" {
+                store = cx.section::<raw::StoreConfig>("store", value);
+            } else {
+                auth = cx.section::<raw::AuthConfig>("auth", value);
+            }
+        }
+        errors.append(&mut cx.errors);
+        cx.errors = errors;
+        let store = cx.store(store.unwrap_or_default());
+        let auth = match auth {
+            Some(auth) => cx.auth(auth),
+            None => {
+                cx.error(
+                    "auth",
+                    "missing section: `[auth]` with `key_secret = { env = \"...\" }`",
+                );
+                None
+            }
+        };
+        match (store, auth) {
+            (Some(store), Some(auth)) if cx.errors.is_empty() => Ok((store, auth)),
+            _ => Err(ConfigErrors(cx.errors)),
         }
     }
 
@@ -199,7 +254,15 @@ struct Compiler<'a> {
     errors: Vec<ConfigError>,
 }
 
-const SECTIONS: &[&str] = &["server", "store", "auth", "providers", "models", "routing", "log"];
+const SECTIONS: &[&str] = &[
+    "server",
+    "store",
+    "auth",
+    "providers",
+    "models",
+    "routing",
+    "log",
+];
 
 impl Compiler<'_> {
     fn error(&mut self, path: impl Into<String>, message: impl Into<String>) {
@@ -223,7 +286,11 @@ impl Compiler<'_> {
         }
     }
 
-    fn array<T: DeserializeOwned>(&mut self, key: &str, value: Option<toml::Value>) -> Vec<Option<T>> {
+    fn array<T: DeserializeOwned>(
+        &mut self,
+        key: &str,
+        value: Option<toml::Value>,
+    ) -> Vec<Option<T>> {
         match value {
             None => Vec::new(),
             Some(toml::Value::Array(items)) => items
@@ -243,7 +310,10 @@ impl Compiler<'_> {
             if !SECTIONS.contains(&key.as_str()) {
                 self.errors.push(ConfigError::new(
                     key.clone(),
-                    format!("unknown section `{key}`, expected one of {}", SECTIONS.join(", ")),
+                    format!(
+                        "unknown section `{key}`, expected one of {}",
+                        SECTIONS.join(", ")
+                    ),
                 ));
             }
         }
@@ -255,7 +325,10 @@ impl Compiler<'_> {
         let auth_raw: Option<raw::AuthConfig> = match take("auth") {
             Some(v) => self.section("auth", v),
             None => {
-                self.error("auth", "missing section: `[auth]` with `key_secret = { env = \"...\" }`");
+                self.error(
+                    "auth",
+                    "missing section: `[auth]` with `key_secret = { env = \"...\" }`",
+                );
                 None
             }
         };
@@ -273,7 +346,8 @@ impl Compiler<'_> {
                 .collect(),
             _ => Vec::new(),
         };
-        let providers_raw: Vec<Option<raw::ProviderConfig>> = self.array("providers", providers_value);
+        let providers_raw: Vec<Option<raw::ProviderConfig>> =
+            self.array("providers", providers_value);
         let models_raw: Vec<Option<raw::ModelConfig>> = self.array("models", take("models"));
 
         let server = server_raw.and_then(|s| self.server(s));
@@ -286,7 +360,10 @@ impl Compiler<'_> {
         for (i, p) in providers_raw.iter().enumerate() {
             let Some(p) = p else { continue };
             if provider_names.contains(&p.name.as_str()) {
-                self.error(format!("providers[{i}].name"), format!("duplicate provider name `{}`", p.name));
+                self.error(
+                    format!("providers[{i}].name"),
+                    format!("duplicate provider name `{}`", p.name),
+                );
             }
             provider_names.push(&p.name);
             if let Some(compiled) = self.provider(i, p) {
@@ -294,9 +371,16 @@ impl Compiler<'_> {
             }
         }
         if providers_raw.is_empty() {
-            self.error("providers", "at least one `[[providers]]` entry is required");
+            self.error(
+                "providers",
+                "at least one `[[providers]]` entry is required",
+            );
         }
-        let provider_index = |name: &str| providers.iter().position(|p: &ProviderSettings| p.name == name);
+        let provider_index = |name: &str| {
+            providers
+                .iter()
+                .position(|p: &ProviderSettings| p.name == name)
+        };
 
         let mut models: Vec<ModelRoute> = Vec::new();
         for (i, m) in models_raw.into_iter().enumerate() {
@@ -305,7 +389,10 @@ impl Compiler<'_> {
                 self.error(format!("models[{i}].name"), "must not be empty");
             }
             if models.iter().any(|existing| existing.name == m.name) {
-                self.error(format!("models[{i}].name"), format!("duplicate model name `{}`", m.name));
+                self.error(
+                    format!("models[{i}].name"),
+                    format!("duplicate model name `{}`", m.name),
+                );
             }
             match provider_index(&m.provider) {
                 Some(provider) => models.push(ModelRoute {
@@ -314,7 +401,10 @@ impl Compiler<'_> {
                     provider,
                 }),
                 None if declared_names.contains(&m.provider) => {}
-                None => self.error(format!("models[{i}].provider"), format!("unknown provider `{}`", m.provider)),
+                None => self.error(
+                    format!("models[{i}].provider"),
+                    format!("unknown provider `{}`", m.provider),
+                ),
             }
         }
 
@@ -324,7 +414,10 @@ impl Compiler<'_> {
                 Some(i) => Some(i),
                 None => {
                     if !declared_names.contains(&name) {
-                        self.error("routing.default_provider", format!("unknown provider `{name}`"));
+                        self.error(
+                            "routing.default_provider",
+                            format!("unknown provider `{name}`"),
+                        );
                     }
                     None
                 }
@@ -350,7 +443,10 @@ impl Compiler<'_> {
                 None
             }
             Err(error) => {
-                self.error(path, format!("invalid duration `{text}`: {error} (e.g. \"30s\", \"5m\")"));
+                self.error(
+                    path,
+                    format!("invalid duration `{text}`: {error} (e.g. \"30s\", \"5m\")"),
+                );
                 None
             }
         }
@@ -374,7 +470,13 @@ impl Compiler<'_> {
         let listen = match raw.listen.parse::<SocketAddr>() {
             Ok(addr) => Some(addr),
             Err(_) => {
-                self.error("server.listen", format!("invalid socket address `{}` (e.g. \"127.0.0.1:8080\")", raw.listen));
+                self.error(
+                    "server.listen",
+                    format!(
+                        "invalid socket address `{}` (e.g. \"127.0.0.1:8080\")",
+                        raw.listen
+                    ),
+                );
                 None
             }
         };
@@ -382,7 +484,10 @@ impl Compiler<'_> {
         let max_body_bytes = max_body.and_then(|n| match usize::try_from(n) {
             Ok(n) if n <= 1 << 30 => Some(n),
             _ => {
-                self.error("server.max_body_size", "must be at most 1GiB (bodies are buffered)");
+                self.error(
+                    "server.max_body_size",
+                    "must be at most 1GiB (bodies are buffered)",
+                );
                 None
             }
         });
@@ -392,11 +497,17 @@ impl Compiler<'_> {
             let mut ok = true;
             for (key, file) in [("cert_file", &tls.cert_file), ("key_file", &tls.key_file)] {
                 if !Path::new(file).is_file() {
-                    self.error(format!("server.tls.{key}"), format!("file not found: {file}"));
+                    self.error(
+                        format!("server.tls.{key}"),
+                        format!("file not found: {file}"),
+                    );
                     ok = false;
                 }
             }
-            ok.then(|| TlsFiles { cert_file: tls.cert_file.into(), key_file: tls.key_file.into() })
+            ok.then(|| TlsFiles {
+                cert_file: tls.cert_file.into(),
+                key_file: tls.key_file.into(),
+            })
         });
         Some(ServerSettings {
             listen: listen?,
@@ -409,12 +520,18 @@ impl Compiler<'_> {
 
     fn store(&mut self, raw: raw::StoreConfig) -> Option<StoreSettings> {
         let url = raw.url.trim();
-        let normalized = if url.starts_with("postgres://") || url.starts_with("postgresql://") || url.starts_with("sqlite:") {
+        let normalized = if url.starts_with("postgres://")
+            || url.starts_with("postgresql://")
+            || url.starts_with("sqlite:")
+        {
             url.to_owned()
         } else if url.contains("://") {
             // Show only the scheme: the rest may hold a password.
             let scheme = url.split("://").next().unwrap_or_default();
-            self.error("store.url", format!("unsupported scheme `{scheme}://`, expected sqlite:// or postgres://"));
+            self.error(
+                "store.url",
+                format!("unsupported scheme `{scheme}://`, expected sqlite:// or postgres://"),
+            );
             return None;
         } else if url.is_empty() {
             self.error("store.url", "must not be empty");
@@ -422,7 +539,9 @@ impl Compiler<'_> {
         } else {
             format!("sqlite://{url}")
         };
-        Some(StoreSettings { url: Secret::new(normalized) })
+        Some(StoreSettings {
+            url: Secret::new(normalized),
+        })
     }
 
     fn secret(&mut self, path: &str, secret: &raw::SecretRef) -> Option<Secret<String>> {
@@ -457,11 +576,15 @@ impl Compiler<'_> {
         if secret.expose().len() < MIN_KEY_SECRET_LEN {
             self.error(
                 "auth.key_secret",
-                format!("must be at least {MIN_KEY_SECRET_LEN} bytes (e.g. `openssl rand -hex 32`)"),
+                format!(
+                    "must be at least {MIN_KEY_SECRET_LEN} bytes (e.g. `openssl rand -hex 32`)"
+                ),
             );
             return None;
         }
-        Some(AuthSettings { key_secret: Secret::new(secret.expose().as_bytes().to_vec()) })
+        Some(AuthSettings {
+            key_secret: Secret::new(secret.expose().as_bytes().to_vec()),
+        })
     }
 
     fn log(&mut self, raw: raw::LogConfig) -> Option<LogSettings> {
@@ -469,11 +592,17 @@ impl Compiler<'_> {
             "json" => LogFormat::Json,
             "text" => LogFormat::Text,
             other => {
-                self.error("log.format", format!("unknown format `{other}`, expected `json` or `text`"));
+                self.error(
+                    "log.format",
+                    format!("unknown format `{other}`, expected `json` or `text`"),
+                );
                 return None;
             }
         };
-        Some(LogSettings { format, level: raw.level })
+        Some(LogSettings {
+            format,
+            level: raw.level,
+        })
     }
 
     fn provider(&mut self, i: usize, raw: &raw::ProviderConfig) -> Option<ProviderSettings> {
@@ -484,7 +613,10 @@ impl Compiler<'_> {
         let kind = match raw.kind.as_str() {
             "openai" => Some(ProviderKind::OpenAi),
             other => {
-                self.error(at("kind"), format!("unknown provider kind `{other}`, expected `openai`"));
+                self.error(
+                    at("kind"),
+                    format!("unknown provider kind `{other}`, expected `openai`"),
+                );
                 None
             }
         };
@@ -529,7 +661,10 @@ impl Compiler<'_> {
                 Some(uri)
             }
             _ => {
-                self.error(path, format!("invalid base URL `{text}`, expected http(s)://host[:port][/path]"));
+                self.error(
+                    path,
+                    format!("invalid base URL `{text}`, expected http(s)://host[:port][/path]"),
+                );
                 None
             }
         }

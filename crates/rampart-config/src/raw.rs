@@ -71,7 +71,9 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self { url: default_store_url() }
+        Self {
+            url: default_store_url(),
+        }
     }
 }
 
@@ -125,8 +127,12 @@ impl<'de> Deserialize<'de> for SecretRef {
             }
 
             fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<SecretRef, A::Error> {
-                let fields = SecretRefFields::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                Ok(SecretRef { env: fields.env, file: fields.file })
+                let fields =
+                    SecretRefFields::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(SecretRef {
+                    env: fields.env,
+                    file: fields.file,
+                })
             }
 
             // Scalars are refused without echoing them: they may be the secret itself.
@@ -229,7 +235,10 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { format: default_log_format(), level: default_log_level() }
+        Self {
+            format: default_log_format(),
+            level: default_log_level(),
+        }
     }
 }
 

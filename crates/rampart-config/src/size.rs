@@ -4,7 +4,9 @@
 /// units are both accepted, case-insensitively.
 pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let number: u64 = number
         .parse()
@@ -17,7 +19,11 @@ pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
         "mib" => 1 << 20,
         "gb" => 1_000_000_000,
         "gib" => 1 << 30,
-        other => return Err(format!("unknown size unit `{other}` in `{text}`, expected B, KB, KiB, MB, MiB, GB or GiB")),
+        other => {
+            return Err(format!(
+                "unknown size unit `{other}` in `{text}`, expected B, KB, KiB, MB, MiB, GB or GiB"
+            ));
+        }
     };
     number
         .checked_mul(multiplier)

@@ -75,7 +75,8 @@ impl<'a> PresentedKey<'a> {
     /// rejected before any hashing or storage lookup.
     pub fn parse(text: &'a str) -> Option<Self> {
         let body = text.strip_prefix(KEY_PREFIX)?;
-        (body.len() == KEY_CHARS && body.bytes().all(|b| b.is_ascii_alphanumeric())).then_some(Self(text))
+        (body.len() == KEY_CHARS && body.bytes().all(|b| b.is_ascii_alphanumeric()))
+            .then_some(Self(text))
     }
 }
 
@@ -164,7 +165,10 @@ impl ModelScope {
 
     /// A scope from glob patterns.
     pub fn new(patterns: Vec<String>) -> Self {
-        let compiled = patterns.iter().map(|p| wildmatch::WildMatch::new(p)).collect();
+        let compiled = patterns
+            .iter()
+            .map(|p| wildmatch::WildMatch::new(p))
+            .collect();
         Self { patterns, compiled }
     }
 
@@ -204,7 +208,10 @@ mod tests {
     fn base62_encodes_extremes() {
         assert_eq!(base62_fixed(&[0; 32]), "0".repeat(43));
         // 2^256 - 1, checked against an independent big-integer conversion.
-        assert_eq!(base62_fixed(&[0xff; 32]), "yhjskwdA6OZ1AL1YmHWZWm8LLG7HjnuCA2j5rOw8Xp1");
+        assert_eq!(
+            base62_fixed(&[0xff; 32]),
+            "yhjskwdA6OZ1AL1YmHWZWm8LLG7HjnuCA2j5rOw8Xp1"
+        );
         let one = {
             let mut b = [0u8; 32];
             b[31] = 61;
@@ -221,12 +228,22 @@ mod tests {
         let two = KeyHasher::new(b"secret-two-secret-two-secret-two");
         assert_ne!(one.hash(key), two.hash(key));
         assert!(one.hash(key).ct_eq(&one.hash(key)));
-        assert_eq!(KeyHash::from_hex(&one.hash(key).to_hex()), Some(one.hash(key)));
+        assert_eq!(
+            KeyHash::from_hex(&one.hash(key).to_hex()),
+            Some(one.hash(key))
+        );
     }
 
     #[test]
     fn rejects_malformed_credentials_before_hashing() {
-        for bad in ["", "rk-", "sk-abc", &format!("rk-{}", "a".repeat(42)), &format!("rk-{}!", "a".repeat(42)), &format!("rk-{}", "a".repeat(44))] {
+        for bad in [
+            "",
+            "rk-",
+            "sk-abc",
+            &format!("rk-{}", "a".repeat(42)),
+            &format!("rk-{}!", "a".repeat(42)),
+            &format!("rk-{}", "a".repeat(44)),
+        ] {
             assert!(PresentedKey::parse(bad).is_none(), "{bad}");
         }
     }

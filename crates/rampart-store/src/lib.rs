@@ -11,4 +11,4 @@ mod migrate;
 mod store;
 
 pub use keys::{KeyHash, KeyHasher, ModelScope, NewKey, PresentedKey};
-pub use store::{KeyRecord, KeyStatus, Store, StoreError};
+pub use store::{KeyRecord, KeyStatus, Store, StoreError, unix_now};

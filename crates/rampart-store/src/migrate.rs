@@ -7,8 +7,7 @@ use sqlx::AnyPool;
 /// `(version, statements)`, append only: never edit a released migration.
 const MIGRATIONS: &[(i64, &[&str])] = &[(
     1,
-    &[
-        "CREATE TABLE IF NOT EXISTS virtual_keys (
+    &["CREATE TABLE IF NOT EXISTS virtual_keys (
             id TEXT PRIMARY KEY,
             name TEXT NOT NULL,
             key_hash TEXT NOT NULL UNIQUE,
@@ -17,8 +16,7 @@ const MIGRATIONS: &[(i64, &[&str])] = &[(
             created_at BIGINT NOT NULL,
             expires_at BIGINT,
             revoked_at BIGINT
-        )",
-    ],
+        )"],
 )];
 
 pub(crate) async fn run(pool: &AnyPool) -> Result<(), sqlx::Error> {
@@ -28,10 +26,11 @@ pub(crate) async fn run(pool: &AnyPool) -> Result<(), sqlx::Error> {
     .execute(pool)
     .await?;
     for (version, statements) in MIGRATIONS {
-        let applied: Option<i64> = sqlx::query_scalar("SELECT version FROM rampart_migrations WHERE version = $1")
-            .bind(version)
-            .fetch_optional(pool)
-            .await?;
+        let applied: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM rampart_migrations WHERE version = $1")
+                .bind(version)
+                .fetch_optional(pool)
+                .await?;
         if applied.is_some() {
             continue;
         }

@@ -97,20 +97,26 @@ enum Backend {
     Postgres,
 }
 
-pub(crate) fn unix_now() -> i64 {
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-const KEY_COLUMNS: &str = "id, name, key_prefix, models, created_at, expires_at, revoked_at, key_hash";
+const KEY_COLUMNS: &str =
+    "id, name, key_prefix, models, created_at, expires_at, revoked_at, key_hash";
 
 impl Store {
     /// Connects to `url` (`sqlite://PATH` or `postgres://...`), creating a SQLite file
     /// if needed, and applies migrations.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         install_default_drivers();
-        let backend = if url.starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres };
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        };
         let url = match backend {
             Backend::Sqlite if !url.contains('?') => format!("{url}?mode=rwc"),
             _ => url.to_owned(),
@@ -126,9 +132,15 @@ impl Store {
                 Box::pin(async move {
                     // WAL lets readers proceed while the CLI writes; busy_timeout makes
                     // writers wait for each other instead of failing.
-                    sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
-                    sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut *conn).await?;
-                    sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+                    sqlx::query("PRAGMA journal_mode = WAL")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA busy_timeout = 5000")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA synchronous = NORMAL")
+                        .execute(&mut *conn)
+                        .await?;
                     Ok(())
                 })
             })
@@ -174,9 +186,11 @@ impl Store {
             revoked_at: None,
             hash: new_key.hash,
         };
-        let models_json = serde_json::to_string(record.models.patterns()).map_err(|error| StoreError::Corrupt {
-            table: "virtual_keys",
-            reason: error.to_string(),
+        let models_json = serde_json::to_string(record.models.patterns()).map_err(|error| {
+            StoreError::Corrupt {
+                table: "virtual_keys",
+                reason: error.to_string(),
+            }
         })?;
         sqlx::query(
             "INSERT INTO virtual_keys (id, name, key_hash, key_prefix, models, created_at, expires_at, revoked_at)
@@ -196,32 +210,42 @@ impl Store {
 
     /// Every key, newest first.
     pub async fn list_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
-        let rows = sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM virtual_keys ORDER BY created_at DESC, id"))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} FROM virtual_keys ORDER BY created_at DESC, id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(decode_key).collect()
     }
 
     /// Revokes a key. Returns false when no such key exists; revoking twice keeps the
     /// first revocation time.
     pub async fn revoke_key(&self, id: &str) -> Result<bool, StoreError> {
-        let result = sqlx::query("UPDATE virtual_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2")
-            .bind(unix_now())
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        let result = sqlx::query(
+            "UPDATE virtual_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2",
+        )
+        .bind(unix_now())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(result.rows_affected() > 0)
     }
 
     /// Finds the key a client presented, whatever its status (the caller decides, and
     /// can tell revoked from unknown in its logs). The stored hash is compared with the
     /// computed one in constant time.
-    pub async fn find_key(&self, hasher: &KeyHasher, key: PresentedKey<'_>) -> Result<Option<KeyRecord>, StoreError> {
+    pub async fn find_key(
+        &self,
+        hasher: &KeyHasher,
+        key: PresentedKey<'_>,
+    ) -> Result<Option<KeyRecord>, StoreError> {
         let hash = hasher.hash(key);
-        let row = sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM virtual_keys WHERE key_hash = $1"))
-            .bind(hash.to_hex())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} FROM virtual_keys WHERE key_hash = $1"
+        ))
+        .bind(hash.to_hex())
+        .fetch_optional(&self.pool)
+        .await?;
         let Some(row) = row else { return Ok(None) };
         let record = decode_key(&row)?;
         Ok(record.hash.ct_eq(&hash).then_some(record))
@@ -229,9 +253,13 @@ impl Store {
 }
 
 fn decode_key(row: &sqlx::any::AnyRow) -> Result<KeyRecord, StoreError> {
-    let corrupt = |reason: String| StoreError::Corrupt { table: "virtual_keys", reason };
+    let corrupt = |reason: String| StoreError::Corrupt {
+        table: "virtual_keys",
+        reason,
+    };
     let models: String = row.try_get("models")?;
-    let patterns: Vec<String> = serde_json::from_str(&models).map_err(|e| corrupt(format!("models: {e}")))?;
+    let patterns: Vec<String> =
+        serde_json::from_str(&models).map_err(|e| corrupt(format!("models: {e}")))?;
     let hash_hex: String = row.try_get("key_hash")?;
     Ok(KeyRecord {
         id: row.try_get("id")?,
@@ -241,7 +269,8 @@ fn decode_key(row: &sqlx::any::AnyRow) -> Result<KeyRecord, StoreError> {
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
         revoked_at: row.try_get("revoked_at")?,
-        hash: KeyHash::from_hex(&hash_hex).ok_or_else(|| corrupt("key_hash is not 64 hex digits".into()))?,
+        hash: KeyHash::from_hex(&hash_hex)
+            .ok_or_else(|| corrupt("key_hash is not 64 hex digits".into()))?,
     })
 }
 

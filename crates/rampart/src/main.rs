@@ -1,1 +1,82 @@
-fn main() {}
+//! The `rampart` binary: command-line parsing, logging setup and signal handling. Each
+//! subcommand lives in [`commands`]; business logic lives in the library crates.
+
+mod commands;
+mod logging;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// rampart: an AI API security gateway. Point your OpenAI SDK at it, change only the
+/// base URL and the API key.
+#[derive(Debug, Parser)]
+#[command(name = "rampart", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Serve {
+        /// Configuration file (TOML).
+        #[arg(long, short, env = "RAMPART_CONFIG")]
+        config: PathBuf,
+    },
+    /// Run a self-contained demo: gateway, mock provider, demo key and sample traffic.
+    Demo(commands::demo::DemoArgs),
+    /// Manage virtual keys.
+    #[command(subcommand)]
+    Keys(commands::keys::KeysCommand),
+    /// Work with configuration files.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Run the built-in OpenAI-compatible mock provider (for load tests and local work).
+    Mock {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:9090")]
+        listen: std::net::SocketAddr,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Check a configuration file: print every error with its key path.
+    Check {
+        /// Configuration file (TOML).
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("rampart: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve { config } => commands::serve::run(&config).await,
+            Command::Demo(args) => commands::demo::run(args).await,
+            Command::Keys(command) => commands::keys::run(command).await,
+            Command::Config(ConfigCommand::Check { file }) => commands::config::check(&file),
+            Command::Mock { listen } => commands::mock::run(listen).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("rampart: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

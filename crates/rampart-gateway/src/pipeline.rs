@@ -1,0 +1,63 @@
+//! The request pipeline, outer to inner. This is the one place that orders the
+//! layers; each sits where it does for the reason written beside it.
+//!
+//! | # | layer | adds / reads | rejects with |
+//! |---|-------|--------------|--------------|
+//! | 1 | [`observe`](crate::observe): request id, panic → 500, access log (once) | adds `RequestId`; reads `KeyId`, `RouteInfo`, `ErrorOutcome` from the response | 500 |
+//! | 2 | public allow-list: `/healthz`, `/readyz` (no credentials, no data) | | |
+//! | 3 | [`authenticate`](crate::auth): virtual key → `Principal`; every other path, unknown ones included | adds `Arc<Principal>` | 401, 503 (store down: fail closed) |
+//! | 4 | route: OpenAI path → handler; unknown path 404, wrong method 405 | | 404, 405 |
+//! | 5 | handler: bounded body read, JSON head parse, model scope, route to provider | reads `Principal`; adds `RouteInfo` | 413, 400, 403, 404 |
+//! | 6 | upstream: credential swap, header hygiene, timeouts, relay (SSE event-aligned) | | 502, 504; mid-stream: error event |
+//!
+//! Phases, as in logs and docs: `request` (1–5) → `upstream` (6, until headers) →
+//! `response_head` → `response_chunk` (relay) → `log` (1, on the response head).
+//!
+//! Later layers (limits, inspection, audit) slot in between 3 and 5 and must keep this
+//! table true.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::IntoResponse;
+use axum::routing::{any, get, post};
+
+use crate::error::ApiError;
+use crate::routes::{health, inference, models, passthrough};
+use crate::state::AppState;
+
+pub(crate) fn build(state: Arc<AppState>) -> Router {
+    let api = Router::new()
+        .route("/v1/chat/completions", post(inference::inference))
+        .route("/v1/completions", post(inference::inference))
+        .route("/v1/embeddings", post(inference::inference))
+        .route("/v1/moderations", post(inference::inference))
+        .route("/v1/responses", post(inference::inference))
+        .route("/v1/models", get(models::list))
+        .route("/v1/models/{*model}", get(models::retrieve))
+        .route("/v1/files", any(passthrough::passthrough))
+        .route("/v1/files/{*rest}", any(passthrough::passthrough))
+        .route("/v1/batches", any(passthrough::passthrough))
+        .route("/v1/batches/{*rest}", any(passthrough::passthrough))
+        .route("/v1/images/{*rest}", any(passthrough::passthrough))
+        .route("/v1/audio/{*rest}", any(passthrough::passthrough))
+        .route("/v1/responses/{*rest}", any(passthrough::passthrough))
+        .fallback(|request: axum::extract::Request| async move {
+            ApiError::unknown_url(request.method(), request.uri().path()).into_response()
+        })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed().into_response() })
+        // Authentication wraps every route above and the fallback: an unknown path
+        // with no key gets 401, not a map of what exists.
+        .layer(from_fn_with_state(state.clone(), crate::auth::authenticate));
+
+    Router::new()
+        // Public allow-list: the only routes without authentication.
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .merge(api)
+        .with_state(state)
+        // Outermost: every response, including rejections and panics, gets a request
+        // id and exactly one access-log line.
+        .layer(from_fn(crate::observe::observe))
+}

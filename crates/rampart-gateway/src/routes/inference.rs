@@ -1,0 +1,64 @@
+//! The JSON inference endpoints: `/v1/chat/completions`, `/v1/completions`,
+//! `/v1/embeddings`, `/v1/moderations`, `/v1/responses`. The body is read once within
+//! the size limit, its `model` checked against the key and routed, and the original
+//! bytes forwarded (only `model` is rewritten when the model table renames it).
+//! Streaming (`stream: true`) needs nothing special here: the relay passes SSE through
+//! as it arrives.
+
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+
+use super::{authorize_model, forward};
+use crate::auth::Principal;
+use crate::body::read_limited;
+use crate::error::ApiError;
+use crate::json::{parse_head, replace_model};
+use crate::state::AppState;
+
+/// The model moderation requests default to when they name none, as OpenAI does.
+const DEFAULT_MODERATION_MODEL: &str = "omni-moderation-latest";
+
+pub(crate) async fn inference(
+    State(state): State<Arc<AppState>>,
+    Extension(principal): Extension<Arc<Principal>>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path();
+    let suffix = path.strip_prefix("/v1").unwrap_or(path);
+    let bytes = read_limited(&parts.headers, body, state.config.server.max_body_bytes).await?;
+    let head = parse_head(&bytes)?;
+    let model = match (head.model.as_deref(), suffix) {
+        (Some(model), _) => model,
+        (None, "/moderations") => DEFAULT_MODERATION_MODEL,
+        (None, _) => {
+            return Err(ApiError::bad_request(
+                "missing_model",
+                "you must provide a model parameter",
+            )
+            .with_param("model"));
+        }
+    };
+    let (provider, upstream_model) = authorize_model(&state, &principal, model)?;
+    let body = if head.model.is_some() && upstream_model != model {
+        Body::from(replace_model(&bytes, upstream_model)?)
+    } else {
+        Body::from(bytes.clone())
+    };
+    let model = model.to_owned();
+    forward(
+        &state,
+        provider,
+        parts.method,
+        suffix,
+        parts.uri.query(),
+        &parts.headers,
+        body,
+        Some(model),
+    )
+    .await
+}

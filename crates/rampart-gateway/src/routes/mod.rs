@@ -1,0 +1,94 @@
+//! The OpenAI API surface: which paths exist and what each does with a request once
+//! it is authenticated. Routing a model to a provider and relaying the answer is
+//! shared by all of them ([`forward`]).
+
+pub(crate) mod health;
+pub(crate) mod inference;
+pub(crate) mod models;
+pub(crate) mod passthrough;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::response::Response;
+use http::{HeaderMap, Method};
+
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// What the access log records about the route a request took.
+#[derive(Debug, Clone)]
+pub(crate) struct RouteInfo {
+    pub(crate) model: Option<String>,
+    pub(crate) provider: Arc<str>,
+}
+
+/// Checks the key's model scope and picks the provider: 403 for a model outside the
+/// scope (named, so the caller knows what was refused), 404 for a model no provider
+/// serves.
+pub(crate) fn authorize_model<'a>(
+    state: &'a AppState,
+    principal: &Principal,
+    model: &'a str,
+) -> Result<(usize, &'a str), ApiError> {
+    if !principal.models.allows(model) {
+        let shown: String = model.chars().take(200).collect();
+        return Err(ApiError::forbidden(
+            "model_not_allowed",
+            format!("This API key is not allowed to use the model `{shown}`."),
+        )
+        .with_param("model"));
+    }
+    state
+        .route(model)
+        .ok_or_else(|| ApiError::model_not_found(model))
+}
+
+/// Refuses requests whose model cannot be checked (multipart uploads, files, batches)
+/// unless the key may use every model: otherwise a restricted key could reach any
+/// model through them.
+pub(crate) fn require_unrestricted(principal: &Principal, path: &str) -> Result<(), ApiError> {
+    if principal.models.is_unrestricted() {
+        return Ok(());
+    }
+    let path: String = path.chars().take(100).collect();
+    Err(ApiError::forbidden(
+        "endpoint_not_allowed",
+        format!("{path} can reach any model, and this API key is restricted to specific models."),
+    ))
+}
+
+/// The provider for requests that name no model.
+pub(crate) fn default_provider(state: &AppState) -> Result<usize, ApiError> {
+    state.config.default_provider.ok_or_else(|| {
+        ApiError::bad_request("no_default_provider", "this endpoint needs a default provider, and none is configured (routing.default_provider)")
+    })
+}
+
+/// Sends the request to provider `provider` at `suffix` (the path below `/v1`) and
+/// relays the response.
+pub(crate) async fn forward(
+    state: &AppState,
+    provider: usize,
+    method: Method,
+    suffix: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: Body,
+    model: Option<String>,
+) -> Result<Response, ApiError> {
+    let client = &state.providers[provider];
+    let name = state.provider_names[provider].clone();
+    let uri = client.url(suffix, query)?;
+    let upstream = client
+        .send(method, uri, headers, body)
+        .await
+        .map_err(|e| e.into_api_error(&name))?;
+    let mut response = crate::upstream::relay(upstream, client.settings.idle_timeout, name.clone());
+    response.extensions_mut().insert(RouteInfo {
+        model,
+        provider: name,
+    });
+    Ok(response)
+}

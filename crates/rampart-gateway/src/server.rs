@@ -1,0 +1,285 @@
+//! The listener: accepts TCP connections, terminates TLS with rustls when configured
+//! (ALPN `h2`, `http/1.1`), serves HTTP/1.1 and HTTP/2 (h2c by prior knowledge on
+//! plain TCP), and shuts down gracefully: on the shutdown signal it stops accepting,
+//! reports not-ready, lets in-flight requests and streams finish, and closes whatever
+//! is still open when the grace period ends.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use rampart_config::{Config, TlsFiles};
+use rampart_store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+use crate::state::AppState;
+use crate::upstream::UpstreamSetupError;
+
+/// Time a client has to send its request head (slow-loris bound).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time a client has to finish the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest request head (request line plus headers); larger gets 431.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// Start-up failures.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// A provider client could not be built.
+    #[error(transparent)]
+    Upstream(#[from] UpstreamSetupError),
+    /// The listen address could not be bound.
+    #[error("listen {addr}: {source}")]
+    Bind {
+        /// Address.
+        addr: SocketAddr,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The TLS files could not be used.
+    #[error("tls: {0}")]
+    Tls(String),
+}
+
+/// A configured gateway, ready to bind.
+#[derive(Debug)]
+pub struct Gateway {
+    state: Arc<AppState>,
+}
+
+impl Gateway {
+    /// Builds the gateway: provider clients, hasher, routes.
+    pub fn new(config: Config, store: Store) -> Result<Self, GatewayError> {
+        Ok(Self {
+            state: Arc::new(AppState::new(config, store)?),
+        })
+    }
+
+    /// Binds `server.listen` from the config and starts serving.
+    pub async fn bind(self) -> Result<RunningGateway, GatewayError> {
+        let addr = self.state.config.server.listen;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| GatewayError::Bind { addr, source })?;
+        self.serve(listener)
+    }
+
+    /// Starts serving on an already bound listener (tests bind `127.0.0.1:0`).
+    pub fn serve(self, listener: TcpListener) -> Result<RunningGateway, GatewayError> {
+        let local_addr = listener.local_addr().map_err(|source| GatewayError::Bind {
+            addr: self.state.config.server.listen,
+            source,
+        })?;
+        let tls = match &self.state.config.server.tls {
+            Some(files) => Some(tls_acceptor(files)?),
+            None => None,
+        };
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let router = crate::pipeline::build(self.state.clone());
+        let grace = self.state.config.server.shutdown_grace;
+        let state = self.state.clone();
+        let task = tokio::spawn(accept_loop(
+            listener,
+            router,
+            tls,
+            state,
+            grace,
+            async move {
+                let mut rx = shutdown_rx;
+                let _ = rx.wait_for(|stop| *stop).await;
+            },
+        ));
+        Ok(RunningGateway {
+            local_addr,
+            shutdown: shutdown_tx,
+            task,
+            tls: self.state.config.server.tls.is_some(),
+        })
+    }
+}
+
+/// A serving gateway.
+#[derive(Debug)]
+pub struct RunningGateway {
+    local_addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+    tls: bool,
+}
+
+impl RunningGateway {
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// `http://ADDR` or `https://ADDR`.
+    pub fn base_url(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.local_addr)
+    }
+
+    /// A handle that starts a graceful shutdown when triggered.
+    pub fn shutdown_trigger(&self) -> ShutdownTrigger {
+        ShutdownTrigger(self.shutdown.clone())
+    }
+
+    /// Starts a graceful shutdown and waits for it to finish (in-flight requests
+    /// drained or the grace period over).
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+    }
+
+    /// Waits until the gateway stops (after a trigger).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
+
+/// Starts a graceful shutdown of a [`RunningGateway`].
+#[derive(Debug, Clone)]
+pub struct ShutdownTrigger(watch::Sender<bool>);
+
+impl ShutdownTrigger {
+    /// Begins the shutdown; idempotent.
+    pub fn trigger(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+fn tls_acceptor(files: &TlsFiles) -> Result<TlsAcceptor, GatewayError> {
+    let cert_pem = std::fs::read(&files.cert_file)
+        .map_err(|e| GatewayError::Tls(format!("{}: {e}", files.cert_file.display())))?;
+    let key_pem = std::fs::read(&files.key_file)
+        .map_err(|e| GatewayError::Tls(format!("{}: {e}", files.key_file.display())))?;
+    let certs = rustls_pemfile::certs(&mut cert_pem.as_slice())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| GatewayError::Tls(format!("{}: {e}", files.cert_file.display())))?;
+    if certs.is_empty() {
+        return Err(GatewayError::Tls(format!(
+            "{}: no certificates found",
+            files.cert_file.display()
+        )));
+    }
+    let key = rustls_pemfile::private_key(&mut key_pem.as_slice())
+        .map_err(|e| GatewayError::Tls(format!("{}: {e}", files.key_file.display())))?
+        .ok_or_else(|| {
+            GatewayError::Tls(format!(
+                "{}: no private key found",
+                files.key_file.display()
+            ))
+        })?;
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| GatewayError::Tls(e.to_string()))?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .map_err(|e| GatewayError::Tls(e.to_string()))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    router: Router,
+    tls: Option<TlsAcceptor>,
+    state: Arc<AppState>,
+    grace: Duration,
+    shutdown: impl Future<Output = ()>,
+) {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(MAX_HEAD_BYTES);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(MAX_HEAD_BYTES as u32);
+    let builder = Arc::new(builder);
+    let graceful = GracefulShutdown::new();
+    let service = TowerToHyperService::new(router);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let builder = builder.clone();
+        let service = service.clone();
+        let watcher = graceful.watcher();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let result = match tls {
+                None => {
+                    watcher
+                        .watch(
+                            builder
+                                .serve_connection(TokioIo::new(stream), service)
+                                .into_owned(),
+                        )
+                        .await
+                }
+                Some(acceptor) => {
+                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
+                    {
+                        Ok(Ok(stream)) => {
+                            watcher
+                                .watch(
+                                    builder
+                                        .serve_connection(TokioIo::new(stream), service)
+                                        .into_owned(),
+                                )
+                                .await
+                        }
+                        Ok(Err(error)) => {
+                            tracing::debug!(%error, %peer, "tls handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(%peer, "tls handshake timed out");
+                            return;
+                        }
+                    }
+                }
+            };
+            if let Err(error) = result {
+                tracing::debug!(error = %error, %peer, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    state.ready.store(false, Ordering::Relaxed);
+    tracing::info!(
+        open_connections = graceful.count(),
+        grace_s = grace.as_secs_f64(),
+        "shutting down: draining in-flight requests"
+    );
+    tokio::select! {
+        () = graceful.shutdown() => tracing::info!("all connections drained"),
+        () = tokio::time::sleep(grace) => tracing::warn!("grace period over: closing remaining connections"),
+    }
+}

@@ -1,0 +1,491 @@
+//! The upstream client: one pooled HTTP/1.1 + HTTP/2 client per provider (rustls,
+//! system roots plus an optional CA file), credential injection, header hygiene,
+//! timeouts, and the response body relay.
+//!
+//! Phases: `upstream` (connect, send, wait for headers within `response_timeout`),
+//! then `response_chunk` (each body chunk within `idle_timeout`). rampart never retries
+//! a request itself; hyper retries only a request that never left on a pooled
+//! connection the provider had already closed, so nothing is sent twice and nothing is
+//! retried once a response byte has reached the client. Dropping the relay (the client
+//! went away) drops the upstream response, which closes that connection and cancels
+//! the provider's work.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use bytes::{Bytes, BytesMut};
+use futures_util::{Stream, StreamExt};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, Response, Uri};
+use http_body_util::BodyExt;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use rampart_config::{ProviderSettings, Secret};
+
+use crate::error::ApiError;
+
+/// Largest SSE event the relay holds while waiting for its end; a provider sending a
+/// longer one is cut off.
+const MAX_SSE_EVENT: usize = 4 << 20;
+
+/// Request headers never forwarded to a provider: hop-by-hop headers, the client's
+/// credentials (rampart injects the provider's own), cookies, and headers that would
+/// select another account or misstate the body.
+const REQUEST_HEADERS_DROPPED: &[&str] = &[
+    "authorization",
+    "api-key",
+    "x-api-key",
+    "proxy-authorization",
+    "cookie",
+    "host",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+    "accept-encoding",
+    "expect",
+    "openai-organization",
+    "openai-project",
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-real-ip",
+    "x-request-id",
+];
+
+/// Response headers never relayed to clients: hop-by-hop, cookies the provider sets
+/// for its own edge, and lengths the relay recomputes.
+const RESPONSE_HEADERS_DROPPED: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "set-cookie",
+    "alt-svc",
+    "content-length",
+    "openai-organization",
+    "x-request-id",
+];
+
+/// The provider's own request id is kept under this name.
+pub(crate) const UPSTREAM_REQUEST_ID: HeaderName = HeaderName::from_static("x-upstream-request-id");
+
+type HttpsClient = Client<HttpsConnector<HttpConnector>, Body>;
+
+/// A provider and its connection pool.
+pub(crate) struct ProviderClient {
+    pub(crate) settings: ProviderSettings,
+    client: HttpsClient,
+    authorization: Option<Secret<HeaderValue>>,
+}
+
+impl std::fmt::Debug for ProviderClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderClient")
+            .field("name", &self.settings.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Errors building provider clients at start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamSetupError {
+    /// The CA file could not be used.
+    #[error("provider {provider}: ca_file: {reason}")]
+    CaFile {
+        /// Provider name.
+        provider: String,
+        /// Why.
+        reason: String,
+    },
+    /// The credential cannot be an HTTP header value.
+    #[error("provider {provider}: api_key contains characters not allowed in an HTTP header")]
+    BadCredential {
+        /// Provider name.
+        provider: String,
+    },
+    /// System roots could not be loaded.
+    #[error("provider {provider}: no usable TLS root certificates")]
+    NoRoots {
+        /// Provider name.
+        provider: String,
+    },
+}
+
+impl ProviderClient {
+    pub(crate) fn new(settings: &ProviderSettings) -> Result<Self, UpstreamSetupError> {
+        let provider = settings.name.clone();
+        let mut roots = rustls::RootCertStore::empty();
+        let native = rustls_native_certs::load_native_certs();
+        for cert in native.certs {
+            // A single unparsable system certificate must not disable the rest.
+            let _ = roots.add(cert);
+        }
+        if let Some(file) = &settings.ca_file {
+            let pem = std::fs::read(file).map_err(|e| UpstreamSetupError::CaFile {
+                provider: provider.clone(),
+                reason: e.to_string(),
+            })?;
+            let mut added = 0;
+            for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+                let cert = cert.map_err(|e| UpstreamSetupError::CaFile {
+                    provider: provider.clone(),
+                    reason: e.to_string(),
+                })?;
+                roots.add(cert).map_err(|e| UpstreamSetupError::CaFile {
+                    provider: provider.clone(),
+                    reason: e.to_string(),
+                })?;
+                added += 1;
+            }
+            if added == 0 {
+                return Err(UpstreamSetupError::CaFile {
+                    provider,
+                    reason: "no PEM certificates found".into(),
+                });
+            }
+        }
+        if roots.is_empty() && settings.base_url.scheme_str() == Some("https") {
+            return Err(UpstreamSetupError::NoRoots { provider });
+        }
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|_| UpstreamSetupError::NoRoots {
+            provider: provider.clone(),
+        })?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(settings.connect_timeout));
+        http.set_nodelay(true);
+        http.set_keepalive(Some(Duration::from_secs(60)));
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_all_versions()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(256)
+            .build(connector);
+        let authorization =
+            match &settings.api_key {
+                None => None,
+                Some(key) => {
+                    let mut value = HeaderValue::try_from(format!("Bearer {}", key.expose()))
+                        .map_err(|_| UpstreamSetupError::BadCredential {
+                            provider: provider.clone(),
+                        })?;
+                    value.set_sensitive(true);
+                    Some(Secret::new(value))
+                }
+            };
+        Ok(Self {
+            settings: settings.clone(),
+            client,
+            authorization,
+        })
+    }
+
+    /// The provider URL for a client path below `/v1` (e.g. `/chat/completions`).
+    pub(crate) fn url(&self, suffix: &str, query: Option<&str>) -> Result<Uri, ApiError> {
+        let base = &self.settings.base_url;
+        let base_path = base.path().trim_end_matches('/');
+        let path_and_query = match query {
+            Some(q) => format!("{base_path}{suffix}?{q}"),
+            None => format!("{base_path}{suffix}"),
+        };
+        let mut parts = base.clone().into_parts();
+        parts.path_and_query = Some(
+            path_and_query
+                .parse()
+                .map_err(|_| ApiError::bad_request("invalid_path", "invalid request path"))?,
+        );
+        Uri::from_parts(parts)
+            .map_err(|_| ApiError::bad_request("invalid_path", "invalid request path"))
+    }
+
+    /// Sends a request and waits for the response headers.
+    pub(crate) async fn send(
+        &self,
+        method: Method,
+        uri: Uri,
+        client_headers: &HeaderMap,
+        body: Body,
+    ) -> Result<Response<hyper::body::Incoming>, UpstreamError> {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(body)
+            .map_err(|_| UpstreamError::Build)?;
+        let headers = request.headers_mut();
+        copy_headers(client_headers, headers, REQUEST_HEADERS_DROPPED);
+        headers.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("identity"),
+        );
+        if let Some(authorization) = &self.authorization {
+            headers.insert(header::AUTHORIZATION, authorization.expose().clone());
+        }
+        match tokio::time::timeout(self.settings.response_timeout, self.client.request(request))
+            .await
+        {
+            Err(_) => Err(UpstreamError::Timeout),
+            Ok(Err(error)) => Err(UpstreamError::from_client(&error)),
+            Ok(Ok(response)) => Ok(response),
+        }
+    }
+}
+
+/// Why an upstream exchange failed. Carries no provider text: provider errors that
+/// arrive as HTTP responses are relayed as they are, these are transport failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UpstreamError {
+    /// The request could not be built.
+    Build,
+    /// Connection refused, reset, TLS failure, DNS.
+    Connect,
+    /// Connecting or waiting for headers took too long.
+    Timeout,
+    /// The exchange broke after connecting.
+    Broken,
+}
+
+impl UpstreamError {
+    fn from_client(error: &hyper_util::client::legacy::Error) -> Self {
+        let mut source: Option<&(dyn std::error::Error + 'static)> =
+            std::error::Error::source(error);
+        while let Some(cause) = source {
+            if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+                if io.kind() == std::io::ErrorKind::TimedOut {
+                    return Self::Timeout;
+                }
+            }
+            source = cause.source();
+        }
+        if error.is_connect() {
+            Self::Connect
+        } else {
+            Self::Broken
+        }
+    }
+
+    pub(crate) fn into_api_error(self, provider: &str) -> ApiError {
+        match self {
+            Self::Build => ApiError::internal("upstream_build"),
+            Self::Connect => ApiError::bad_gateway(
+                "upstream_connect",
+                format!("upstream {provider}: could not connect"),
+            ),
+            Self::Timeout => ApiError::gateway_timeout(format!("upstream {provider}: timed out")),
+            Self::Broken => ApiError::bad_gateway(
+                "upstream_broken",
+                format!("upstream {provider}: connection failed before a response"),
+            ),
+        }
+    }
+}
+
+fn copy_headers(from: &HeaderMap, to: &mut HeaderMap, dropped: &[&str]) {
+    // Headers named in `Connection` are hop-by-hop too.
+    let connection_listed: Vec<String> = from
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|v| v.trim().to_ascii_lowercase())
+        .collect();
+    for (name, value) in from {
+        let name_str = name.as_str();
+        if dropped.contains(&name_str) || connection_listed.iter().any(|c| c == name_str) {
+            continue;
+        }
+        to.append(name.clone(), value.clone());
+    }
+}
+
+/// Turns the provider's response into the client's: status and filtered headers kept,
+/// body relayed chunk by chunk as it arrives.
+pub(crate) fn relay(
+    response: Response<hyper::body::Incoming>,
+    idle_timeout: Duration,
+    provider: Arc<str>,
+) -> axum::response::Response {
+    let (parts, body) = response.into_parts();
+    let mut out = axum::response::Response::new(Body::empty());
+    *out.status_mut() = parts.status;
+    copy_headers(&parts.headers, out.headers_mut(), RESPONSE_HEADERS_DROPPED);
+    if let Some(id) = parts.headers.get("x-request-id") {
+        out.headers_mut().insert(UPSTREAM_REQUEST_ID, id.clone());
+    }
+    let is_sse = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("text/event-stream")
+        });
+    let chunks = idle_timeout_stream(body.into_data_stream(), idle_timeout);
+    *out.body_mut() = if is_sse {
+        Body::from_stream(sse_relay(chunks, provider))
+    } else {
+        Body::from_stream(chunks.map(|r| r.map_err(axum::Error::new)))
+    };
+    out
+}
+
+#[derive(Debug, thiserror::Error)]
+enum RelayError {
+    #[error("upstream body: {0}")]
+    Body(#[from] hyper::Error),
+    #[error("upstream idle timeout")]
+    Idle,
+    #[error("upstream SSE event exceeds {MAX_SSE_EVENT} bytes")]
+    EventTooLarge,
+}
+
+impl RelayError {
+    fn message(&self) -> &'static str {
+        match self {
+            Self::Body(_) => "the upstream provider closed the stream unexpectedly",
+            Self::Idle => "the upstream provider stopped sending data",
+            Self::EventTooLarge => "the upstream provider sent an oversized event",
+        }
+    }
+}
+
+fn idle_timeout_stream(
+    body: impl Stream<Item = Result<Bytes, hyper::Error>> + Send + Unpin + 'static,
+    idle: Duration,
+) -> impl Stream<Item = Result<Bytes, RelayError>> + Send + 'static {
+    futures_util::stream::unfold(Some(body), move |state| async move {
+        let mut body = state?;
+        match tokio::time::timeout(idle, body.next()).await {
+            Ok(Some(Ok(chunk))) => Some((Ok(chunk), Some(body))),
+            Ok(Some(Err(error))) => Some((Err(RelayError::Body(error)), None)),
+            Ok(None) => None,
+            Err(_) => Some((Err(RelayError::Idle), None)),
+        }
+    })
+}
+
+/// Relays an SSE body in whole events: bytes are passed on as soon as an event is
+/// complete (so chunk boundaries may move, bytes never change). If the provider fails
+/// mid-stream, the partial event is dropped and the client receives one well-formed
+/// error event instead of a truncated frame, so SDKs raise a clean `APIError`.
+fn sse_relay(
+    chunks: impl Stream<Item = Result<Bytes, RelayError>> + Send + 'static,
+    provider: Arc<str>,
+) -> impl Stream<Item = Result<Bytes, std::convert::Infallible>> + Send + 'static {
+    let chunks = Box::pin(chunks);
+    futures_util::stream::unfold(Some((chunks, BytesMut::new())), move |state| {
+        let provider = provider.clone();
+        async move {
+            let (mut chunks, mut pending) = state?;
+            loop {
+                match chunks.next().await {
+                    Some(Ok(chunk)) => {
+                        pending.extend_from_slice(&chunk);
+                        if let Some(end) = last_event_end(&pending) {
+                            let ready = pending.split_to(end).freeze();
+                            return Some((Ok(ready), Some((chunks, pending))));
+                        }
+                        if pending.len() > MAX_SSE_EVENT {
+                            return Some((
+                                Ok(error_event(&provider, &RelayError::EventTooLarge)),
+                                None,
+                            ));
+                        }
+                    }
+                    Some(Err(error)) => {
+                        tracing::warn!(%error, provider = %provider, "upstream stream failed");
+                        return Some((Ok(error_event(&provider, &error)), None));
+                    }
+                    None if pending.is_empty() => return None,
+                    None => {
+                        return Some((
+                            Ok(pending.split().freeze()),
+                            Some((chunks, BytesMut::new())),
+                        ));
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// The offset just past the last complete event (`\n\n`, `\r\n\r\n` or `\r\r`).
+fn last_event_end(buf: &[u8]) -> Option<usize> {
+    let mut i = buf.len();
+    while i >= 2 {
+        match (buf[i - 2], buf[i - 1]) {
+            (b'\n', b'\n') | (b'\r', b'\r') => return Some(i),
+            _ => i -= 1,
+        }
+    }
+    None
+}
+
+fn error_event(provider: &str, error: &RelayError) -> Bytes {
+    let body = serde_json::json!({
+        "error": {
+            "message": format!("upstream {provider}: {}", error.message()),
+            "type": "api_error",
+            "param": null,
+            "code": "upstream_error",
+        }
+    });
+    Bytes::from(format!("data: {body}\n\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_end_of_the_last_complete_event() {
+        assert_eq!(last_event_end(b"data: a\n\ndata: b"), Some(9));
+        assert_eq!(last_event_end(b"data: a\n\ndata: b\n\n"), Some(18));
+        assert_eq!(last_event_end(b"data: a\r\n\r\n"), Some(11));
+        assert_eq!(last_event_end(b"data: a\n"), None);
+        assert_eq!(last_event_end(b""), None);
+    }
+
+    #[test]
+    fn drops_client_credentials_and_hop_by_hop_headers() {
+        let mut from = HeaderMap::new();
+        from.insert(
+            "authorization",
+            HeaderValue::from_static("Bearer rk-client"),
+        );
+        from.insert("api-key", HeaderValue::from_static("rk-client"));
+        from.insert("cookie", HeaderValue::from_static("session=1"));
+        from.insert(
+            "connection",
+            HeaderValue::from_static("keep-alive, x-secret-hop"),
+        );
+        from.insert("x-secret-hop", HeaderValue::from_static("1"));
+        from.insert("openai-beta", HeaderValue::from_static("assistants=v2"));
+        from.insert("content-type", HeaderValue::from_static("application/json"));
+        let mut to = HeaderMap::new();
+        copy_headers(&from, &mut to, REQUEST_HEADERS_DROPPED);
+        let names: Vec<_> = to.keys().map(|k| k.as_str()).collect();
+        assert_eq!(names, vec!["openai-beta", "content-type"]);
+    }
+}

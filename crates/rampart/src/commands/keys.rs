@@ -1,0 +1,161 @@
+//! `rampart keys create|list|revoke`: manage virtual keys in the configured store.
+//! A created key is printed once and never again: only its keyed hash is stored.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Subcommand;
+use rampart_config::{Config, ProcessEnv};
+use rampart_store::{KeyHasher, KeyRecord, ModelScope, Store, unix_now};
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeysCommand {
+    /// Create a key and print it once.
+    Create {
+        /// Configuration file (TOML); only `[store]` and `[auth]` are read.
+        #[arg(long, short, env = "RAMPART_CONFIG")]
+        config: PathBuf,
+        /// Human-readable name.
+        #[arg(long)]
+        name: String,
+        /// Models the key may use, as comma-separated globs (default: all).
+        #[arg(long, value_delimiter = ',', default_value = "*")]
+        models: Vec<String>,
+        /// Lifetime, e.g. `30d`, `12h` (default: no expiry).
+        #[arg(long)]
+        expires: Option<String>,
+        /// Print `{"id": ..., "key": ...}`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List keys (never the keys themselves).
+    List {
+        /// Configuration file (TOML).
+        #[arg(long, short, env = "RAMPART_CONFIG")]
+        config: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key: it is refused from the next request on.
+    Revoke {
+        /// Configuration file (TOML).
+        #[arg(long, short, env = "RAMPART_CONFIG")]
+        config: PathBuf,
+        /// Key id (`key_...`).
+        id: String,
+    },
+}
+
+async fn open(config: &Path) -> anyhow::Result<(Store, KeyHasher)> {
+    let text = super::read(config)?;
+    let (store, auth) = Config::store_and_auth(&text, &ProcessEnv).map_err(|errors| {
+        anyhow::anyhow!("invalid configuration {}:\n{errors}", config.display())
+    })?;
+    let hasher = KeyHasher::new(auth.key_secret.expose());
+    let store = Store::connect(store.url.expose())
+        .await
+        .context("cannot open the key store")?;
+    Ok((store, hasher))
+}
+
+pub(crate) async fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    match command {
+        KeysCommand::Create {
+            config,
+            name,
+            models,
+            expires,
+            json,
+        } => {
+            let models: Vec<String> = models
+                .into_iter()
+                .map(|m| m.trim().to_owned())
+                .filter(|m| !m.is_empty())
+                .collect();
+            anyhow::ensure!(!models.is_empty(), "--models needs at least one pattern");
+            anyhow::ensure!(!name.trim().is_empty(), "--name must not be empty");
+            let expires_at = match expires {
+                None => None,
+                Some(text) => {
+                    let lifetime = humantime::parse_duration(&text)
+                        .with_context(|| format!("invalid --expires `{text}` (e.g. 30d, 12h)"))?;
+                    anyhow::ensure!(!lifetime.is_zero(), "--expires must be greater than zero");
+                    Some(
+                        unix_now()
+                            .saturating_add(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX)),
+                    )
+                }
+            };
+            let (store, hasher) = open(&config).await?;
+            let (record, key) = store
+                .create_key(&hasher, name.trim(), &ModelScope::new(models), expires_at)
+                .await?;
+            if json {
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({"id": record.id, "key": key.key})
+                )?;
+            } else {
+                writeln!(out, "created {} ({})", record.id, record.name)?;
+                writeln!(out, "key: {}", key.key)?;
+                writeln!(out, "store it now: it cannot be shown again")?;
+            }
+        }
+        KeysCommand::List { config, json } => {
+            let (store, _) = open(&config).await?;
+            let keys = store.list_keys().await?;
+            let now = unix_now();
+            if json {
+                let rows: Vec<_> = keys.iter().map(|k| key_json(k, now)).collect();
+                writeln!(out, "{}", serde_json::Value::Array(rows))?;
+            } else {
+                writeln!(
+                    out,
+                    "{:<22} {:<8} {:<9} {:<20} {:<12} name",
+                    "id", "prefix", "status", "models", "expires_at"
+                )?;
+                for k in &keys {
+                    writeln!(
+                        out,
+                        "{:<22} {:<8} {:<9} {:<20} {:<12} {}",
+                        k.id,
+                        k.prefix,
+                        k.status(now).as_str(),
+                        k.models.patterns().join(","),
+                        k.expires_at
+                            .map_or_else(|| "-".to_owned(), |t| t.to_string()),
+                        k.name
+                    )?;
+                }
+            }
+        }
+        KeysCommand::Revoke { config, id } => {
+            let (store, _) = open(&config).await?;
+            if store.revoke_key(&id).await? {
+                writeln!(out, "revoked {id}")?;
+            } else {
+                writeln!(std::io::stderr(), "no key with id {id}")?;
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn key_json(k: &KeyRecord, now: i64) -> serde_json::Value {
+    serde_json::json!({
+        "id": k.id,
+        "name": k.name,
+        "prefix": k.prefix,
+        "status": k.status(now).as_str(),
+        "models": k.models.patterns(),
+        "created_at": k.created_at,
+        "expires_at": k.expires_at,
+        "revoked_at": k.revoked_at,
+    })
+}
