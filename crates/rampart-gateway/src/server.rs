@@ -213,10 +213,14 @@ async fn accept_loop(
     let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
     let service = TowerToHyperService::new(router);
+    // Connection tasks live in a set so the ones still open when the grace period
+    // ends can be closed, and finished ones are reaped as we go.
+    let mut connections = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
             () = &mut shutdown => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
@@ -232,7 +236,7 @@ async fn accept_loop(
         let service = service.clone();
         let watcher = graceful.watcher();
         let tls = tls.clone();
-        tokio::spawn(async move {
+        connections.spawn(async move {
             let result = match tls {
                 None => {
                     watcher
@@ -280,6 +284,9 @@ async fn accept_loop(
     );
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("all connections drained"),
-        () = tokio::time::sleep(grace) => tracing::warn!("grace period over: closing remaining connections"),
+        () = tokio::time::sleep(grace) => {
+            tracing::warn!(open_connections = connections.len(), "grace period over: closing remaining connections");
+        }
     }
+    connections.shutdown().await;
 }

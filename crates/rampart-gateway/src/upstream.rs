@@ -430,16 +430,13 @@ fn sse_relay(
     })
 }
 
-/// The offset just past the last complete event (`\n\n`, `\r\n\r\n` or `\r\r`).
+/// The offset just past the last complete event: a line ending followed by an empty
+/// line (`\n\n`, `\r\n\r\n`, `\n\r\n` or `\r\r`).
 fn last_event_end(buf: &[u8]) -> Option<usize> {
-    let mut i = buf.len();
-    while i >= 2 {
-        match (buf[i - 2], buf[i - 1]) {
-            (b'\n', b'\n') | (b'\r', b'\r') => return Some(i),
-            _ => i -= 1,
-        }
-    }
-    None
+    (2..=buf.len()).rev().find(|&i| match &buf[..i] {
+        [.., b'\n', b'\n'] | [.., b'\n', b'\r', b'\n'] | [.., b'\r', b'\r'] => true,
+        _ => false,
+    })
 }
 
 fn error_event(provider: &str, error: &RelayError) -> Bytes {

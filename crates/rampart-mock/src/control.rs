@@ -197,7 +197,12 @@ pub(crate) fn parse<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, 
 }
 
 /// Turns a reply into a response, applying `x-mock-chunk-delay-ms` and `x-mock-fail`.
-pub(crate) fn respond(reply: Reply, controls: &Controls) -> Response {
+pub(crate) fn respond(
+    reply: Reply,
+    controls: &Controls,
+    recorder: Option<&crate::Recorder>,
+) -> Response {
+    let guard = || recorder.map(crate::Recorder::stream_guard);
     let (status, content_type, body) = match (reply, controls.fail) {
         (_, Some(Fail::Close)) => return close(),
         (
@@ -221,7 +226,11 @@ pub(crate) fn respond(reply: Reply, controls: &Controls) -> Response {
         ) => {
             let half = body.slice(..body.len() / 2);
             let chunks = Box::new(std::iter::once(half));
-            (status, content_type, drive(chunks, Duration::ZERO, Some(1)))
+            (
+                status,
+                content_type,
+                drive(chunks, Duration::ZERO, Some(1), guard()),
+            )
         }
         (
             Reply::Full {
@@ -242,7 +251,7 @@ pub(crate) fn respond(reply: Reply, controls: &Controls) -> Response {
             (
                 StatusCode::OK,
                 content_type,
-                drive(chunks, controls.chunk_delay, reset_after),
+                drive(chunks, controls.chunk_delay, reset_after, guard()),
             )
         }
     };
@@ -275,6 +284,7 @@ struct Drive {
     delay: Duration,
     reset_after: Option<usize>,
     done: bool,
+    _open: Option<crate::record::StreamGuard>,
 }
 
 /// A body that sends each chunk as its own frame, sleeping `delay` between
@@ -283,6 +293,7 @@ fn drive(
     chunks: Box<dyn Iterator<Item = Bytes> + Send>,
     delay: Duration,
     reset_after: Option<usize>,
+    open: Option<crate::record::StreamGuard>,
 ) -> Body {
     let state = Drive {
         chunks,
@@ -290,6 +301,7 @@ fn drive(
         delay,
         reset_after,
         done: false,
+        _open: open,
     };
     Body::from_stream(stream::unfold(state, |mut s| async move {
         if s.done {

@@ -119,6 +119,12 @@ impl MockProvider {
         self.recorder.len()
     }
 
+    /// Streamed response bodies currently open; drops to zero once a client (or the
+    /// gateway in between) abandons a stream.
+    pub fn open_streams(&self) -> usize {
+        self.recorder.open_streams()
+    }
+
     /// The shared recorder (e.g. to clear it between test phases).
     pub fn recorder(&self) -> Recorder {
         self.recorder.clone()
@@ -364,7 +370,7 @@ async fn handle(State(ctx): State<Arc<Ctx>>, request: Request) -> Response {
             )
             .unwrap_or_else(|error| error)
     };
-    control::respond(reply, &controls)
+    control::respond(reply, &controls, ctx.recorder.as_ref())
 }
 
 impl Ctx {

@@ -42,6 +42,17 @@ impl RecordedRequest {
 #[derive(Clone, Default)]
 pub struct Recorder {
     inner: Arc<Mutex<Vec<RecordedRequest>>>,
+    open_streams: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Counts a streamed response body as open until it is dropped (finished, failed, or
+/// abandoned by the client), so tests can see upstream cancellation.
+pub(crate) struct StreamGuard(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 impl std::fmt::Debug for Recorder {
@@ -71,6 +82,17 @@ impl Recorder {
     /// Whether nothing was recorded.
     pub fn is_empty(&self) -> bool {
         self.lock().is_empty()
+    }
+
+    /// Streamed response bodies currently open (sent or pending, not yet dropped).
+    pub fn open_streams(&self) -> usize {
+        self.open_streams.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub(crate) fn stream_guard(&self) -> StreamGuard {
+        self.open_streams
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        StreamGuard(self.open_streams.clone())
     }
 
     /// Forget everything recorded so far.

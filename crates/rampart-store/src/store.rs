@@ -160,6 +160,12 @@ impl Store {
         }
     }
 
+    /// Closes the pool; later queries fail (used at shutdown, and by tests of the
+    /// fail-closed path).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
     /// Round trip to the database, for readiness checks.
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

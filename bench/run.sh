@@ -1,0 +1,286 @@
+#!/usr/bin/env bash
+# End-to-end load benchmark: the mock provider directly, nginx in front of it,
+# and rampart in front of it (virtual key + config routing), same load for all.
+# See bench/README.md. Sends traffic to 127.0.0.1 only; everything it starts is
+# stopped on exit; every wait and every load run has a time cap.
+set -euo pipefail
+
+BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$BENCH_DIR/.." && pwd)"
+
+# ---------------------------------------------------------------- settings
+DURATION="${BENCH_SECONDS:-10}"            # each measured run (saturation, fixed rate)
+WARMUP="${BENCH_WARMUP_SECONDS:-3}"        # warm-up per target, not reported
+CONNS="${BENCH_CONNECTIONS:-64}"
+RATE="${BENCH_RATE:-2000}"                 # fixed request rate for the latency runs
+BODY_BYTES="${BENCH_BODY_BYTES:-2048}"     # size of the request body
+LOG_LEVELS="${BENCH_LOG_LEVELS:-warn info}" # one rampart run per level
+PORT_BASE="${BENCH_PORT_BASE:-18190}"      # uses PORT_BASE .. PORT_BASE+2
+CPU_SERVER="${BENCH_CPU_SERVER:-0}"        # rampart, nginx
+CPU_CLIENT="${BENCH_CPU_CLIENT:-1}"        # mock, load generator
+BUILD="${BENCH_BUILD:-1}"                  # 1: cargo build --release -p rampart first
+RAMPART_BIN="${RAMPART_BIN:-$REPO/target/release/rampart}"
+RESULTS="${BENCH_RESULTS:-$BENCH_DIR/results/latest.md}"
+
+int_in() { # name value min max
+  [[ "$2" =~ ^[0-9]+$ ]] && (($2 >= $3 && $2 <= $4)) || { echo "bench: $1=$2 must be an integer in [$3, $4]" >&2; exit 2; }
+}
+int_in BENCH_SECONDS "$DURATION" 1 600
+int_in BENCH_WARMUP_SECONDS "$WARMUP" 0 120
+int_in BENCH_CONNECTIONS "$CONNS" 1 1024
+int_in BENCH_RATE "$RATE" 1 1000000
+int_in BENCH_BODY_BYTES "$BODY_BYTES" 256 1048576
+int_in BENCH_PORT_BASE "$PORT_BASE" 1024 65000
+
+log() { echo "bench: $*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# ---------------------------------------------------------------- tools
+apt_updated=0
+apt_install() {
+  command -v apt-get >/dev/null || die "need $* but apt-get is not available"
+  if ((apt_updated == 0)); then timeout 300 apt-get update -qq >&2 || true; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq "$@" >&2
+}
+command -v python3 >/dev/null || apt_install python3
+command -v curl >/dev/null || apt_install curl
+command -v taskset >/dev/null || apt_install util-linux
+NGINX="$(command -v nginx || true)"
+[[ -z "$NGINX" && -x /usr/sbin/nginx ]] && NGINX=/usr/sbin/nginx
+if [[ -z "$NGINX" ]]; then
+  apt_install nginx-light || apt_install nginx
+  NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+fi
+[[ -x "$NGINX" ]] || die "nginx not found after install"
+# Debian's postinst may start a system nginx on :80; it is not ours and is not used.
+
+OHA="$(command -v oha || true)"
+[[ -z "$OHA" && -x "$HOME/.cargo/bin/oha" ]] && OHA="$HOME/.cargo/bin/oha"
+if [[ -z "$OHA" ]]; then
+  log "installing oha (cargo install oha --locked; several minutes on 2 cores)"
+  timeout 1800 cargo install oha --locked >&2 || die "cargo install oha failed (see above)"
+  OHA="$HOME/.cargo/bin/oha"
+fi
+OHA_HELP="$("$OHA" --help)"
+if grep -q -- '--output-format' <<<"$OHA_HELP"; then OHA_JSON=(--output-format json)
+elif grep -q -- '--json' <<<"$OHA_HELP"; then OHA_JSON=(--json)
+else die "this oha has no JSON output"; fi
+OHA_WAIT=()
+grep -q -- '--wait-ongoing-requests-after-deadline' <<<"$OHA_HELP" && OHA_WAIT=(--wait-ongoing-requests-after-deadline)
+OHA_CORR=()
+grep -q -- '--latency-correction' <<<"$OHA_HELP" && OHA_CORR=(--latency-correction)
+
+if [[ "$BUILD" == 1 ]]; then
+  log "cargo build --release -p rampart"
+  (cd "$REPO" && timeout 3600 cargo build --release -p rampart >&2)
+fi
+[[ -x "$RAMPART_BIN" ]] || die "no rampart binary at $RAMPART_BIN"
+
+# ---------------------------------------------------------------- processes
+WORK="$(mktemp -d /tmp/rampart-bench.XXXXXX)"
+PIDS=()
+stop_pid() { # pid: TERM, up to 5 s, then KILL
+  local pid="$1" i
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+  [[ "${BENCH_KEEP_WORKDIR:-0}" == 1 ]] && log "work dir kept: $WORK" || rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+P_MOCK=$PORT_BASE; P_NGINX=$((PORT_BASE + 1)); P_RAMPART=$((PORT_BASE + 2))
+for p in $P_MOCK $P_NGINX $P_RAMPART; do port_free "$p" || die "port 127.0.0.1:$p is in use (set BENCH_PORT_BASE)"; done
+
+wait_http() { # url expected-code pid what: polls up to 30 s
+  local i code
+  for ((i = 0; i < 300; i++)); do
+    kill -0 "$3" 2>/dev/null || die "$4 exited during start-up (logs in $WORK)"
+    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$1" || true)"
+    [[ "$code" == "$2" ]] && return 0
+    sleep 0.1
+  done
+  die "$4 not ready after 30 s ($1 -> $code)"
+}
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+# ---------------------------------------------------------------- request body
+BODY="$WORK/body.json"
+python3 - "$BODY" "$BODY_BYTES" <<'EOF'
+import json, sys
+path, size = sys.argv[1], int(sys.argv[2])
+def doc(text):
+    return json.dumps({"model": "gpt-4o-mini", "messages": [
+        {"role": "system", "content": "You are a concise assistant."},
+        {"role": "user", "content": text}]}, separators=(",", ":"))
+sentence = "Summarize the following customer note and list any action items. "
+text = ""
+while len(doc(text)) < size:
+    text += sentence
+text = text[: len(text) - (len(doc(text)) - size)]
+open(path, "w").write(doc(text))
+EOF
+BODY_LEN=$(wc -c <"$BODY")
+MOCK_API_KEY="sk-bench-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+RAMPART_KEY_SECRET="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export MOCK_API_KEY RAMPART_KEY_SECRET
+
+check_post() { # url auth-header expected-code what
+  local code
+  code="$(curl -s -o "$WORK/check.out" -w '%{http_code}' --max-time 5 -X POST \
+    -H 'Content-Type: application/json' -H "$2" --data-binary "@$BODY" "$1" || true)"
+  [[ "$code" == "$3" ]] || { cat "$WORK/check.out" >&2 || true; die "$4: POST $1 gave $code, expected $3"; }
+}
+
+# ---------------------------------------------------------------- load
+# run_oha NAME URL AUTH SECONDS [extra oha args...] -> $WORK/NAME.json
+run_oha() {
+  local name="$1" url="$2" auth="$3" secs="$4"; shift 4
+  timeout $((secs + 60)) taskset -c "$CPU_CLIENT" "$OHA" --no-tui "${OHA_JSON[@]}" "${OHA_WAIT[@]}" \
+    -z "${secs}s" -c "$CONNS" -m POST -H 'Content-Type: application/json' -H "$auth" \
+    -D "$BODY" "$@" "$url" >"$WORK/$name.json" 2>"$WORK/$name.err" \
+    || { cat "$WORK/$name.err" >&2; die "oha failed for $name"; }
+}
+TSV="$WORK/targets.tsv"
+: >"$TSV"
+# measure LABEL URL AUTH RSS_PID(or -) : warm-up, saturation, fixed rate
+measure() {
+  local label="$1" url="$2" auth="$3" pid="$4" slug rss_idle="-" rss_after="-"
+  slug="$(tr -c 'a-z0-9\n' '_' <<<"$label")"
+  [[ "$pid" != - ]] && rss_idle="$(rss_kib "$pid")"
+  log "$label: warm-up ${WARMUP}s"
+  ((WARMUP > 0)) && run_oha "${slug}_warm" "$url" "$auth" "$WARMUP"
+  log "$label: saturation ${DURATION}s, $CONNS connections"
+  run_oha "${slug}_sat" "$url" "$auth" "$DURATION"
+  log "$label: fixed rate $RATE req/s ${DURATION}s"
+  run_oha "${slug}_rate" "$url" "$auth" "$DURATION" -q "$RATE" "${OHA_CORR[@]}"
+  [[ "$pid" != - ]] && rss_after="$(rss_kib "$pid")"
+  local warm="-"; ((WARMUP > 0)) && warm="$WORK/${slug}_warm.json"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$WORK/${slug}_sat.json" "$WORK/${slug}_rate.json" \
+    "$warm" "$rss_idle" "$rss_after" >>"$TSV"
+}
+
+LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg)"
+CHAT=/v1/chat/completions
+
+# 1. mock provider, directly
+taskset -c "$CPU_CLIENT" "$RAMPART_BIN" mock --listen "127.0.0.1:$P_MOCK" >"$WORK/mock.log" 2>&1 &
+MOCK_PID=$!; PIDS+=("$MOCK_PID")
+wait_http "http://127.0.0.1:$P_MOCK/v1/models" 200 "$MOCK_PID" mock
+check_post "http://127.0.0.1:$P_MOCK$CHAT" "Authorization: Bearer $MOCK_API_KEY" 200 mock
+measure "direct (mock)" "http://127.0.0.1:$P_MOCK$CHAT" "Authorization: Bearer $MOCK_API_KEY" -
+
+# 2. nginx reverse proxy
+mkdir -p "$WORK/nginx/tmp"
+cat >"$WORK/nginx/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+master_process on;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/nginx/tmp/body;
+  proxy_temp_path $WORK/nginx/tmp/proxy;
+  fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
+  uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
+  scgi_temp_path $WORK/nginx/tmp/scgi;
+  keepalive_requests 1000000;
+  client_body_buffer_size 64k;
+  upstream mock {
+    server 127.0.0.1:$P_MOCK;
+    keepalive 128;
+    keepalive_requests 1000000;
+  }
+  server {
+    listen 127.0.0.1:$P_NGINX;
+    location / {
+      proxy_pass http://mock;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+EOF
+taskset -c "$CPU_SERVER" "$NGINX" -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" >"$WORK/nginx/stdout.log" 2>&1 &
+NGINX_PID=$!; PIDS+=("$NGINX_PID")
+wait_http "http://127.0.0.1:$P_NGINX/v1/models" 200 "$NGINX_PID" nginx
+check_post "http://127.0.0.1:$P_NGINX$CHAT" "Authorization: Bearer $MOCK_API_KEY" 200 nginx
+measure "nginx" "http://127.0.0.1:$P_NGINX$CHAT" "Authorization: Bearer $MOCK_API_KEY" -
+stop_pid "$NGINX_PID"
+
+# 3. rampart, once per log level
+for level in $LOG_LEVELS; do
+  dir="$WORK/rampart-$level"; mkdir -p "$dir"
+  cat >"$dir/rampart.toml" <<EOF
+[server]
+listen = "127.0.0.1:$P_RAMPART"
+
+[store]
+url = "sqlite://$dir/rampart.db"
+
+[auth]
+key_secret = { env = "RAMPART_KEY_SECRET" }
+
+[[providers]]
+name = "mock"
+kind = "openai"
+base_url = "http://127.0.0.1:$P_MOCK/v1"
+api_key = { env = "MOCK_API_KEY" }
+
+[[models]]
+name = "gpt-4o-mini"
+provider = "mock"
+
+[routing]
+default_provider = "mock"
+
+[log]
+format = "json"
+level = "$level"
+EOF
+  # gpt-4o-mini is routed by its [[models]] entry (same upstream name: body forwarded as is).
+  key="$(timeout 60 "$RAMPART_BIN" keys create --config "$dir/rampart.toml" --name bench --json \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')"
+  taskset -c "$CPU_SERVER" "$RAMPART_BIN" serve --config "$dir/rampart.toml" >"$dir/rampart.log" 2>&1 &
+  RAMPART_PID=$!; PIDS+=("$RAMPART_PID")
+  wait_http "http://127.0.0.1:$P_RAMPART/readyz" 200 "$RAMPART_PID" rampart
+  check_post "http://127.0.0.1:$P_RAMPART$CHAT" "Authorization: Bearer $key" 200 "rampart ($level)"
+  check_post "http://127.0.0.1:$P_RAMPART$CHAT" "Authorization: Bearer rk-not-a-key" 401 "rampart without a valid key"
+  sleep 1 # let it settle before the idle RSS reading
+  measure "rampart (log $level)" "http://127.0.0.1:$P_RAMPART$CHAT" "Authorization: Bearer $key" "$RAMPART_PID"
+  stop_pid "$RAMPART_PID"
+  echo "$level $(wc -l <"$dir/rampart.log")" >>"$WORK/rampart-loglines"
+done
+
+# ---------------------------------------------------------------- report
+LOAD_END="$(cut -d' ' -f1-3 /proc/loadavg)"
+rev="$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+[[ -n "$(git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null)" ]] && rev="$rev (tracked files modified)"
+mkdir -p "$(dirname "$RESULTS")"
+set +e
+BENCH_META_DATE="$(date -u '+%Y-%m-%d %H:%M:%S UTC')" \
+BENCH_META_NPROC="$(nproc)" \
+BENCH_META_CPU="$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)" \
+BENCH_META_KERNEL="$(uname -sr)" \
+BENCH_META_REV="$rev" \
+BENCH_META_OHA="$("$OHA" --version 2>/dev/null | head -1)" \
+BENCH_META_NGINX="$("$NGINX" -v 2>&1 | head -1)" \
+BENCH_META_LOAD="$LOAD_START -> $LOAD_END" \
+BENCH_META_LOGLINES="$(cat "$WORK/rampart-loglines" 2>/dev/null | tr '\n' ';')" \
+python3 "$BENCH_DIR/report.py" "$TSV" "$DURATION" "$WARMUP" "$CONNS" "$RATE" "$BODY_LEN" \
+  "$CPU_SERVER" "$CPU_CLIENT" >"$WORK/report.md"
+status=$?
+set -e
+cp "$WORK/report.md" "$RESULTS"
+cat "$WORK/report.md"
+log "written to $RESULTS"
+exit "$status"

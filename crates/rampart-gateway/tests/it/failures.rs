@@ -1,0 +1,103 @@
+//! Upstream failures become clean OpenAI errors, and rampart keeps serving.
+
+use bytes::Bytes;
+use http::Method;
+use http_body_util::Full;
+use rampart_test::{Harness, Options, chat_body};
+
+#[tokio::test]
+async fn an_unreachable_provider_is_a_502() {
+    // Port 1 on loopback: nothing listens there, so the connection is refused.
+    let h = Harness::start_with(Options {
+        provider_base_url: Some("http://127.0.0.1:1/v1".into()),
+        ..Default::default()
+    })
+    .await;
+    let key = h.any_key().await;
+    let response = h
+        .client
+        .post_json("/v1/chat/completions", &key, &chat_body("gpt-4o-mini"))
+        .await;
+    assert_eq!(response.status, 502, "{}", response.text());
+    assert_eq!(response.error_code().as_deref(), Some("upstream_error"));
+    assert!(response.headers.get("x-request-id").is_some());
+}
+
+#[tokio::test]
+async fn a_slow_provider_is_a_504() {
+    let h = Harness::start_with(Options {
+        response_timeout: "300ms".into(),
+        ..Default::default()
+    })
+    .await;
+    let key = h.any_key().await;
+    let request = h
+        .client
+        .request(Method::POST, "/v1/chat/completions")
+        .header("authorization", format!("Bearer {key}"))
+        .header("x-mock-delay-ms", "5000")
+        .body(Full::new(Bytes::from(chat_body("gpt-4o-mini"))))
+        .unwrap();
+    let response = h.client.send(request).await;
+    assert_eq!(response.status, 504, "{}", response.text());
+    assert_eq!(response.error_code().as_deref(), Some("upstream_timeout"));
+    assert_eq!(
+        h.client
+            .post_json("/v1/chat/completions", &key, &chat_body("gpt-4o-mini"))
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_provider_closing_without_an_answer_is_a_502() {
+    let h = Harness::start().await;
+    let key = h.any_key().await;
+    let request = h
+        .client
+        .request(Method::POST, "/v1/chat/completions")
+        .header("authorization", format!("Bearer {key}"))
+        .header("x-mock-fail", "close")
+        .body(Full::new(Bytes::from(chat_body("gpt-4o-mini"))))
+        .unwrap();
+    let response = h.client.send(request).await;
+    assert_eq!(response.status, 502, "{}", response.text());
+    // Sent once: no retry of a request that reached the provider.
+    assert_eq!(h.mock.request_count(), 1);
+    assert_eq!(
+        h.client
+            .post_json("/v1/chat/completions", &key, &chat_body("gpt-4o-mini"))
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_provider_reset_after_the_head_terminates_the_body() {
+    let h = Harness::start().await;
+    let key = h.any_key().await;
+    let request = h
+        .client
+        .request(Method::POST, "/v1/chat/completions")
+        .header("authorization", format!("Bearer {key}"))
+        .header("x-mock-fail", "reset-mid-stream")
+        .body(Full::new(Bytes::from(chat_body("gpt-4o-mini"))))
+        .unwrap();
+    let response = h.client.send_streaming(request).await;
+    assert_eq!(response.status(), 200);
+    let body = http_body_util::BodyExt::collect(response.into_body()).await;
+    assert!(
+        body.is_err(),
+        "a truncated JSON body must not look complete"
+    );
+    assert_eq!(h.mock.request_count(), 1);
+    assert_eq!(
+        h.client
+            .post_json("/v1/chat/completions", &key, &chat_body("gpt-4o-mini"))
+            .await
+            .status,
+        200
+    );
+}
