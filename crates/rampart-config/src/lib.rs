@@ -621,10 +621,10 @@ impl Compiler<'_> {
             }
         };
         let base_url = self.base_url(&at("base_url"), &raw.base_url);
-        let api_key = match &raw.api_key {
-            Some(secret) => Some(self.secret(&at("api_key"), secret)),
-            None => None,
-        };
+        let api_key = raw
+            .api_key
+            .as_ref()
+            .map(|secret| self.secret(&at("api_key"), secret));
         let connect_timeout = self.duration(&at("connect_timeout"), &raw.connect_timeout);
         let response_timeout = self.duration(&at("response_timeout"), &raw.response_timeout);
         let idle_timeout = self.duration(&at("idle_timeout"), &raw.idle_timeout);

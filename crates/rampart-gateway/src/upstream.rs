@@ -433,9 +433,11 @@ fn sse_relay(
 /// The offset just past the last complete event: a line ending followed by an empty
 /// line (`\n\n`, `\r\n\r\n`, `\n\r\n` or `\r\r`).
 fn last_event_end(buf: &[u8]) -> Option<usize> {
-    (2..=buf.len()).rev().find(|&i| match &buf[..i] {
-        [.., b'\n', b'\n'] | [.., b'\n', b'\r', b'\n'] | [.., b'\r', b'\r'] => true,
-        _ => false,
+    (2..=buf.len()).rev().find(|&i| {
+        matches!(
+            &buf[..i],
+            [.., b'\n', b'\n'] | [.., b'\n', b'\r', b'\n'] | [.., b'\r', b'\r']
+        )
     })
 }
 

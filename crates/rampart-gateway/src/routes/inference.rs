@@ -50,15 +50,5 @@ pub(crate) async fn inference(
         Body::from(bytes.clone())
     };
     let model = model.to_owned();
-    forward(
-        &state,
-        provider,
-        parts.method,
-        suffix,
-        parts.uri.query(),
-        &parts.headers,
-        body,
-        Some(model),
-    )
-    .await
+    forward(&state, provider, &parts, suffix, body, Some(model)).await
 }

@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::response::Response;
-use http::{HeaderMap, Method};
 
 use crate::auth::Principal;
 use crate::error::ApiError;
@@ -66,23 +65,21 @@ pub(crate) fn default_provider(state: &AppState) -> Result<usize, ApiError> {
     })
 }
 
-/// Sends the request to provider `provider` at `suffix` (the path below `/v1`) and
-/// relays the response.
+/// Sends the request described by `parts` (method, query, headers) with `body` to
+/// provider `provider` at `suffix` (the path below `/v1`) and relays the response.
 pub(crate) async fn forward(
     state: &AppState,
     provider: usize,
-    method: Method,
+    parts: &http::request::Parts,
     suffix: &str,
-    query: Option<&str>,
-    headers: &HeaderMap,
     body: Body,
     model: Option<String>,
 ) -> Result<Response, ApiError> {
     let client = &state.providers[provider];
     let name = state.provider_names[provider].clone();
-    let uri = client.url(suffix, query)?;
+    let uri = client.url(suffix, parts.uri.query())?;
     let upstream = client
-        .send(method, uri, headers, body)
+        .send(parts.method.clone(), uri, &parts.headers, body)
         .await
         .map_err(|e| e.into_api_error(&name))?;
     let mut response = crate::upstream::relay(upstream, client.settings.idle_timeout, name.clone());

@@ -116,7 +116,8 @@ pub(crate) async fn retrieve(
     Extension(principal): Extension<Arc<Principal>>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let path = request.uri().path();
+    let (parts, _) = request.into_parts();
+    let path = parts.uri.path();
     let raw = path.strip_prefix("/v1/models/").unwrap_or_default();
     let model = super::passthrough::checked_suffix(raw)?;
     // Out of scope is indistinguishable from absent here, as with OpenAI.
@@ -136,10 +137,8 @@ pub(crate) async fn retrieve(
     forward(
         &state,
         provider,
-        Method::GET,
+        &parts,
         &suffix,
-        None,
-        request.headers(),
         Body::empty(),
         Some(model.clone()),
     )

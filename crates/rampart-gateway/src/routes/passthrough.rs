@@ -66,7 +66,6 @@ pub(crate) async fn passthrough(
     let path = parts.uri.path();
     let tail = path.strip_prefix("/v1/").unwrap_or_default();
     let suffix = format!("/{}", checked_suffix(tail)?);
-    let query = parts.uri.query();
     let has_body = matches!(parts.method, Method::POST | Method::PUT | Method::PATCH);
 
     if has_body && is_json(&parts.headers) {
@@ -80,49 +79,18 @@ pub(crate) async fn passthrough(
                 Body::from(bytes.clone())
             };
             let model = model.to_owned();
-            return forward(
-                &state,
-                provider,
-                parts.method,
-                &suffix,
-                query,
-                &parts.headers,
-                body,
-                Some(model),
-            )
-            .await;
+            return forward(&state, provider, &parts, &suffix, body, Some(model)).await;
         }
         require_unrestricted(&principal, path)?;
         let provider = default_provider(&state)?;
-        return forward(
-            &state,
-            provider,
-            parts.method,
-            &suffix,
-            query,
-            &parts.headers,
-            Body::from(bytes),
-            None,
-        )
-        .await;
+        return forward(&state, provider, &parts, &suffix, Body::from(bytes), None).await;
     }
 
     require_unrestricted(&principal, path)?;
     let provider = default_provider(&state)?;
     let limit = state.config.server.max_upload_bytes;
     let (body, exceeded) = limited_stream(&parts.headers, body, limit)?;
-    match forward(
-        &state,
-        provider,
-        parts.method,
-        &suffix,
-        query,
-        &parts.headers,
-        body,
-        None,
-    )
-    .await
-    {
+    match forward(&state, provider, &parts, &suffix, body, None).await {
         Err(_) if exceeded.load(Ordering::Relaxed) => Err(ApiError::payload_too_large(limit)),
         other => other,
     }

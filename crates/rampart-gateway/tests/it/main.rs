@@ -8,6 +8,7 @@ mod bad_input;
 mod concurrency;
 mod failures;
 mod proxy;
+mod sdk;
 mod shutdown;
 mod streaming;
 mod tls;
