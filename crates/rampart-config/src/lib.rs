@@ -58,6 +58,12 @@ pub struct ServerSettings {
     pub max_upload_bytes: u64,
     /// Drain deadline on shutdown.
     pub shutdown_grace: Duration,
+    /// Time between the shutdown signal and closing the listener (readiness 503).
+    pub shutdown_delay: Duration,
+    /// Deadline for a request head.
+    pub header_timeout: Duration,
+    /// Connection cap.
+    pub max_connections: usize,
 }
 
 /// PEM files for TLS termination.
@@ -110,6 +116,8 @@ pub struct ProviderSettings {
     pub idle_timeout: Duration,
     /// Extra CA bundle.
     pub ca_file: Option<PathBuf>,
+    /// Extra client headers forwarded (lowercase names, or prefixes ending in `*`).
+    pub forward_headers: Vec<String>,
 }
 
 /// Compiled `[[models]]` entry.
@@ -493,6 +501,20 @@ impl Compiler<'_> {
         });
         let max_upload_bytes = self.size("server.max_upload_size", &raw.max_upload_size);
         let shutdown_grace = self.duration("server.shutdown_grace", &raw.shutdown_grace);
+        let shutdown_delay = match humantime::parse_duration(&raw.shutdown_delay) {
+            Ok(delay) => Some(delay),
+            Err(error) => {
+                self.error(
+                    "server.shutdown_delay",
+                    format!("invalid duration `{}`: {error}", raw.shutdown_delay),
+                );
+                None
+            }
+        };
+        let header_timeout = self.duration("server.header_timeout", &raw.header_timeout);
+        if raw.max_connections == 0 {
+            self.error("server.max_connections", "must be greater than zero");
+        }
         let tls = raw.tls.and_then(|tls| {
             let mut ok = true;
             for (key, file) in [("cert_file", &tls.cert_file), ("key_file", &tls.key_file)] {
@@ -515,15 +537,21 @@ impl Compiler<'_> {
             max_body_bytes: max_body_bytes?,
             max_upload_bytes: max_upload_bytes?,
             shutdown_grace: shutdown_grace?,
+            shutdown_delay: shutdown_delay?,
+            header_timeout: header_timeout?,
+            max_connections: raw.max_connections.max(1),
         })
     }
 
     fn store(&mut self, raw: raw::StoreConfig) -> Option<StoreSettings> {
         let url = raw.url.trim();
-        let normalized = if url.starts_with("postgres://")
-            || url.starts_with("postgresql://")
-            || url.starts_with("sqlite:")
-        {
+        let normalized = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            if let Err(message) = check_postgres_tls(url) {
+                self.error("store.url", message);
+                return None;
+            }
+            url.to_owned()
+        } else if url.starts_with("sqlite:") {
             url.to_owned()
         } else if url.contains("://") {
             // Show only the scheme: the rest may hold a password.
@@ -647,10 +675,53 @@ impl Compiler<'_> {
             response_timeout: response_timeout?,
             idle_timeout: idle_timeout?,
             ca_file,
+            forward_headers: self.forward_headers(&at("forward_headers"), &raw.forward_headers),
         })
     }
 
+    fn forward_headers(&mut self, path: &str, names: &[String]) -> Vec<String> {
+        let mut out = Vec::with_capacity(names.len());
+        for name in names {
+            let lower = name.to_ascii_lowercase();
+            let bare = lower.strip_suffix('*').unwrap_or(&lower);
+            if bare.is_empty() || http::HeaderName::from_bytes(bare.as_bytes()).is_err() {
+                self.error(path, format!("invalid header name `{name}`"));
+            } else if [
+                "authorization",
+                "api-key",
+                "cookie",
+                "host",
+                "content-length",
+                "transfer-encoding",
+                "content-encoding",
+                "proxy-",
+            ]
+            .iter()
+            .any(|reserved| bare.starts_with(reserved) || reserved.starts_with(bare))
+            {
+                self.error(
+                    path,
+                    format!("`{name}` cannot be forwarded: rampart sets or strips it"),
+                );
+            } else {
+                out.push(lower);
+            }
+        }
+        out
+    }
+
     fn base_url(&mut self, path: &str, text: &str) -> Option<http::Uri> {
+        if text.split("://").nth(1).is_some_and(|rest| {
+            rest.split('/')
+                .next()
+                .is_some_and(|authority| authority.contains('@'))
+        }) {
+            self.error(
+                path,
+                "must not contain credentials (user:password@); use api_key",
+            );
+            return None;
+        }
         let trimmed = text.trim_end_matches('/');
         match trimmed.parse::<http::Uri>() {
             Ok(uri)
@@ -668,6 +739,45 @@ impl Compiler<'_> {
                 None
             }
         }
+    }
+}
+
+/// A PostgreSQL key store is the authority on which keys are valid: a connection
+/// that can be downgraded or intercepted would let a network attacker validate any key.
+/// Outside loopback and Unix sockets, demand a verified TLS connection.
+fn check_postgres_tls(url: &str) -> Result<(), String> {
+    let (before_query, query) = url.split_once('?').unwrap_or((url, ""));
+    let params: Vec<(&str, &str)> = query.split('&').filter_map(|p| p.split_once('=')).collect();
+    let param = |name: &str| params.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
+    let authority = before_query
+        .split("://")
+        .nth(1)
+        .unwrap_or_default()
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let host_port = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let host = if let Some(rest) = host_port.strip_prefix('[') {
+        rest.split(']').next().unwrap_or_default()
+    } else {
+        host_port.split(':').next().unwrap_or_default()
+    };
+    let socket = param("host")
+        .is_some_and(|h| h.starts_with('/') || h.starts_with("%2F") || h.starts_with("%2f"));
+    let local = socket
+        || host.is_empty()
+        || host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match param("sslmode") {
+        Some("verify-full" | "verify-ca") => Ok(()),
+        _ if local => Ok(()),
+        _ => Err(format!(
+            "a PostgreSQL store on `{host}` needs `sslmode=verify-full` (or `verify-ca`) in the URL: the key store decides which keys are valid"
+        )),
     }
 }
 

@@ -23,6 +23,17 @@ pub struct ServerConfig {
     /// How long shutdown waits for in-flight requests and streams, e.g. `"30s"`.
     #[serde(default = "default_shutdown_grace")]
     pub shutdown_grace: String,
+    /// On a shutdown signal, how long to keep accepting while `/readyz` reports 503,
+    /// so load balancers stop routing here before the listener closes, e.g. `"5s"`.
+    #[serde(default = "default_shutdown_delay")]
+    pub shutdown_delay: String,
+    /// Time a client has to send a request head after connecting (or after the
+    /// previous response on a kept-alive connection), e.g. `"30s"`.
+    #[serde(default = "default_header_timeout")]
+    pub header_timeout: String,
+    /// Most client connections open at once; further connections are closed at once.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
 }
 
 impl Default for ServerConfig {
@@ -33,6 +44,9 @@ impl Default for ServerConfig {
             max_body_size: default_max_body(),
             max_upload_size: default_max_upload(),
             shutdown_grace: default_shutdown_grace(),
+            shutdown_delay: default_shutdown_delay(),
+            header_timeout: default_header_timeout(),
+            max_connections: default_max_connections(),
         }
     }
 }
@@ -48,6 +62,15 @@ fn default_max_upload() -> String {
 }
 fn default_shutdown_grace() -> String {
     "30s".into()
+}
+fn default_shutdown_delay() -> String {
+    "0s".into()
+}
+fn default_header_timeout() -> String {
+    "30s".into()
+}
+fn default_max_connections() -> usize {
+    8192
 }
 
 /// `[server.tls]`: PEM files for TLS termination with rustls.
@@ -186,6 +209,11 @@ pub struct ProviderConfig {
     /// Extra PEM CA bundle trusted for this provider, besides the system roots.
     #[serde(default)]
     pub ca_file: Option<String>,
+    /// Client request headers forwarded to this provider besides the standard ones
+    /// (`accept`, `content-type`, `user-agent`, `openai-beta`, `idempotency-key`,
+    /// `x-stainless-*`). Names, or prefixes ending in `*`. Everything else is dropped.
+    #[serde(default)]
+    pub forward_headers: Vec<String>,
 }
 
 fn default_connect_timeout() -> String {

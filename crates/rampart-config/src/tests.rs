@@ -206,12 +206,12 @@ fn store_urls_are_normalized() {
         "sqlite:///var/lib/rampart.db"
     );
     assert_eq!(
-        with_store("postgres://u:p@h/db")
+        with_store("postgres://u:p@localhost/db")
             .unwrap()
             .store
             .url
             .expose(),
-        "postgres://u:p@h/db"
+        "postgres://u:p@localhost/db"
     );
     let errors = with_store("mysql://u:hunter2@h/db").unwrap_err();
     assert!(!errors.to_string().contains("hunter2"), "{errors}");
@@ -226,4 +226,57 @@ fn keys_commands_need_only_store_and_auth() {
     assert_eq!(auth.key_secret.expose(), SECRET.as_bytes());
     let errors = Config::store_and_auth("[store]\nurl = \"${NOPE}\"\n", &env).unwrap_err();
     assert_eq!(paths(&errors), vec!["store.url", "auth"], "{errors}");
+}
+
+#[test]
+fn remote_postgres_stores_need_verified_tls() {
+    let with_store = |url: &str| compile(&format!("[store]\nurl = \"{url}\"\n{MINIMAL}"));
+    for ok in [
+        "postgres://u:p@127.0.0.1/db",
+        "postgres://u@localhost:5432/db",
+        "postgres://u@[::1]/db",
+        "postgres://u@db.internal/db?sslmode=verify-full",
+        "postgresql://u@db.internal:5433/db?application_name=x&sslmode=verify-ca",
+        "postgres:///db?host=/var/run/postgresql",
+    ] {
+        assert!(with_store(ok).is_ok(), "{ok}");
+    }
+    for bad in [
+        "postgres://u:secretpw@db.internal/db",
+        "postgres://u@db.internal/db?sslmode=require",
+        "postgres://u@10.0.0.5/db?sslmode=prefer",
+    ] {
+        let errors = with_store(bad).unwrap_err();
+        assert_eq!(paths(&errors), vec!["store.url"], "{bad}");
+        assert!(!errors.to_string().contains("secretpw"));
+    }
+}
+
+#[test]
+fn provider_urls_cannot_carry_credentials_and_forwarded_headers_are_checked() {
+    let text = MINIMAL.replace(
+        "https://api.openai.com/v1/",
+        "https://user:hunter2@api.example.com/v1",
+    );
+    let errors = compile(&text).unwrap_err();
+    assert_eq!(paths(&errors), vec!["providers[0].base_url"]);
+    assert!(!errors.to_string().contains("hunter2"));
+    let text = MINIMAL.replace("api_key = { env = \"OPENAI_API_KEY\" }", "api_key = { env = \"OPENAI_API_KEY\" }\nforward_headers = [\"X-Tenant\", \"x-trace-*\", \"Authorization\", \"bad header\"]");
+    let errors = compile(&text).unwrap_err();
+    assert_eq!(
+        paths(&errors),
+        vec![
+            "providers[0].forward_headers",
+            "providers[0].forward_headers"
+        ],
+        "{errors}"
+    );
+    let text = MINIMAL.replace(
+        "api_key = { env = \"OPENAI_API_KEY\" }",
+        "api_key = { env = \"OPENAI_API_KEY\" }\nforward_headers = [\"X-Tenant\", \"x-trace-*\"]",
+    );
+    assert_eq!(
+        compile(&text).unwrap().providers[0].forward_headers,
+        ["x-tenant", "x-trace-*"]
+    );
 }

@@ -19,6 +19,9 @@ use rampart_store::{KeyStatus, ModelScope, PresentedKey, unix_now};
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// Longest wait for the key store; past it the request fails closed with 503.
+const STORE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Who is calling: attached to the request by [`authenticate`].
 #[derive(Debug, Clone)]
 pub struct Principal {
@@ -78,18 +81,30 @@ fn malformed() -> ApiError {
 async fn principal(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
     let token = presented(headers)?;
     let key = PresentedKey::parse(token).ok_or_else(malformed)?;
-    let record = match state.store.find_key(&state.hasher, key).await {
-        Ok(Some(record)) => record,
-        Ok(None) => {
+    let lookup =
+        tokio::time::timeout(STORE_TIMEOUT, state.store.find_key(&state.hasher, key)).await;
+    let record = match lookup {
+        Ok(Ok(Some(record))) => record,
+        Ok(Ok(None)) => {
             return Err(ApiError::unauthorized(
                 "unknown_key",
                 "Incorrect API key provided.",
             ));
         }
-        Err(error) => {
+        Ok(Err(error)) => {
             tracing::error!(%error, "key store lookup failed");
             return Err(ApiError::unavailable(
                 "key_store_unavailable",
+                "authentication is temporarily unavailable",
+            ));
+        }
+        Err(_) => {
+            tracing::error!(
+                timeout_s = STORE_TIMEOUT.as_secs(),
+                "key store lookup timed out"
+            );
+            return Err(ApiError::unavailable(
+                "key_store_timeout",
                 "authentication is temporarily unavailable",
             ));
         }

@@ -52,6 +52,8 @@ pub struct ApiError {
     pub label: &'static str,
     /// Seconds the client should wait before retrying, when known.
     pub retry_after: Option<u64>,
+    /// Sends `x-should-retry: false`: the request may have reached the provider.
+    pub no_retry: bool,
 }
 
 /// The outcome attached to error responses, read by the access log.
@@ -81,7 +83,15 @@ impl ApiError {
             side,
             label,
             retry_after: None,
+            no_retry: false,
         }
+    }
+
+    /// Marks the error as unsafe to retry automatically (`x-should-retry: false`,
+    /// honoured by the official SDKs).
+    pub fn not_retryable(mut self) -> Self {
+        self.no_retry = true;
+        self
     }
 
     /// Sets `param`.
@@ -178,6 +188,30 @@ impl ApiError {
         )
     }
 
+    /// 415: a body encoding rampart does not read.
+    pub fn unsupported_media_type(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_request_error",
+            Some("unsupported_media_type"),
+            Side::Client,
+            "unsupported_media_type",
+            message,
+        )
+    }
+
+    /// 408: the client took too long to send its body.
+    pub fn request_timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "invalid_request_error",
+            Some("request_timeout"),
+            Side::Client,
+            "body_timeout",
+            "the request body was not received in time",
+        )
+    }
+
     /// 502: the provider could not be reached or broke the exchange.
     pub fn bad_gateway(label: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(
@@ -246,6 +280,11 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if self.no_retry {
+            response
+                .headers_mut()
+                .insert("x-should-retry", HeaderValue::from_static("false"));
         }
         response.extensions_mut().insert(ErrorOutcome {
             side: self.side,

@@ -15,11 +15,31 @@ use serde_json::value::RawValue;
 
 use crate::error::ApiError;
 
-/// The routing-relevant members of a request body.
+/// The routing- and scope-relevant members of a request body.
 #[derive(Debug, Deserialize)]
 pub(crate) struct RequestHead<'a> {
     #[serde(borrow, default)]
     pub(crate) model: Option<Cow<'a, str>>,
+    /// Tools may run a model of their own (e.g. Responses API `image_generation`).
+    #[serde(borrow, default)]
+    pub(crate) tools: Option<Vec<ToolHead<'a>>>,
+}
+
+/// The part of a tool definition that names a model.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ToolHead<'a> {
+    #[serde(borrow, default)]
+    pub(crate) model: Option<Cow<'a, str>>,
+}
+
+impl RequestHead<'_> {
+    /// Models named by tools, which the key's scope must cover too.
+    pub(crate) fn tool_models(&self) -> impl Iterator<Item = &str> {
+        self.tools
+            .iter()
+            .flatten()
+            .filter_map(|tool| tool.model.as_deref())
+    }
 }
 
 /// Parses the head of a JSON object body. Anything but a well-formed object is a 400.
@@ -123,6 +143,8 @@ mod tests {
         .unwrap();
         assert_eq!(head.model.as_deref(), Some("gpt-4o"));
         assert!(parse_head(br#"{"input":"x"}"#).unwrap().model.is_none());
+        let head = parse_head(br#"{"model":"m","tools":[{"type":"function","function":{"name":"f"}},{"type":"image_generation","model":"gpt-image-1"}]}"#).unwrap();
+        assert_eq!(head.tool_models().collect::<Vec<_>>(), ["gpt-image-1"]);
     }
 
     #[test]

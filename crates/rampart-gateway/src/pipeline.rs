@@ -21,7 +21,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
-use axum::routing::{any, get, post};
+use axum::routing::{get, post};
 
 use crate::error::ApiError;
 use crate::routes::{health, inference, models, passthrough};
@@ -36,13 +36,32 @@ pub(crate) fn build(state: Arc<AppState>) -> Router {
         .route("/v1/responses", post(inference::inference))
         .route("/v1/models", get(models::list))
         .route("/v1/models/{*model}", get(models::retrieve))
-        .route("/v1/files", any(passthrough::passthrough))
-        .route("/v1/files/{*rest}", any(passthrough::passthrough))
-        .route("/v1/batches", any(passthrough::passthrough))
-        .route("/v1/batches/{*rest}", any(passthrough::passthrough))
-        .route("/v1/images/{*rest}", any(passthrough::passthrough))
-        .route("/v1/audio/{*rest}", any(passthrough::passthrough))
-        .route("/v1/responses/{*rest}", any(passthrough::passthrough))
+        // Pass-through routes accept only the methods OpenAI defines for them: no
+        // TRACE/OPTIONS/PUT reaches a provider carrying rampart's credential.
+        .route(
+            "/v1/files",
+            get(passthrough::passthrough).post(passthrough::passthrough),
+        )
+        .route(
+            "/v1/files/{*rest}",
+            get(passthrough::passthrough).delete(passthrough::passthrough),
+        )
+        .route(
+            "/v1/batches",
+            get(passthrough::passthrough).post(passthrough::passthrough),
+        )
+        .route(
+            "/v1/batches/{*rest}",
+            get(passthrough::passthrough).post(passthrough::passthrough),
+        )
+        .route("/v1/images/{*rest}", post(passthrough::passthrough))
+        .route("/v1/audio/{*rest}", post(passthrough::passthrough))
+        .route(
+            "/v1/responses/{*rest}",
+            get(passthrough::passthrough)
+                .post(passthrough::passthrough)
+                .delete(passthrough::passthrough),
+        )
         .fallback(|request: axum::extract::Request| async move {
             ApiError::unknown_url(request.method(), request.uri().path()).into_response()
         })

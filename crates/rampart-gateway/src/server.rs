@@ -15,22 +15,25 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use rampart_config::{Config, TlsFiles};
+use rampart_config::{Config, ServerSettings, TlsFiles};
 use rampart_store::Store;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 use crate::state::AppState;
 use crate::upstream::UpstreamSetupError;
 
-/// Time a client has to send its request head (slow-loris bound).
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Time a client has to finish the TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest request head (request line plus headers); larger gets 431.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// Concurrent streams per HTTP/2 connection.
+const H2_MAX_STREAMS: u32 = 128;
+/// HTTP/2 ping interval, and how long a ping may go unanswered.
+const H2_KEEPALIVE: Duration = Duration::from_secs(20);
 
 /// Start-up failures.
 #[derive(Debug, thiserror::Error)]
@@ -86,14 +89,11 @@ impl Gateway {
         };
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let router = crate::pipeline::build(self.state.clone());
-        let grace = self.state.config.server.shutdown_grace;
-        let state = self.state.clone();
+        let connections = Connections::new(router, tls, &self.state.config.server);
         let task = tokio::spawn(accept_loop(
             listener,
-            router,
-            tls,
-            state,
-            grace,
+            connections,
+            self.state.clone(),
             async move {
                 let mut rx = shutdown_rx;
                 let _ = rx.wait_for(|stop| *stop).await;
@@ -192,57 +192,80 @@ fn tls_acceptor(files: &TlsFiles) -> Result<TlsAcceptor, GatewayError> {
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
-async fn accept_loop(
-    listener: TcpListener,
-    router: Router,
+/// The first bytes of an HTTP/2 connection (prior knowledge).
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Serves accepted connections: protocol selection, TLS, limits, graceful watching.
+struct Connections {
+    /// HTTP/1.1 or HTTP/2 by prior knowledge, for plain TCP.
+    auto: Arc<auto::Builder<TokioExecutor>>,
+    /// Protocol already chosen by ALPN.
+    http1: Arc<auto::Builder<TokioExecutor>>,
+    http2: Arc<auto::Builder<TokioExecutor>>,
+    service: TowerToHyperService<Router>,
     tls: Option<TlsAcceptor>,
-    state: Arc<AppState>,
-    grace: Duration,
-    shutdown: impl Future<Output = ()>,
-) {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .max_buf_size(MAX_HEAD_BYTES);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(MAX_HEAD_BYTES as u32);
-    let builder = Arc::new(builder);
-    let graceful = GracefulShutdown::new();
-    let service = TowerToHyperService::new(router);
-    // Connection tasks live in a set so the ones still open when the grace period
-    // ends can be closed, and finished ones are reaped as we go.
-    let mut connections = tokio::task::JoinSet::new();
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            () = &mut shutdown => break,
-            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+    slots: Arc<tokio::sync::Semaphore>,
+    header_timeout: Duration,
+}
+
+impl Connections {
+    fn new(router: Router, tls: Option<TlsAcceptor>, server: &ServerSettings) -> Self {
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(server.header_timeout)
+            .max_buf_size(MAX_HEAD_BYTES);
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .max_header_list_size(MAX_HEAD_BYTES as u32)
+            .max_concurrent_streams(H2_MAX_STREAMS)
+            // Dead peers are found by pings; live idle ones are bounded by the
+            // connection limit.
+            .keep_alive_interval(H2_KEEPALIVE)
+            .keep_alive_timeout(H2_KEEPALIVE);
+        Self {
+            http1: Arc::new(builder.clone().http1_only()),
+            http2: Arc::new(builder.clone().http2_only()),
+            auto: Arc::new(builder),
+            service: TowerToHyperService::new(router),
+            tls,
+            slots: Arc::new(tokio::sync::Semaphore::new(server.max_connections)),
+            header_timeout: server.header_timeout,
+        }
+    }
+
+    /// Serves one accepted connection in `tasks`, or closes it at once when every
+    /// connection slot is taken.
+    fn spawn(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        graceful: &GracefulShutdown,
+        tasks: &mut JoinSet<()>,
+    ) {
+        let Ok(slot) = self.slots.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, "connection limit reached: closing new connection");
+            return;
         };
         let _ = stream.set_nodelay(true);
-        let builder = builder.clone();
-        let service = service.clone();
+        let service = self.service.clone();
         let watcher = graceful.watcher();
-        let tls = tls.clone();
-        connections.spawn(async move {
+        let tls = self.tls.clone();
+        let (auto, http1, http2) = (self.auto.clone(), self.http1.clone(), self.http2.clone());
+        let header_timeout = self.header_timeout;
+        tasks.spawn(async move {
+            let _slot = slot;
             let result = match tls {
                 None => {
+                    if !client_spoke_in_time(&stream, header_timeout).await {
+                        tracing::debug!(%peer, "no request in time: closing");
+                        return;
+                    }
                     watcher
                         .watch(
-                            builder
-                                .serve_connection(TokioIo::new(stream), service)
+                            auto.serve_connection(TokioIo::new(stream), service)
                                 .into_owned(),
                         )
                         .await
@@ -251,6 +274,11 @@ async fn accept_loop(
                     match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
                     {
                         Ok(Ok(stream)) => {
+                            let builder = if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+                                http2
+                            } else {
+                                http1
+                            };
                             watcher
                                 .watch(
                                     builder
@@ -275,18 +303,73 @@ async fn accept_loop(
             }
         });
     }
+}
+
+/// Waits (up to `server.header_timeout`) until the client has sent enough bytes to
+/// tell HTTP/1 from HTTP/2: hyper's protocol detection itself has no deadline, so a
+/// silent connection would otherwise hold a slot forever.
+async fn client_spoke_in_time(stream: &TcpStream, deadline: Duration) -> bool {
+    let wait = async {
+        let mut buf = [0u8; H2_PREFACE.len()];
+        loop {
+            match stream.peek(&mut buf).await {
+                Ok(0) | Err(_) => return false,
+                Ok(n) if n == buf.len() || buf[..n] != H2_PREFACE[..n] => return true,
+                // A partial HTTP/2 preface: peek returns at once, so pace the retries.
+                Ok(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+            }
+        }
+    };
+    tokio::time::timeout(deadline, wait).await.unwrap_or(false)
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    connections: Connections,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let server = &state.config.server;
+    let (grace, delay) = (server.shutdown_grace, server.shutdown_delay);
+    let graceful = GracefulShutdown::new();
+    // Connection tasks live in a set so the ones still open when the grace period
+    // ends can be closed, and finished ones are reaped as we go.
+    let mut tasks = JoinSet::new();
+    tokio::pin!(shutdown);
+    // Until the signal: serve. After it: report not-ready but keep accepting for
+    // `shutdown_delay`, so load balancers see the 503 and stop routing here first.
+    let mut stop_at: Option<tokio::time::Instant> = None;
+    loop {
+        let stop_deadline = stop_at.unwrap_or_else(tokio::time::Instant::now);
+        tokio::select! {
+            () = &mut shutdown, if stop_at.is_none() => {
+                state.ready.store(false, Ordering::Relaxed);
+                tracing::info!(delay_s = delay.as_secs_f64(), "shutdown signal: readiness now 503");
+                stop_at = Some(tokio::time::Instant::now() + delay);
+            }
+            () = tokio::time::sleep_until(stop_deadline), if stop_at.is_some() => break,
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => connections.spawn(stream, peer, &graceful, &mut tasks),
+                Err(error) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+        }
+    }
     drop(listener);
-    state.ready.store(false, Ordering::Relaxed);
     tracing::info!(
         open_connections = graceful.count(),
         grace_s = grace.as_secs_f64(),
-        "shutting down: draining in-flight requests"
+        "listener closed: draining in-flight requests"
     );
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("all connections drained"),
         () = tokio::time::sleep(grace) => {
-            tracing::warn!(open_connections = connections.len(), "grace period over: closing remaining connections");
+            tracing::warn!(open_connections = tasks.len(), "grace period over: closing remaining connections");
         }
     }
-    connections.shutdown().await;
+    tasks.shutdown().await;
 }

@@ -10,6 +10,7 @@
 //! went away) drops the upstream response, which closes that connection and cancels
 //! the provider's work.
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,42 +28,26 @@ use rampart_config::{ProviderSettings, Secret};
 
 use crate::error::ApiError;
 
-/// Largest SSE event the relay holds while waiting for its end; a provider sending a
-/// longer one is cut off.
-const MAX_SSE_EVENT: usize = 4 << 20;
+/// Largest SSE event the relay holds while waiting for its end (Responses API image
+/// events carry base64 images); a provider sending a longer one is cut off.
+const MAX_SSE_EVENT: usize = 16 << 20;
 
-/// Request headers never forwarded to a provider: hop-by-hop headers, the client's
-/// credentials (rampart injects the provider's own), cookies, and headers that would
-/// select another account or misstate the body.
-const REQUEST_HEADERS_DROPPED: &[&str] = &[
-    "authorization",
-    "api-key",
-    "x-api-key",
-    "proxy-authorization",
-    "cookie",
-    "host",
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "content-length",
-    "accept-encoding",
-    "expect",
-    "openai-organization",
-    "openai-project",
-    "forwarded",
-    "x-forwarded-for",
-    "x-forwarded-host",
-    "x-forwarded-proto",
-    "x-real-ip",
-    "x-request-id",
+/// Client request headers forwarded to every provider. Everything else is dropped
+/// (allow-list): credentials, cookies, hop-by-hop and forwarding headers, URL or method
+/// override headers that some upstream stacks honour. Providers may allow more with
+/// `forward_headers`.
+const REQUEST_HEADERS_FORWARDED: &[&str] = &[
+    "accept",
+    "content-type",
+    "user-agent",
+    "openai-beta",
+    "idempotency-key",
 ];
+/// Prefixes forwarded to every provider (the OpenAI SDKs' telemetry headers).
+const REQUEST_PREFIXES_FORWARDED: &[&str] = &["x-stainless-"];
 
 /// Response headers never relayed to clients: hop-by-hop, cookies the provider sets
-/// for its own edge, and lengths the relay recomputes.
+/// for its own edge, lengths the relay recomputes, and the provider account's ids.
 const RESPONSE_HEADERS_DROPPED: &[&str] = &[
     "connection",
     "keep-alive",
@@ -75,6 +60,7 @@ const RESPONSE_HEADERS_DROPPED: &[&str] = &[
     "alt-svc",
     "content-length",
     "openai-organization",
+    "openai-project",
     "x-request-id",
 ];
 
@@ -233,7 +219,11 @@ impl ProviderClient {
             .body(body)
             .map_err(|_| UpstreamError::Build)?;
         let headers = request.headers_mut();
-        copy_headers(client_headers, headers, REQUEST_HEADERS_DROPPED);
+        for (name, value) in client_headers {
+            if forwards(name.as_str(), &self.settings.forward_headers) {
+                headers.append(name.clone(), value.clone());
+            }
+        }
         headers.insert(
             header::ACCEPT_ENCODING,
             HeaderValue::from_static("identity"),
@@ -291,13 +281,31 @@ impl UpstreamError {
                 "upstream_connect",
                 format!("upstream {provider}: could not connect"),
             ),
-            Self::Timeout => ApiError::gateway_timeout(format!("upstream {provider}: timed out")),
+            // The provider may have started (and will bill) the work: tell SDKs not
+            // to retry on their own.
+            Self::Timeout => {
+                ApiError::gateway_timeout(format!("upstream {provider}: timed out")).not_retryable()
+            }
             Self::Broken => ApiError::bad_gateway(
                 "upstream_broken",
                 format!("upstream {provider}: connection failed before a response"),
-            ),
+            )
+            .not_retryable(),
         }
     }
+}
+
+/// Whether a client request header goes upstream: the standard allow-list plus the
+/// provider's `forward_headers` (lowercase names or `prefix*`).
+fn forwards(name: &str, extra: &[String]) -> bool {
+    REQUEST_HEADERS_FORWARDED.contains(&name)
+        || REQUEST_PREFIXES_FORWARDED
+            .iter()
+            .any(|p| name.starts_with(p))
+        || extra.iter().any(|allowed| match allowed.strip_suffix('*') {
+            Some(prefix) => name.starts_with(prefix),
+            None => name == allowed,
+        })
 }
 
 fn copy_headers(from: &HeaderMap, to: &mut HeaderMap, dropped: &[&str]) {
@@ -319,11 +327,13 @@ fn copy_headers(from: &HeaderMap, to: &mut HeaderMap, dropped: &[&str]) {
 }
 
 /// Turns the provider's response into the client's: status and filtered headers kept,
-/// body relayed chunk by chunk as it arrives.
+/// body relayed chunk by chunk as it arrives. `request_id` labels relay failures in
+/// the log.
 pub(crate) fn relay(
     response: Response<hyper::body::Incoming>,
     idle_timeout: Duration,
     provider: Arc<str>,
+    request_id: Option<HeaderValue>,
 ) -> axum::response::Response {
     let (parts, body) = response.into_parts();
     let mut out = axum::response::Response::new(Body::empty());
@@ -341,13 +351,39 @@ pub(crate) fn relay(
                 .to_ascii_lowercase()
                 .starts_with("text/event-stream")
         });
+    let failure = RelayFailure {
+        provider,
+        request_id,
+    };
     let chunks = idle_timeout_stream(body.into_data_stream(), idle_timeout);
     *out.body_mut() = if is_sse {
-        Body::from_stream(sse_relay(chunks, provider))
+        Body::from_stream(sse_relay(chunks, failure))
     } else {
-        Body::from_stream(chunks.map(|r| r.map_err(axum::Error::new)))
+        Body::from_stream(chunks.map(move |chunk| {
+            chunk.map_err(|error| {
+                failure.log(&error);
+                axum::Error::new(error)
+            })
+        }))
     };
     out
+}
+
+/// What a relay needs to report a provider failing mid-body.
+struct RelayFailure {
+    provider: Arc<str>,
+    request_id: Option<HeaderValue>,
+}
+
+impl RelayFailure {
+    fn log(&self, error: &RelayError) {
+        let request_id = self
+            .request_id
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        tracing::warn!(%error, provider = %self.provider, request_id, "upstream body failed mid-response");
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -391,49 +427,55 @@ fn idle_timeout_stream(
 /// error event instead of a truncated frame, so SDKs raise a clean `APIError`.
 fn sse_relay(
     chunks: impl Stream<Item = Result<Bytes, RelayError>> + Send + 'static,
-    provider: Arc<str>,
+    failure: RelayFailure,
 ) -> impl Stream<Item = Result<Bytes, std::convert::Infallible>> + Send + 'static {
-    let chunks = Box::pin(chunks);
-    futures_util::stream::unfold(Some((chunks, BytesMut::new())), move |state| {
-        let provider = provider.clone();
-        async move {
-            let (mut chunks, mut pending) = state?;
-            loop {
-                match chunks.next().await {
-                    Some(Ok(chunk)) => {
-                        pending.extend_from_slice(&chunk);
-                        if let Some(end) = last_event_end(&pending) {
-                            let ready = pending.split_to(end).freeze();
-                            return Some((Ok(ready), Some((chunks, pending))));
-                        }
-                        if pending.len() > MAX_SSE_EVENT {
-                            return Some((
-                                Ok(error_event(&provider, &RelayError::EventTooLarge)),
-                                None,
-                            ));
-                        }
+    struct State<S> {
+        chunks: Pin<Box<S>>,
+        pending: BytesMut,
+        failure: RelayFailure,
+    }
+    let state = State {
+        chunks: Box::pin(chunks),
+        pending: BytesMut::new(),
+        failure,
+    };
+    futures_util::stream::unfold(Some(state), |state| async move {
+        let mut state = state?;
+        loop {
+            match state.chunks.next().await {
+                Some(Ok(chunk)) => {
+                    // Only the new bytes (and the 3 before them, for a boundary split
+                    // across chunks) can hold a new event end: no rescanning.
+                    let from = state.pending.len().saturating_sub(3);
+                    state.pending.extend_from_slice(&chunk);
+                    if let Some(end) = last_event_end(&state.pending, from) {
+                        let ready = state.pending.split_to(end).freeze();
+                        return Some((Ok(ready), Some(state)));
                     }
-                    Some(Err(error)) => {
-                        tracing::warn!(%error, provider = %provider, "upstream stream failed");
-                        return Some((Ok(error_event(&provider, &error)), None));
+                    if state.pending.len() > MAX_SSE_EVENT {
+                        let error = RelayError::EventTooLarge;
+                        state.failure.log(&error);
+                        return Some((Ok(error_event(&state.failure.provider, &error)), None));
                     }
-                    None if pending.is_empty() => return None,
-                    None => {
-                        return Some((
-                            Ok(pending.split().freeze()),
-                            Some((chunks, BytesMut::new())),
-                        ));
-                    }
+                }
+                Some(Err(error)) => {
+                    state.failure.log(&error);
+                    return Some((Ok(error_event(&state.failure.provider, &error)), None));
+                }
+                None if state.pending.is_empty() => return None,
+                None => {
+                    let rest = state.pending.split().freeze();
+                    return Some((Ok(rest), Some(state)));
                 }
             }
         }
     })
 }
 
-/// The offset just past the last complete event: a line ending followed by an empty
-/// line (`\n\n`, `\r\n\r\n`, `\n\r\n` or `\r\r`).
-fn last_event_end(buf: &[u8]) -> Option<usize> {
-    (2..=buf.len()).rev().find(|&i| {
+/// The offset just past the last complete event in `buf` ending at or after `from`:
+/// a line ending followed by an empty line (`\n\n`, `\r\n\r\n`, `\n\r\n` or `\r\r`).
+fn last_event_end(buf: &[u8], from: usize) -> Option<usize> {
+    (from.max(2)..=buf.len()).rev().find(|&i| {
         matches!(
             &buf[..i],
             [.., b'\n', b'\n'] | [.., b'\n', b'\r', b'\n'] | [.., b'\r', b'\r']
@@ -459,32 +501,63 @@ mod tests {
 
     #[test]
     fn finds_the_end_of_the_last_complete_event() {
-        assert_eq!(last_event_end(b"data: a\n\ndata: b"), Some(9));
-        assert_eq!(last_event_end(b"data: a\n\ndata: b\n\n"), Some(18));
-        assert_eq!(last_event_end(b"data: a\r\n\r\n"), Some(11));
-        assert_eq!(last_event_end(b"data: a\n"), None);
-        assert_eq!(last_event_end(b""), None);
+        assert_eq!(last_event_end(b"data: a\n\ndata: b", 0), Some(9));
+        assert_eq!(last_event_end(b"data: a\n\ndata: b\n\n", 0), Some(18));
+        assert_eq!(last_event_end(b"data: a\r\n\r\n", 0), Some(11));
+        assert_eq!(last_event_end(b"data: a\n", 0), None);
+        assert_eq!(last_event_end(b"", 0), None);
+        // Only ends at or after `from` are looked for.
+        assert_eq!(last_event_end(b"data: a\n\ndata: b", 12), None);
+        assert_eq!(last_event_end(b"data: a\n\ndata: b\n\n", 15), Some(18));
     }
 
     #[test]
-    fn drops_client_credentials_and_hop_by_hop_headers() {
-        let mut from = HeaderMap::new();
-        from.insert(
+    fn forwards_only_allowed_request_headers() {
+        let extra = vec!["x-tenant".to_owned(), "x-trace-*".to_owned()];
+        for name in [
+            "content-type",
+            "accept",
+            "openai-beta",
+            "x-stainless-retry-count",
+            "x-tenant",
+            "x-trace-id",
+        ] {
+            assert!(forwards(name, &extra), "{name}");
+        }
+        for name in [
             "authorization",
-            HeaderValue::from_static("Bearer rk-client"),
-        );
-        from.insert("api-key", HeaderValue::from_static("rk-client"));
-        from.insert("cookie", HeaderValue::from_static("session=1"));
-        from.insert(
+            "api-key",
+            "x-api-key",
+            "cookie",
+            "host",
             "connection",
-            HeaderValue::from_static("keep-alive, x-secret-hop"),
-        );
-        from.insert("x-secret-hop", HeaderValue::from_static("1"));
-        from.insert("openai-beta", HeaderValue::from_static("assistants=v2"));
+            "transfer-encoding",
+            "content-length",
+            "content-encoding",
+            "x-forwarded-for",
+            "x-forwarded-prefix",
+            "x-original-url",
+            "x-http-method-override",
+            "via",
+            "openai-organization",
+            "x-tenant-other",
+        ] {
+            assert!(!forwards(name, &extra), "{name}");
+        }
+    }
+
+    #[test]
+    fn drops_hop_by_hop_and_account_response_headers() {
+        let mut from = HeaderMap::new();
+        from.insert("set-cookie", HeaderValue::from_static("__cf_bm=1"));
+        from.insert("openai-project", HeaderValue::from_static("proj_1"));
+        from.insert("connection", HeaderValue::from_static("keep-alive, x-hop"));
+        from.insert("x-hop", HeaderValue::from_static("1"));
+        from.insert("openai-processing-ms", HeaderValue::from_static("12"));
         from.insert("content-type", HeaderValue::from_static("application/json"));
         let mut to = HeaderMap::new();
-        copy_headers(&from, &mut to, REQUEST_HEADERS_DROPPED);
+        copy_headers(&from, &mut to, RESPONSE_HEADERS_DROPPED);
         let names: Vec<_> = to.keys().map(|k| k.as_str()).collect();
-        assert_eq!(names, vec!["openai-beta", "content-type"]);
+        assert_eq!(names, vec!["openai-processing-ms", "content-type"]);
     }
 }

@@ -126,7 +126,8 @@ impl Store {
                 Backend::Sqlite => 8,
                 Backend::Postgres => 16,
             })
-            .acquire_timeout(Duration::from_secs(5));
+            .acquire_timeout(Duration::from_secs(5))
+            .test_before_acquire(false);
         let options = if backend == Backend::Sqlite {
             options.after_connect(|conn, _| {
                 Box::pin(async move {
@@ -148,7 +149,7 @@ impl Store {
             options
         };
         let pool = options.connect(&url).await?;
-        crate::migrate::run(&pool).await?;
+        crate::migrate::run(&pool, backend == Backend::Postgres).await?;
         Ok(Self { pool, backend })
     }
 

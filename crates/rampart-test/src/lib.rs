@@ -42,7 +42,8 @@ pub struct Options {
     pub default_provider: bool,
     /// Store URL; default: a SQLite file in the harness's temp dir.
     pub store_url: Option<String>,
-    /// Extra TOML appended to the `[server]` table (e.g. a `[server.tls]` table).
+    /// Extra TOML appended to the `[server]` table (e.g. `tls = {...}`,
+    /// `max_connections = 2`, `header_timeout = "1s"`, `shutdown_delay = "1s"`).
     pub extra_server_toml: String,
 }
 
@@ -185,6 +186,8 @@ api_key = {{ env = "TEST_PROVIDER_KEY" }}
 connect_timeout = "2s"
 response_timeout = "{response_timeout}"
 idle_timeout = "{idle_timeout}"
+# The mock's failure and timing controls.
+forward_headers = ["x-mock-*"]
 
 [[models]]
 name = "alias-model"

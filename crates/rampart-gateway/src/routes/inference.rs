@@ -44,11 +44,14 @@ pub(crate) async fn inference(
         }
     };
     let (provider, upstream_model) = authorize_model(&state, &principal, model)?;
+    for tool_model in head.tool_models() {
+        super::check_scope(&principal, tool_model)?;
+    }
     let body = if head.model.is_some() && upstream_model != model {
         Body::from(replace_model(&bytes, upstream_model)?)
     } else {
         Body::from(bytes.clone())
     };
     let model = model.to_owned();
-    forward(&state, provider, &parts, suffix, body, Some(model)).await
+    forward(&state, provider, &parts, suffix, None, body, Some(model)).await
 }

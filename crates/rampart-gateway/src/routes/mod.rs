@@ -31,17 +31,23 @@ pub(crate) fn authorize_model<'a>(
     principal: &Principal,
     model: &'a str,
 ) -> Result<(usize, &'a str), ApiError> {
-    if !principal.models.allows(model) {
-        let shown: String = model.chars().take(200).collect();
-        return Err(ApiError::forbidden(
-            "model_not_allowed",
-            format!("This API key is not allowed to use the model `{shown}`."),
-        )
-        .with_param("model"));
-    }
+    check_scope(principal, model)?;
     state
         .route(model)
         .ok_or_else(|| ApiError::model_not_found(model))
+}
+
+/// 403 unless the key's scope covers `model`.
+pub(crate) fn check_scope(principal: &Principal, model: &str) -> Result<(), ApiError> {
+    if principal.models.allows(model) {
+        return Ok(());
+    }
+    let shown: String = model.chars().take(200).collect();
+    Err(ApiError::forbidden(
+        "model_not_allowed",
+        format!("This API key is not allowed to use the model `{shown}`."),
+    )
+    .with_param("model"))
 }
 
 /// Refuses requests whose model cannot be checked (multipart uploads, files, batches)
@@ -65,24 +71,36 @@ pub(crate) fn default_provider(state: &AppState) -> Result<usize, ApiError> {
     })
 }
 
-/// Sends the request described by `parts` (method, query, headers) with `body` to
-/// provider `provider` at `suffix` (the path below `/v1`) and relays the response.
+/// Sends the request described by `parts` (method, headers) with `body` to provider
+/// `provider` at `suffix` (the path below `/v1`) and `query`, and relays the response.
+/// Inference routes pass no query: OpenAI defines none there, and forwarding unknown
+/// parameters would let clients steer the provider around rampart's checks.
 pub(crate) async fn forward(
     state: &AppState,
     provider: usize,
     parts: &http::request::Parts,
     suffix: &str,
+    query: Option<&str>,
     body: Body,
     model: Option<String>,
 ) -> Result<Response, ApiError> {
     let client = &state.providers[provider];
     let name = state.provider_names[provider].clone();
-    let uri = client.url(suffix, parts.uri.query())?;
+    let uri = client.url(suffix, query)?;
     let upstream = client
         .send(parts.method.clone(), uri, &parts.headers, body)
         .await
         .map_err(|e| e.into_api_error(&name))?;
-    let mut response = crate::upstream::relay(upstream, client.settings.idle_timeout, name.clone());
+    let request_id = parts
+        .extensions
+        .get::<crate::observe::RequestId>()
+        .map(|id| id.0.clone());
+    let mut response = crate::upstream::relay(
+        upstream,
+        client.settings.idle_timeout,
+        name.clone(),
+        request_id,
+    );
     response.extensions_mut().insert(RouteInfo {
         model,
         provider: name,

@@ -119,7 +119,7 @@ pub(crate) async fn retrieve(
     let (parts, _) = request.into_parts();
     let path = parts.uri.path();
     let raw = path.strip_prefix("/v1/models/").unwrap_or_default();
-    let model = super::passthrough::checked_suffix(raw)?;
+    let model = super::passthrough::checked_suffix(raw)?.to_owned();
     // Out of scope is indistinguishable from absent here, as with OpenAI.
     if !principal.models.allows(&model) {
         return Err(ApiError::model_not_found(&model));
@@ -139,6 +139,7 @@ pub(crate) async fn retrieve(
         provider,
         &parts,
         &suffix,
+        None,
         Body::empty(),
         Some(model.clone()),
     )

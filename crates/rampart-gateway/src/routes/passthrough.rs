@@ -1,13 +1,14 @@
 //! Authenticated pass-through for `/v1/files*`, `/v1/batches*`, `/v1/images/*`,
 //! `/v1/audio/*` and stored `/v1/responses/{id}*`.
 //!
-//! JSON bodies that name a `model` (image generation, speech) are checked and routed
-//! like inference. Everything else (multipart uploads, file and batch management)
-//! cannot be tied to one model before it is streamed, so it needs a key allowed every
-//! model and goes to the default provider. Uploads stream through with a byte limit and
-//! are never buffered whole. The path below `/v1` is validated segment by segment: no
-//! `.`/`..`, no encoded slashes or dots, so a pass-through path cannot be bent into
-//! another provider endpoint.
+//! Which check applies is decided by the route, never by the body: the JSON endpoints
+//! that run a model named in their body ([`MODEL_ROUTED`]: image generation, speech)
+//! are checked and routed like inference. Everything else (multipart uploads, file,
+//! batch and stored-response management) cannot be tied to one model before it is
+//! streamed (a batch file names its own models), so it needs a key allowed every model
+//! and goes to the default provider. Uploads stream through with a byte limit and are
+//! never buffered whole. The path below `/v1` is validated segment by segment against
+//! a strict character set, so it cannot be bent into another provider endpoint.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -20,41 +21,34 @@ use http::Method;
 
 use super::{authorize_model, default_provider, forward, require_unrestricted};
 use crate::auth::Principal;
-use crate::body::{limited_stream, read_limited};
+use crate::body::{is_json, limited_stream, read_limited};
 use crate::error::ApiError;
 use crate::json::{parse_head, replace_model};
 use crate::state::AppState;
 
-/// Validates a raw path tail (still percent-encoded) and returns it unchanged.
-pub(crate) fn checked_suffix(raw: &str) -> Result<String, ApiError> {
-    let bad = || ApiError::bad_request("invalid_path", "invalid path segment");
-    if raw.is_empty() || raw.contains('\\') {
-        return Err(bad());
-    }
-    for segment in raw.split('/') {
-        let lower = segment.to_ascii_lowercase();
-        if segment.is_empty()
-            || segment == "."
-            || segment == ".."
-            || lower.contains("%2e")
-            || lower.contains("%2f")
-            || lower.contains("%5c")
-        {
-            return Err(bad());
-        }
-    }
-    Ok(raw.to_owned())
-}
+/// Pass-through endpoints (below `/v1`) whose JSON body names the model they run.
+const MODEL_ROUTED: &[&str] = &["/images/generations", "/audio/speech"];
 
-fn is_json(headers: &http::HeaderMap) -> bool {
-    headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("application/json")
-        })
+/// Validates a path tail below `/v1/` (still percent-encoded) and returns it. Each
+/// segment must be non-empty, not `.` or `..`, and made only of `A-Z a-z 0-9 . _ : @ + -`:
+/// no percent-encoding at all, no `;` parameters, no backslashes.
+pub(crate) fn checked_suffix(raw: &str) -> Result<&str, ApiError> {
+    let valid_segment = |segment: &str| {
+        !segment.is_empty()
+            && segment != "."
+            && segment != ".."
+            && segment
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._:@+-".contains(&b))
+    };
+    if raw.split('/').all(valid_segment) {
+        Ok(raw)
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_path",
+            "invalid path segment",
+        ))
+    }
 }
 
 pub(crate) async fn passthrough(
@@ -64,33 +58,56 @@ pub(crate) async fn passthrough(
 ) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path();
-    let tail = path.strip_prefix("/v1/").unwrap_or_default();
-    let suffix = format!("/{}", checked_suffix(tail)?);
-    let has_body = matches!(parts.method, Method::POST | Method::PUT | Method::PATCH);
+    let suffix = format!(
+        "/{}",
+        checked_suffix(path.strip_prefix("/v1/").unwrap_or_default())?
+    );
 
-    if has_body && is_json(&parts.headers) {
+    if MODEL_ROUTED.contains(&suffix.as_str()) {
+        if !is_json(&parts.headers) {
+            return Err(ApiError::bad_request(
+                "not_json",
+                "this endpoint expects an application/json body",
+            ));
+        }
         let bytes = read_limited(&parts.headers, body, state.config.server.max_body_bytes).await?;
         let head = parse_head(&bytes)?;
-        if let Some(model) = head.model.as_deref() {
-            let (provider, upstream_model) = authorize_model(&state, &principal, model)?;
-            let body = if upstream_model != model {
-                Body::from(replace_model(&bytes, upstream_model)?)
-            } else {
-                Body::from(bytes.clone())
-            };
-            let model = model.to_owned();
-            return forward(&state, provider, &parts, &suffix, body, Some(model)).await;
-        }
-        require_unrestricted(&principal, path)?;
-        let provider = default_provider(&state)?;
-        return forward(&state, provider, &parts, &suffix, Body::from(bytes), None).await;
+        let Some(model) = head.model.as_deref() else {
+            return Err(ApiError::bad_request(
+                "missing_model",
+                "you must provide a model parameter",
+            )
+            .with_param("model"));
+        };
+        let (provider, upstream_model) = authorize_model(&state, &principal, model)?;
+        let body = if upstream_model != model {
+            Body::from(replace_model(&bytes, upstream_model)?)
+        } else {
+            Body::from(bytes.clone())
+        };
+        let model = model.to_owned();
+        return forward(&state, provider, &parts, &suffix, None, body, Some(model)).await;
     }
 
     require_unrestricted(&principal, path)?;
     let provider = default_provider(&state)?;
+    let query = parts.uri.query();
+    if !matches!(parts.method, Method::POST) {
+        // GET and DELETE carry no body: send none rather than an empty chunked one.
+        return forward(
+            &state,
+            provider,
+            &parts,
+            &suffix,
+            query,
+            Body::empty(),
+            None,
+        )
+        .await;
+    }
     let limit = state.config.server.max_upload_bytes;
     let (body, exceeded) = limited_stream(&parts.headers, body, limit)?;
-    match forward(&state, provider, &parts, &suffix, body, None).await {
+    match forward(&state, provider, &parts, &suffix, query, body, None).await {
         Err(_) if exceeded.load(Ordering::Relaxed) => Err(ApiError::payload_too_large(limit)),
         other => other,
     }
@@ -101,7 +118,7 @@ mod tests {
     use super::checked_suffix;
 
     #[test]
-    fn refuses_traversal_and_encoded_separators() {
+    fn refuses_traversal_encoding_and_parameters() {
         for bad in [
             "",
             "files/../chat/completions",
@@ -112,6 +129,11 @@ mod tests {
             "files/a\\b",
             "..",
             "files/%2E",
+            "models/gpt-4o/..;/..;/files",
+            "files/x;y",
+            "files/%252e",
+            "files/a%00",
+            "files/a b",
         ] {
             assert!(checked_suffix(bad).is_err(), "{bad}");
         }
@@ -120,7 +142,8 @@ mod tests {
             "files/file-abc/content",
             "audio/transcriptions",
             "batches/batch_1/cancel",
-            "models/meta-llama/Llama-3",
+            "models/meta-llama/Llama-3.1-8B",
+            "models/ft:gpt-4o-mini:org:custom:abc123",
         ] {
             assert_eq!(checked_suffix(good).unwrap(), good);
         }

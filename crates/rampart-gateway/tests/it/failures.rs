@@ -41,6 +41,8 @@ async fn a_slow_provider_is_a_504() {
     let response = h.client.send(request).await;
     assert_eq!(response.status, 504, "{}", response.text());
     assert_eq!(response.error_code().as_deref(), Some("upstream_timeout"));
+    // The provider may be working on it: SDKs must not retry on their own.
+    assert_eq!(response.headers["x-should-retry"], "false");
     assert_eq!(
         h.client
             .post_json("/v1/chat/completions", &key, &chat_body("gpt-4o-mini"))

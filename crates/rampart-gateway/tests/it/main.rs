@@ -7,6 +7,7 @@ mod auth;
 mod bad_input;
 mod concurrency;
 mod failures;
+mod hardening;
 mod proxy;
 mod sdk;
 mod shutdown;

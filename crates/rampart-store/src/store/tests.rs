@@ -154,3 +154,31 @@ async fn postgres_key_lifecycle() {
     store.pool.close().await;
     drop_postgres(&name).await;
 }
+
+#[tokio::test]
+async fn postgres_instances_starting_together_migrate_once() {
+    let Some((store, name)) = postgres_store().await else {
+        return;
+    };
+    store.pool.close().await;
+    let base = std::env::var("RAMPART_TEST_DATABASE_URL").unwrap();
+    let (prefix, _) = base.rsplit_once('/').unwrap();
+    // A fresh database for the race itself.
+    let race = format!("{name}_race");
+    let admin = AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&base)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {race}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let url = format!("{prefix}/{race}");
+    let starts = (0..6).map(|_| Store::connect(&url));
+    for result in futures_util::future::join_all(starts).await {
+        result.unwrap().pool.close().await;
+    }
+    drop_postgres(&race).await;
+    drop_postgres(&name).await;
+}
