@@ -82,9 +82,7 @@ pub(crate) fn interpolate(input: &str, env: &dyn Env) -> Result<Option<String>, 
             out.push_str("${");
             rest = after;
         } else if let Some(after) = tail.strip_prefix("${") {
-            let end = after
-                .find('}')
-                .ok_or_else(|| "unterminated `${` in string value".to_owned())?;
+            let end = after.find('}').ok_or_else(|| "unterminated `${` in string value".to_owned())?;
             let expr = &after[..end];
             let (name, default) = match expr.split_once(":-") {
                 Some((name, default)) => (name, Some(default)),
@@ -93,10 +91,7 @@ pub(crate) fn interpolate(input: &str, env: &dyn Env) -> Result<Option<String>, 
             if !is_var_name(name) {
                 return Err(format!("invalid variable name `{name}` in `${{...}}`"));
             }
-            match (
-                env.var(name).filter(|v| !v.is_empty() || default.is_none()),
-                default,
-            ) {
+            match (env.var(name).filter(|v| !v.is_empty() || default.is_none()), default) {
                 (Some(value), _) => out.push_str(&value),
                 (None, Some(default)) => out.push_str(default),
                 (None, None) => return Err(format!("environment variable `{name}` is not set")),
@@ -153,17 +148,9 @@ mod tests {
 
     #[test]
     fn reports_unset_unterminated_and_bad_names() {
-        assert!(
-            expand("${MISSING}")
-                .unwrap_err()
-                .contains("`MISSING` is not set")
-        );
+        assert!(expand("${MISSING}").unwrap_err().contains("`MISSING` is not set"));
         assert!(expand("${HOST").unwrap_err().contains("unterminated"));
-        assert!(
-            expand("${1BAD}")
-                .unwrap_err()
-                .contains("invalid variable name")
-        );
+        assert!(expand("${1BAD}").unwrap_err().contains("invalid variable name"));
         assert!(expand("${}").unwrap_err().contains("invalid variable name"));
     }
 

@@ -88,6 +88,8 @@ pub struct StoreSettings {
 pub struct AuthSettings {
     /// HMAC key for virtual key hashes.
     pub key_secret: Secret<Vec<u8>>,
+    /// Key cache lifetime (zero: no cache).
+    pub cache_ttl: Duration,
 }
 
 /// Provider dialects.
@@ -154,10 +156,7 @@ impl Config {
     /// the process environment.
     pub fn load(path: &Path) -> Result<Self, ConfigErrors> {
         let text = std::fs::read_to_string(path).map_err(|error| {
-            ConfigErrors(vec![ConfigError::new(
-                "",
-                format!("cannot read {}: {error}", path.display()),
-            )])
+            ConfigErrors(vec![ConfigError::new("", format!("cannot read {}: {error}", path.display()))])
         })?;
         Self::from_toml(&text, &ProcessEnv)
     }
@@ -166,8 +165,7 @@ impl Config {
     pub fn from_toml(text: &str, env: &dyn Env) -> Result<Self, ConfigErrors> {
         let mut tree: toml::Table = toml::from_str(text).map_err(|error| {
             ConfigErrors(vec![
-                ConfigError::new("", format!("invalid TOML: {}", error.message()))
-                    .with_span(text, error.span()),
+                ConfigError::new("", format!("invalid TOML: {}", error.message())).with_span(text, error.span()),
             ])
         })?;
         let mut errors = Vec::new();
@@ -186,21 +184,14 @@ impl Config {
 
     /// Compiles only `[store]` and `[auth]`: what the `keys` commands need. Other
     /// sections may reference variables that are only set where the gateway runs.
-    pub fn store_and_auth(
-        text: &str,
-        env: &dyn Env,
-    ) -> Result<(StoreSettings, AuthSettings), ConfigErrors> {
+    pub fn store_and_auth(text: &str, env: &dyn Env) -> Result<(StoreSettings, AuthSettings), ConfigErrors> {
         let tree: toml::Table = toml::from_str(text).map_err(|error| {
             ConfigErrors(vec![
-                ConfigError::new("", format!("invalid TOML: {}", error.message()))
-                    .with_span(text, error.span()),
+                ConfigError::new("", format!("invalid TOML: {}", error.message())).with_span(text, error.span()),
             ])
         })?;
         let mut errors = Vec::new();
-        let mut cx = Compiler {
-            env,
-            errors: Vec::new(),
-        };
+        let mut cx = Compiler { env, errors: Vec::new() };
         let mut store = None;
         let mut auth = None;
         for (key, mut value) in tree {
@@ -221,10 +212,7 @@ impl Config {
         let auth = match auth {
             Some(auth) => cx.auth(auth),
             None => {
-                cx.error(
-                    "auth",
-                    "missing section: `[auth]` with `key_secret = { env = \"...\" }`",
-                );
+                cx.error("auth", "missing section: `[auth]` with `key_secret = { env = \"...\" }`");
                 None
             }
         };
@@ -262,15 +250,7 @@ struct Compiler<'a> {
     errors: Vec<ConfigError>,
 }
 
-const SECTIONS: &[&str] = &[
-    "server",
-    "store",
-    "auth",
-    "providers",
-    "models",
-    "routing",
-    "log",
-];
+const SECTIONS: &[&str] = &["server", "store", "auth", "providers", "models", "routing", "log"];
 
 impl Compiler<'_> {
     fn error(&mut self, path: impl Into<String>, message: impl Into<String>) {
@@ -294,18 +274,12 @@ impl Compiler<'_> {
         }
     }
 
-    fn array<T: DeserializeOwned>(
-        &mut self,
-        key: &str,
-        value: Option<toml::Value>,
-    ) -> Vec<Option<T>> {
+    fn array<T: DeserializeOwned>(&mut self, key: &str, value: Option<toml::Value>) -> Vec<Option<T>> {
         match value {
             None => Vec::new(),
-            Some(toml::Value::Array(items)) => items
-                .into_iter()
-                .enumerate()
-                .map(|(i, item)| self.section(&format!("{key}[{i}]"), item))
-                .collect(),
+            Some(toml::Value::Array(items)) => {
+                items.into_iter().enumerate().map(|(i, item)| self.section(&format!("{key}[{i}]"), item)).collect()
+            }
             Some(_) => {
                 self.error(key, format!("expected an array of tables (`[[{key}]]`)"));
                 Vec::new()
@@ -318,10 +292,7 @@ impl Compiler<'_> {
             if !SECTIONS.contains(&key.as_str()) {
                 self.errors.push(ConfigError::new(
                     key.clone(),
-                    format!(
-                        "unknown section `{key}`, expected one of {}",
-                        SECTIONS.join(", ")
-                    ),
+                    format!("unknown section `{key}`, expected one of {}", SECTIONS.join(", ")),
                 ));
             }
         }
@@ -333,29 +304,23 @@ impl Compiler<'_> {
         let auth_raw: Option<raw::AuthConfig> = match take("auth") {
             Some(v) => self.section("auth", v),
             None => {
-                self.error(
-                    "auth",
-                    "missing section: `[auth]` with `key_secret = { env = \"...\" }`",
-                );
+                self.error("auth", "missing section: `[auth]` with `key_secret = { env = \"...\" }`");
                 None
             }
         };
         let routing_raw: Option<raw::RoutingConfig> =
             take("routing").map_or(Some(Default::default()), |v| self.section("routing", v));
-        let log_raw: Option<raw::LogConfig> =
-            take("log").map_or(Some(Default::default()), |v| self.section("log", v));
+        let log_raw: Option<raw::LogConfig> = take("log").map_or(Some(Default::default()), |v| self.section("log", v));
         let providers_value = take("providers");
         // Names of every provider, even one whose entry fails to deserialize, so a
         // broken provider is reported once and not again by each model naming it.
         let declared_names: Vec<String> = match &providers_value {
-            Some(toml::Value::Array(items)) => items
-                .iter()
-                .filter_map(|item| item.get("name")?.as_str().map(str::to_owned))
-                .collect(),
+            Some(toml::Value::Array(items)) => {
+                items.iter().filter_map(|item| item.get("name")?.as_str().map(str::to_owned)).collect()
+            }
             _ => Vec::new(),
         };
-        let providers_raw: Vec<Option<raw::ProviderConfig>> =
-            self.array("providers", providers_value);
+        let providers_raw: Vec<Option<raw::ProviderConfig>> = self.array("providers", providers_value);
         let models_raw: Vec<Option<raw::ModelConfig>> = self.array("models", take("models"));
 
         let server = server_raw.and_then(|s| self.server(s));
@@ -368,10 +333,7 @@ impl Compiler<'_> {
         for (i, p) in providers_raw.iter().enumerate() {
             let Some(p) = p else { continue };
             if provider_names.contains(&p.name.as_str()) {
-                self.error(
-                    format!("providers[{i}].name"),
-                    format!("duplicate provider name `{}`", p.name),
-                );
+                self.error(format!("providers[{i}].name"), format!("duplicate provider name `{}`", p.name));
             }
             provider_names.push(&p.name);
             if let Some(compiled) = self.provider(i, p) {
@@ -379,16 +341,9 @@ impl Compiler<'_> {
             }
         }
         if providers_raw.is_empty() {
-            self.error(
-                "providers",
-                "at least one `[[providers]]` entry is required",
-            );
+            self.error("providers", "at least one `[[providers]]` entry is required");
         }
-        let provider_index = |name: &str| {
-            providers
-                .iter()
-                .position(|p: &ProviderSettings| p.name == name)
-        };
+        let provider_index = |name: &str| providers.iter().position(|p: &ProviderSettings| p.name == name);
 
         let mut models: Vec<ModelRoute> = Vec::new();
         for (i, m) in models_raw.into_iter().enumerate() {
@@ -397,10 +352,7 @@ impl Compiler<'_> {
                 self.error(format!("models[{i}].name"), "must not be empty");
             }
             if models.iter().any(|existing| existing.name == m.name) {
-                self.error(
-                    format!("models[{i}].name"),
-                    format!("duplicate model name `{}`", m.name),
-                );
+                self.error(format!("models[{i}].name"), format!("duplicate model name `{}`", m.name));
             }
             match provider_index(&m.provider) {
                 Some(provider) => models.push(ModelRoute {
@@ -409,10 +361,7 @@ impl Compiler<'_> {
                     provider,
                 }),
                 None if declared_names.contains(&m.provider) => {}
-                None => self.error(
-                    format!("models[{i}].provider"),
-                    format!("unknown provider `{}`", m.provider),
-                ),
+                None => self.error(format!("models[{i}].provider"), format!("unknown provider `{}`", m.provider)),
             }
         }
 
@@ -422,25 +371,14 @@ impl Compiler<'_> {
                 Some(i) => Some(i),
                 None => {
                     if !declared_names.contains(&name) {
-                        self.error(
-                            "routing.default_provider",
-                            format!("unknown provider `{name}`"),
-                        );
+                        self.error("routing.default_provider", format!("unknown provider `{name}`"));
                     }
                     None
                 }
             },
         };
 
-        Some(Config {
-            server: server?,
-            store: store?,
-            auth: auth?,
-            providers,
-            models,
-            default_provider,
-            log: log?,
-        })
+        Some(Config { server: server?, store: store?, auth: auth?, providers, models, default_provider, log: log? })
     }
 
     fn duration(&mut self, path: &str, text: &str) -> Option<Duration> {
@@ -451,10 +389,7 @@ impl Compiler<'_> {
                 None
             }
             Err(error) => {
-                self.error(
-                    path,
-                    format!("invalid duration `{text}`: {error} (e.g. \"30s\", \"5m\")"),
-                );
+                self.error(path, format!("invalid duration `{text}`: {error} (e.g. \"30s\", \"5m\")"));
                 None
             }
         }
@@ -480,10 +415,7 @@ impl Compiler<'_> {
             Err(_) => {
                 self.error(
                     "server.listen",
-                    format!(
-                        "invalid socket address `{}` (e.g. \"127.0.0.1:8080\")",
-                        raw.listen
-                    ),
+                    format!("invalid socket address `{}` (e.g. \"127.0.0.1:8080\")", raw.listen),
                 );
                 None
             }
@@ -492,10 +424,7 @@ impl Compiler<'_> {
         let max_body_bytes = max_body.and_then(|n| match usize::try_from(n) {
             Ok(n) if n <= 1 << 30 => Some(n),
             _ => {
-                self.error(
-                    "server.max_body_size",
-                    "must be at most 1GiB (bodies are buffered)",
-                );
+                self.error("server.max_body_size", "must be at most 1GiB (bodies are buffered)");
                 None
             }
         });
@@ -504,10 +433,7 @@ impl Compiler<'_> {
         let shutdown_delay = match humantime::parse_duration(&raw.shutdown_delay) {
             Ok(delay) => Some(delay),
             Err(error) => {
-                self.error(
-                    "server.shutdown_delay",
-                    format!("invalid duration `{}`: {error}", raw.shutdown_delay),
-                );
+                self.error("server.shutdown_delay", format!("invalid duration `{}`: {error}", raw.shutdown_delay));
                 None
             }
         };
@@ -519,17 +445,11 @@ impl Compiler<'_> {
             let mut ok = true;
             for (key, file) in [("cert_file", &tls.cert_file), ("key_file", &tls.key_file)] {
                 if !Path::new(file).is_file() {
-                    self.error(
-                        format!("server.tls.{key}"),
-                        format!("file not found: {file}"),
-                    );
+                    self.error(format!("server.tls.{key}"), format!("file not found: {file}"));
                     ok = false;
                 }
             }
-            ok.then(|| TlsFiles {
-                cert_file: tls.cert_file.into(),
-                key_file: tls.key_file.into(),
-            })
+            ok.then(|| TlsFiles { cert_file: tls.cert_file.into(), key_file: tls.key_file.into() })
         });
         Some(ServerSettings {
             listen: listen?,
@@ -556,10 +476,7 @@ impl Compiler<'_> {
         } else if url.contains("://") {
             // Show only the scheme: the rest may hold a password.
             let scheme = url.split("://").next().unwrap_or_default();
-            self.error(
-                "store.url",
-                format!("unsupported scheme `{scheme}://`, expected sqlite:// or postgres://"),
-            );
+            self.error("store.url", format!("unsupported scheme `{scheme}://`, expected sqlite:// or postgres://"));
             return None;
         } else if url.is_empty() {
             self.error("store.url", "must not be empty");
@@ -567,9 +484,7 @@ impl Compiler<'_> {
         } else {
             format!("sqlite://{url}")
         };
-        Some(StoreSettings {
-            url: Secret::new(normalized),
-        })
+        Some(StoreSettings { url: Secret::new(normalized) })
     }
 
     fn secret(&mut self, path: &str, secret: &raw::SecretRef) -> Option<Secret<String>> {
@@ -604,15 +519,18 @@ impl Compiler<'_> {
         if secret.expose().len() < MIN_KEY_SECRET_LEN {
             self.error(
                 "auth.key_secret",
-                format!(
-                    "must be at least {MIN_KEY_SECRET_LEN} bytes (e.g. `openssl rand -hex 32`)"
-                ),
+                format!("must be at least {MIN_KEY_SECRET_LEN} bytes (e.g. `openssl rand -hex 32`)"),
             );
             return None;
         }
-        Some(AuthSettings {
-            key_secret: Secret::new(secret.expose().as_bytes().to_vec()),
-        })
+        let cache_ttl = match humantime::parse_duration(&raw.cache_ttl) {
+            Ok(ttl) => ttl,
+            Err(error) => {
+                self.error("auth.cache_ttl", format!("invalid duration `{}`: {error}", raw.cache_ttl));
+                return None;
+            }
+        };
+        Some(AuthSettings { key_secret: Secret::new(secret.expose().as_bytes().to_vec()), cache_ttl })
     }
 
     fn log(&mut self, raw: raw::LogConfig) -> Option<LogSettings> {
@@ -620,17 +538,11 @@ impl Compiler<'_> {
             "json" => LogFormat::Json,
             "text" => LogFormat::Text,
             other => {
-                self.error(
-                    "log.format",
-                    format!("unknown format `{other}`, expected `json` or `text`"),
-                );
+                self.error("log.format", format!("unknown format `{other}`, expected `json` or `text`"));
                 return None;
             }
         };
-        Some(LogSettings {
-            format,
-            level: raw.level,
-        })
+        Some(LogSettings { format, level: raw.level })
     }
 
     fn provider(&mut self, i: usize, raw: &raw::ProviderConfig) -> Option<ProviderSettings> {
@@ -641,18 +553,12 @@ impl Compiler<'_> {
         let kind = match raw.kind.as_str() {
             "openai" => Some(ProviderKind::OpenAi),
             other => {
-                self.error(
-                    at("kind"),
-                    format!("unknown provider kind `{other}`, expected `openai`"),
-                );
+                self.error(at("kind"), format!("unknown provider kind `{other}`, expected `openai`"));
                 None
             }
         };
         let base_url = self.base_url(&at("base_url"), &raw.base_url);
-        let api_key = raw
-            .api_key
-            .as_ref()
-            .map(|secret| self.secret(&at("api_key"), secret));
+        let api_key = raw.api_key.as_ref().map(|secret| self.secret(&at("api_key"), secret));
         let connect_timeout = self.duration(&at("connect_timeout"), &raw.connect_timeout);
         let response_timeout = self.duration(&at("response_timeout"), &raw.response_timeout);
         let idle_timeout = self.duration(&at("idle_timeout"), &raw.idle_timeout);
@@ -699,10 +605,7 @@ impl Compiler<'_> {
             .iter()
             .any(|reserved| bare.starts_with(reserved) || reserved.starts_with(bare))
             {
-                self.error(
-                    path,
-                    format!("`{name}` cannot be forwarded: rampart sets or strips it"),
-                );
+                self.error(path, format!("`{name}` cannot be forwarded: rampart sets or strips it"));
             } else {
                 out.push(lower);
             }
@@ -711,15 +614,12 @@ impl Compiler<'_> {
     }
 
     fn base_url(&mut self, path: &str, text: &str) -> Option<http::Uri> {
-        if text.split("://").nth(1).is_some_and(|rest| {
-            rest.split('/')
-                .next()
-                .is_some_and(|authority| authority.contains('@'))
-        }) {
-            self.error(
-                path,
-                "must not contain credentials (user:password@); use api_key",
-            );
+        if text
+            .split("://")
+            .nth(1)
+            .is_some_and(|rest| rest.split('/').next().is_some_and(|authority| authority.contains('@')))
+        {
+            self.error(path, "must not contain credentials (user:password@); use api_key");
             return None;
         }
         let trimmed = text.trim_end_matches('/');
@@ -732,10 +632,7 @@ impl Compiler<'_> {
                 Some(uri)
             }
             _ => {
-                self.error(
-                    path,
-                    format!("invalid base URL `{text}`, expected http(s)://host[:port][/path]"),
-                );
+                self.error(path, format!("invalid base URL `{text}`, expected http(s)://host[:port][/path]"));
                 None
             }
         }
@@ -749,29 +646,18 @@ fn check_postgres_tls(url: &str) -> Result<(), String> {
     let (before_query, query) = url.split_once('?').unwrap_or((url, ""));
     let params: Vec<(&str, &str)> = query.split('&').filter_map(|p| p.split_once('=')).collect();
     let param = |name: &str| params.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
-    let authority = before_query
-        .split("://")
-        .nth(1)
-        .unwrap_or_default()
-        .split('/')
-        .next()
-        .unwrap_or_default();
-    let host_port = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host)| host);
+    let authority = before_query.split("://").nth(1).unwrap_or_default().split('/').next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
     let host = if let Some(rest) = host_port.strip_prefix('[') {
         rest.split(']').next().unwrap_or_default()
     } else {
         host_port.split(':').next().unwrap_or_default()
     };
-    let socket = param("host")
-        .is_some_and(|h| h.starts_with('/') || h.starts_with("%2F") || h.starts_with("%2f"));
+    let socket = param("host").is_some_and(|h| h.starts_with('/') || h.starts_with("%2F") || h.starts_with("%2f"));
     let local = socket
         || host.is_empty()
         || host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
     match param("sslmode") {
         Some("verify-full" | "verify-ca") => Ok(()),
         _ if local => Ok(()),

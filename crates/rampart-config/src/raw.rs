@@ -94,9 +94,7 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self {
-            url: default_store_url(),
-        }
+        Self { url: default_store_url() }
     }
 }
 
@@ -111,6 +109,15 @@ pub struct AuthConfig {
     /// Server secret for the keyed hash (HMAC-SHA-256) of virtual keys; at least 32
     /// bytes. Changing it invalidates every key.
     pub key_secret: SecretRef,
+    /// Longest a found key is served from memory. Changes made through rampart (the
+    /// CLI, other gateways on the same SQLite file) invalidate cached keys at once;
+    /// this bounds changes made behind rampart's back. `"0s"` disables the cache.
+    #[serde(default = "default_cache_ttl")]
+    pub cache_ttl: String,
+}
+
+fn default_cache_ttl() -> String {
+    "1s".into()
 }
 
 /// A reference to a secret: `{ env = "VAR" }` or `{ file = "PATH" }`. Secrets are
@@ -150,12 +157,8 @@ impl<'de> Deserialize<'de> for SecretRef {
             }
 
             fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<SecretRef, A::Error> {
-                let fields =
-                    SecretRefFields::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                Ok(SecretRef {
-                    env: fields.env,
-                    file: fields.file,
-                })
+                let fields = SecretRefFields::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(SecretRef { env: fields.env, file: fields.file })
             }
 
             // Scalars are refused without echoing them: they may be the secret itself.
@@ -263,10 +266,7 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self {
-            format: default_log_format(),
-            level: default_log_level(),
-        }
+        Self { format: default_log_format(), level: default_log_level() }
     }
 }
 

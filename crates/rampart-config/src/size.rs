@@ -4,13 +4,9 @@
 /// units are both accepted, case-insensitively.
 pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("invalid size `{text}` (e.g. \"16MiB\")"))?;
+    let number: u64 = number.parse().map_err(|_| format!("invalid size `{text}` (e.g. \"16MiB\")"))?;
     let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "kb" => 1_000,
@@ -20,14 +16,10 @@ pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
         "gb" => 1_000_000_000,
         "gib" => 1 << 30,
         other => {
-            return Err(format!(
-                "unknown size unit `{other}` in `{text}`, expected B, KB, KiB, MB, MiB, GB or GiB"
-            ));
+            return Err(format!("unknown size unit `{other}` in `{text}`, expected B, KB, KiB, MB, MiB, GB or GiB"));
         }
     };
-    number
-        .checked_mul(multiplier)
-        .ok_or_else(|| format!("size `{text}` is too large"))
+    number.checked_mul(multiplier).ok_or_else(|| format!("size `{text}` is too large"))
 }
 
 #[cfg(test)]

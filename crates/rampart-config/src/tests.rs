@@ -44,25 +44,13 @@ fn compiles_a_minimal_file_with_defaults() {
     assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
     assert_eq!(config.server.max_body_bytes, 16 << 20);
     assert_eq!(config.store.url.expose(), "sqlite://rampart.db");
-    assert_eq!(
-        config.providers[0].base_url.to_string(),
-        "https://api.openai.com/v1"
-    );
-    assert_eq!(
-        config.providers[0].api_key.as_ref().unwrap().expose(),
-        "sk-upstream"
-    );
+    assert_eq!(config.providers[0].base_url.to_string(), "https://api.openai.com/v1");
+    assert_eq!(config.providers[0].api_key.as_ref().unwrap().expose(), "sk-upstream");
     assert_eq!(config.auth.key_secret.expose(), SECRET.as_bytes());
     let (provider, upstream) = config.route("fast").unwrap();
-    assert_eq!(
-        (provider.name.as_str(), upstream),
-        ("openai", "gpt-4o-mini")
-    );
+    assert_eq!((provider.name.as_str(), upstream), ("openai", "gpt-4o-mini"));
     let (provider, upstream) = config.route("anything-else").unwrap();
-    assert_eq!(
-        (provider.name.as_str(), upstream),
-        ("openai", "anything-else")
-    );
+    assert_eq!((provider.name.as_str(), upstream), ("openai", "anything-else"));
 }
 
 #[test]
@@ -118,10 +106,7 @@ default_provider = "${UNSET_VAR}"
         "providers[1].timeout",
         "models[0].provider",
     ] {
-        assert!(
-            found.contains(&expected),
-            "missing {expected} in {found:?}\n{errors}"
-        );
+        assert!(found.contains(&expected), "missing {expected} in {found:?}\n{errors}");
     }
     let rendered = errors.to_string();
     assert!(rendered.contains("`UNSET_VAR` is not set"), "{rendered}");
@@ -130,24 +115,14 @@ default_provider = "${UNSET_VAR}"
 
 #[test]
 fn semantic_errors_are_collected_after_shape_errors() {
-    let text = MINIMAL.replace(
-        "[routing]",
-        "[server]\nlisten = \"nope\"\nshutdown_grace = \"0s\"\n[routing]",
-    );
+    let text = MINIMAL.replace("[routing]", "[server]\nlisten = \"nope\"\nshutdown_grace = \"0s\"\n[routing]");
     let errors = compile(&text).unwrap_err();
-    assert_eq!(
-        paths(&errors),
-        vec!["server.listen", "server.shutdown_grace"],
-        "{errors}"
-    );
+    assert_eq!(paths(&errors), vec!["server.listen", "server.shutdown_grace"], "{errors}");
 }
 
 #[test]
 fn secrets_cannot_be_inlined() {
-    let text = MINIMAL.replace(
-        "api_key = { env = \"OPENAI_API_KEY\" }",
-        "api_key = \"sk-inline\"",
-    );
+    let text = MINIMAL.replace("api_key = { env = \"OPENAI_API_KEY\" }", "api_key = \"sk-inline\"");
     let errors = compile(&text).unwrap_err();
     assert_eq!(paths(&errors), vec!["providers[0].api_key"], "{errors}");
     assert!(!errors.to_string().contains("sk-inline"), "{errors}");
@@ -166,10 +141,7 @@ fn secrets_can_come_from_files() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("key");
     std::fs::write(&file, format!("{SECRET}\n")).unwrap();
-    let text = MINIMAL.replace(
-        "{ env = \"KEY_SECRET\" }",
-        &format!("{{ file = {:?} }}", file.display().to_string()),
-    );
+    let text = MINIMAL.replace("{ env = \"KEY_SECRET\" }", &format!("{{ file = {:?} }}", file.display().to_string()));
     let config = compile(&text).unwrap();
     assert_eq!(config.auth.key_secret.expose(), SECRET.as_bytes());
     std::fs::remove_dir_all(dir).unwrap();
@@ -197,22 +169,8 @@ fn interpolation_never_injects_toml() {
 #[test]
 fn store_urls_are_normalized() {
     let with_store = |url: &str| compile(&format!("[store]\nurl = \"{url}\"\n{MINIMAL}"));
-    assert_eq!(
-        with_store("/var/lib/rampart.db")
-            .unwrap()
-            .store
-            .url
-            .expose(),
-        "sqlite:///var/lib/rampart.db"
-    );
-    assert_eq!(
-        with_store("postgres://u:p@localhost/db")
-            .unwrap()
-            .store
-            .url
-            .expose(),
-        "postgres://u:p@localhost/db"
-    );
+    assert_eq!(with_store("/var/lib/rampart.db").unwrap().store.url.expose(), "sqlite:///var/lib/rampart.db");
+    assert_eq!(with_store("postgres://u:p@localhost/db").unwrap().store.url.expose(), "postgres://u:p@localhost/db");
     let errors = with_store("mysql://u:hunter2@h/db").unwrap_err();
     assert!(!errors.to_string().contains("hunter2"), "{errors}");
 }
@@ -254,29 +212,16 @@ fn remote_postgres_stores_need_verified_tls() {
 
 #[test]
 fn provider_urls_cannot_carry_credentials_and_forwarded_headers_are_checked() {
-    let text = MINIMAL.replace(
-        "https://api.openai.com/v1/",
-        "https://user:hunter2@api.example.com/v1",
-    );
+    let text = MINIMAL.replace("https://api.openai.com/v1/", "https://user:hunter2@api.example.com/v1");
     let errors = compile(&text).unwrap_err();
     assert_eq!(paths(&errors), vec!["providers[0].base_url"]);
     assert!(!errors.to_string().contains("hunter2"));
     let text = MINIMAL.replace("api_key = { env = \"OPENAI_API_KEY\" }", "api_key = { env = \"OPENAI_API_KEY\" }\nforward_headers = [\"X-Tenant\", \"x-trace-*\", \"Authorization\", \"bad header\"]");
     let errors = compile(&text).unwrap_err();
-    assert_eq!(
-        paths(&errors),
-        vec![
-            "providers[0].forward_headers",
-            "providers[0].forward_headers"
-        ],
-        "{errors}"
-    );
+    assert_eq!(paths(&errors), vec!["providers[0].forward_headers", "providers[0].forward_headers"], "{errors}");
     let text = MINIMAL.replace(
         "api_key = { env = \"OPENAI_API_KEY\" }",
         "api_key = { env = \"OPENAI_API_KEY\" }\nforward_headers = [\"X-Tenant\", \"x-trace-*\"]",
     );
-    assert_eq!(
-        compile(&text).unwrap().providers[0].forward_headers,
-        ["x-tenant", "x-trace-*"]
-    );
+    assert_eq!(compile(&text).unwrap().providers[0].forward_headers, ["x-tenant", "x-trace-*"]);
 }

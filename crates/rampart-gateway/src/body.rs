@@ -22,12 +22,7 @@ const BODY_READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The declared `content-length`, if present and valid.
 pub(crate) fn content_length(headers: &HeaderMap) -> Option<u64> {
-    headers
-        .get(http::header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .parse()
-        .ok()
+    headers.get(http::header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
 /// Whether the (single) `content-type` is JSON.
@@ -35,11 +30,9 @@ pub(crate) fn is_json(headers: &HeaderMap) -> bool {
     let mut values = headers.get_all(http::header::CONTENT_TYPE).iter();
     let first = values.next();
     values.next().is_none()
-        && first.and_then(|v| v.to_str().ok()).is_some_and(|v| {
-            v.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("application/json")
-        })
+        && first
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/json"))
 }
 
 /// Refuses what rampart cannot read as sent: compressed request bodies (rampart checks
@@ -48,27 +41,18 @@ pub(crate) fn is_json(headers: &HeaderMap) -> bool {
 pub(crate) fn check_framing(headers: &HeaderMap) -> Result<(), ApiError> {
     for value in headers.get_all(http::header::CONTENT_ENCODING) {
         if !value.as_bytes().eq_ignore_ascii_case(b"identity") {
-            return Err(ApiError::unsupported_media_type(
-                "compressed request bodies are not accepted",
-            ));
+            return Err(ApiError::unsupported_media_type("compressed request bodies are not accepted"));
         }
     }
     if headers.get_all(http::header::CONTENT_TYPE).iter().count() > 1 {
-        return Err(ApiError::bad_request(
-            "ambiguous_content_type",
-            "more than one content-type header",
-        ));
+        return Err(ApiError::bad_request("ambiguous_content_type", "more than one content-type header"));
     }
     Ok(())
 }
 
 /// Reads a whole body of at most `limit` bytes. A declared length over the limit is
 /// refused before a byte is read.
-pub(crate) async fn read_limited(
-    headers: &HeaderMap,
-    body: Body,
-    limit: usize,
-) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_limited(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
     check_framing(headers)?;
     if content_length(headers).is_some_and(|len| len > limit as u64) {
         return Err(ApiError::payload_too_large(limit as u64));
@@ -80,31 +64,19 @@ pub(crate) async fn read_limited(
         Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => {
             Err(ApiError::payload_too_large(limit as u64))
         }
-        Ok(Err(_)) => Err(ApiError::bad_request(
-            "body_read_failed",
-            "the request body could not be read",
-        )),
+        Ok(Err(_)) => Err(ApiError::bad_request("body_read_failed", "the request body could not be read")),
     }
 }
 
 /// An upload streamed to the provider, cut when it passes `limit` bytes. `exceeded`
 /// tells the caller afterwards why the upstream request failed.
-pub(crate) fn limited_stream(
-    headers: &HeaderMap,
-    body: Body,
-    limit: u64,
-) -> Result<(Body, Arc<AtomicBool>), ApiError> {
+pub(crate) fn limited_stream(headers: &HeaderMap, body: Body, limit: u64) -> Result<(Body, Arc<AtomicBool>), ApiError> {
     check_framing(headers)?;
     if content_length(headers).is_some_and(|len| len > limit) {
         return Err(ApiError::payload_too_large(limit));
     }
     let exceeded = Arc::new(AtomicBool::new(false));
-    let body = CountedBody {
-        inner: body,
-        seen: 0,
-        limit,
-        exceeded: exceeded.clone(),
-    };
+    let body = CountedBody { inner: body, seen: 0, limit, exceeded: exceeded.clone() };
     Ok((Body::new(body), exceeded))
 }
 
@@ -125,10 +97,7 @@ impl http_body::Body for CountedBody {
     type Data = Bytes;
     type Error = axum::Error;
 
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
         let this = &mut *self;
         let frame = match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => frame,

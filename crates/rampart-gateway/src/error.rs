@@ -114,26 +114,12 @@ impl ApiError {
 
     /// 403: the key may not use this model or endpoint.
     pub fn forbidden(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(
-            StatusCode::FORBIDDEN,
-            "permission_error",
-            Some(code),
-            Side::Client,
-            code,
-            message,
-        )
+        Self::new(StatusCode::FORBIDDEN, "permission_error", Some(code), Side::Client, code, message)
     }
 
     /// 400: the request is malformed.
     pub fn bad_request(label: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            None,
-            Side::Client,
-            label,
-            message,
-        )
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", None, Side::Client, label, message)
     }
 
     /// 404: unknown route.
@@ -214,14 +200,7 @@ impl ApiError {
 
     /// 502: the provider could not be reached or broke the exchange.
     pub fn bad_gateway(label: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(
-            StatusCode::BAD_GATEWAY,
-            "api_error",
-            Some("upstream_error"),
-            Side::Upstream,
-            label,
-            message,
-        )
+        Self::new(StatusCode::BAD_GATEWAY, "api_error", Some("upstream_error"), Side::Upstream, label, message)
     }
 
     /// 504: the provider did not answer in time.
@@ -277,19 +256,12 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status, axum::Json(self.body())).into_response();
         if let Some(seconds) = self.retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         if self.no_retry {
-            response
-                .headers_mut()
-                .insert("x-should-retry", HeaderValue::from_static("false"));
+            response.headers_mut().insert("x-should-retry", HeaderValue::from_static("false"));
         }
-        response.extensions_mut().insert(ErrorOutcome {
-            side: self.side,
-            label: self.label,
-        });
+        response.extensions_mut().insert(ErrorOutcome { side: self.side, label: self.label });
         response
     }
 }

@@ -35,10 +35,7 @@ pub(crate) struct ToolHead<'a> {
 impl RequestHead<'_> {
     /// Models named by tools, which the key's scope must cover too.
     pub(crate) fn tool_models(&self) -> impl Iterator<Item = &str> {
-        self.tools
-            .iter()
-            .flatten()
-            .filter_map(|tool| tool.model.as_deref())
+        self.tools.iter().flatten().filter_map(|tool| tool.model.as_deref())
     }
 }
 
@@ -58,10 +55,7 @@ pub(crate) fn parse_head(body: &[u8]) -> Result<RequestHead<'_>, ApiError> {
             serde_json::error::Category::Data => format!("invalid field: {}", scrub(&error)),
             _ => format!("line {} column {}", error.line(), error.column()),
         };
-        ApiError::bad_request(
-            "invalid_json",
-            format!("We could not parse the JSON body of your request ({detail})."),
-        )
+        ApiError::bad_request("invalid_json", format!("We could not parse the JSON body of your request ({detail})."))
     })
 }
 
@@ -81,12 +75,8 @@ fn scrub(error: &serde_json::Error) -> String {
 /// Returns `body` with its top-level `model` replaced by `model`, everything else kept
 /// as written.
 pub(crate) fn replace_model(body: &[u8], model: &str) -> Result<Vec<u8>, ApiError> {
-    let members: Members<'_> = serde_json::from_slice(body).map_err(|_| {
-        ApiError::bad_request(
-            "invalid_json",
-            "We could not parse the JSON body of your request.",
-        )
-    })?;
+    let members: Members<'_> = serde_json::from_slice(body)
+        .map_err(|_| ApiError::bad_request("invalid_json", "We could not parse the JSON body of your request."))?;
     let mut out = Vec::with_capacity(body.len() + model.len());
     out.push(b'{');
     for (i, (key, value)) in members.0.iter().enumerate() {
@@ -97,8 +87,7 @@ pub(crate) fn replace_model(body: &[u8], model: &str) -> Result<Vec<u8>, ApiErro
         serde_json::to_writer(&mut out, key).map_err(|_| ApiError::internal("json_encode"))?;
         out.push(b':');
         if key == "model" {
-            serde_json::to_writer(&mut out, model)
-                .map_err(|_| ApiError::internal("json_encode"))?;
+            serde_json::to_writer(&mut out, model).map_err(|_| ApiError::internal("json_encode"))?;
         } else {
             out.extend_from_slice(value.get().as_bytes());
         }
@@ -137,10 +126,8 @@ mod tests {
 
     #[test]
     fn reads_the_model_and_ignores_everything_else() {
-        let head = parse_head(
-            br#"{"messages":[{"role":"user","content":"hi"}],"model":"gpt-4o","x":{"y":1}}"#,
-        )
-        .unwrap();
+        let head =
+            parse_head(br#"{"messages":[{"role":"user","content":"hi"}],"model":"gpt-4o","x":{"y":1}}"#).unwrap();
         assert_eq!(head.model.as_deref(), Some("gpt-4o"));
         assert!(parse_head(br#"{"input":"x"}"#).unwrap().model.is_none());
         let head = parse_head(br#"{"model":"m","tools":[{"type":"function","function":{"name":"f"}},{"type":"image_generation","model":"gpt-image-1"}]}"#).unwrap();

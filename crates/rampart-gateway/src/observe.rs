@@ -8,6 +8,7 @@
 //! error.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::Request;
@@ -17,7 +18,7 @@ use futures_util::FutureExt;
 use http::HeaderValue;
 use rand::RngCore;
 
-use crate::auth::KeyId;
+use crate::auth::Principal;
 use crate::error::{ApiError, ErrorOutcome, Side};
 use crate::routes::RouteInfo;
 
@@ -52,7 +53,7 @@ pub(crate) async fn observe(mut request: Request, next: Next) -> Response {
 
     let latency_ms = started.elapsed().as_secs_f64() * 1e3;
     let status = response.status().as_u16();
-    let key_id = response.extensions().get::<KeyId>().map(|k| k.0.as_str());
+    let key_id = response.extensions().get::<Arc<Principal>>().map(|p| p.key_id());
     let route = response.extensions().get::<RouteInfo>();
     let model = route.and_then(|r| r.model.as_deref());
     let provider = route.map(|r| &*r.provider);
@@ -61,22 +62,13 @@ pub(crate) async fn observe(mut request: Request, next: Next) -> Response {
         None => {
             tracing::info!(request_id, %method, path, status, latency_ms, key_id, model, provider, "request")
         }
-        Some(ErrorOutcome {
-            side: Side::Client,
-            label,
-        }) => {
+        Some(ErrorOutcome { side: Side::Client, label }) => {
             tracing::info!(request_id, %method, path, status, latency_ms, key_id, model, provider, error = label, side = "client", "request rejected")
         }
-        Some(ErrorOutcome {
-            side: Side::Upstream,
-            label,
-        }) => {
+        Some(ErrorOutcome { side: Side::Upstream, label }) => {
             tracing::warn!(request_id, %method, path, status, latency_ms, key_id, model, provider, error = label, side = "upstream", "request failed upstream")
         }
-        Some(ErrorOutcome {
-            side: Side::Internal,
-            label,
-        }) => {
+        Some(ErrorOutcome { side: Side::Internal, label }) => {
             tracing::error!(request_id, %method, path, status, latency_ms, key_id, model, provider, error = label, side = "internal", "request failed")
         }
     }

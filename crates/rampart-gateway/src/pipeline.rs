@@ -38,29 +38,15 @@ pub(crate) fn build(state: Arc<AppState>) -> Router {
         .route("/v1/models/{*model}", get(models::retrieve))
         // Pass-through routes accept only the methods OpenAI defines for them: no
         // TRACE/OPTIONS/PUT reaches a provider carrying rampart's credential.
-        .route(
-            "/v1/files",
-            get(passthrough::passthrough).post(passthrough::passthrough),
-        )
-        .route(
-            "/v1/files/{*rest}",
-            get(passthrough::passthrough).delete(passthrough::passthrough),
-        )
-        .route(
-            "/v1/batches",
-            get(passthrough::passthrough).post(passthrough::passthrough),
-        )
-        .route(
-            "/v1/batches/{*rest}",
-            get(passthrough::passthrough).post(passthrough::passthrough),
-        )
+        .route("/v1/files", get(passthrough::passthrough).post(passthrough::passthrough))
+        .route("/v1/files/{*rest}", get(passthrough::passthrough).delete(passthrough::passthrough))
+        .route("/v1/batches", get(passthrough::passthrough).post(passthrough::passthrough))
+        .route("/v1/batches/{*rest}", get(passthrough::passthrough).post(passthrough::passthrough))
         .route("/v1/images/{*rest}", post(passthrough::passthrough))
         .route("/v1/audio/{*rest}", post(passthrough::passthrough))
         .route(
             "/v1/responses/{*rest}",
-            get(passthrough::passthrough)
-                .post(passthrough::passthrough)
-                .delete(passthrough::passthrough),
+            get(passthrough::passthrough).post(passthrough::passthrough).delete(passthrough::passthrough),
         )
         .fallback(|request: axum::extract::Request| async move {
             ApiError::unknown_url(request.method(), request.uri().path()).into_response()

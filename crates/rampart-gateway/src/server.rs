@@ -63,26 +63,21 @@ pub struct Gateway {
 impl Gateway {
     /// Builds the gateway: provider clients, hasher, routes.
     pub fn new(config: Config, store: Store) -> Result<Self, GatewayError> {
-        Ok(Self {
-            state: Arc::new(AppState::new(config, store)?),
-        })
+        Ok(Self { state: Arc::new(AppState::new(config, store)?) })
     }
 
     /// Binds `server.listen` from the config and starts serving.
     pub async fn bind(self) -> Result<RunningGateway, GatewayError> {
         let addr = self.state.config.server.listen;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| GatewayError::Bind { addr, source })?;
+        let listener = TcpListener::bind(addr).await.map_err(|source| GatewayError::Bind { addr, source })?;
         self.serve(listener)
     }
 
     /// Starts serving on an already bound listener (tests bind `127.0.0.1:0`).
     pub fn serve(self, listener: TcpListener) -> Result<RunningGateway, GatewayError> {
-        let local_addr = listener.local_addr().map_err(|source| GatewayError::Bind {
-            addr: self.state.config.server.listen,
-            source,
-        })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| GatewayError::Bind { addr: self.state.config.server.listen, source })?;
         let tls = match &self.state.config.server.tls {
             Some(files) => Some(tls_acceptor(files)?),
             None => None,
@@ -90,21 +85,11 @@ impl Gateway {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let router = crate::pipeline::build(self.state.clone());
         let connections = Connections::new(router, tls, &self.state.config.server);
-        let task = tokio::spawn(accept_loop(
-            listener,
-            connections,
-            self.state.clone(),
-            async move {
-                let mut rx = shutdown_rx;
-                let _ = rx.wait_for(|stop| *stop).await;
-            },
-        ));
-        Ok(RunningGateway {
-            local_addr,
-            shutdown: shutdown_tx,
-            task,
-            tls: self.state.config.server.tls.is_some(),
-        })
+        let task = tokio::spawn(accept_loop(listener, connections, self.state.clone(), async move {
+            let mut rx = shutdown_rx;
+            let _ = rx.wait_for(|stop| *stop).await;
+        }));
+        Ok(RunningGateway { local_addr, shutdown: shutdown_tx, task, tls: self.state.config.server.tls.is_some() })
     }
 }
 
@@ -161,33 +146,23 @@ impl ShutdownTrigger {
 fn tls_acceptor(files: &TlsFiles) -> Result<TlsAcceptor, GatewayError> {
     let cert_pem = std::fs::read(&files.cert_file)
         .map_err(|e| GatewayError::Tls(format!("{}: {e}", files.cert_file.display())))?;
-    let key_pem = std::fs::read(&files.key_file)
-        .map_err(|e| GatewayError::Tls(format!("{}: {e}", files.key_file.display())))?;
+    let key_pem =
+        std::fs::read(&files.key_file).map_err(|e| GatewayError::Tls(format!("{}: {e}", files.key_file.display())))?;
     let certs = rustls_pemfile::certs(&mut cert_pem.as_slice())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| GatewayError::Tls(format!("{}: {e}", files.cert_file.display())))?;
     if certs.is_empty() {
-        return Err(GatewayError::Tls(format!(
-            "{}: no certificates found",
-            files.cert_file.display()
-        )));
+        return Err(GatewayError::Tls(format!("{}: no certificates found", files.cert_file.display())));
     }
     let key = rustls_pemfile::private_key(&mut key_pem.as_slice())
         .map_err(|e| GatewayError::Tls(format!("{}: {e}", files.key_file.display())))?
-        .ok_or_else(|| {
-            GatewayError::Tls(format!(
-                "{}: no private key found",
-                files.key_file.display()
-            ))
-        })?;
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| GatewayError::Tls(e.to_string()))?
-    .with_no_client_auth()
-    .with_single_cert(certs, key)
-    .map_err(|e| GatewayError::Tls(e.to_string()))?;
+        .ok_or_else(|| GatewayError::Tls(format!("{}: no private key found", files.key_file.display())))?;
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| GatewayError::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| GatewayError::Tls(e.to_string()))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
@@ -238,11 +213,14 @@ impl Connections {
 
     /// Serves one accepted connection in `tasks`, or closes it at once when every
     /// connection slot is taken.
+    /// `draining` turns true when the listener closes: a connection that has not
+    /// sent its first bytes by then is closed at once rather than waited for.
     fn spawn(
         &self,
         stream: TcpStream,
         peer: SocketAddr,
         graceful: &GracefulShutdown,
+        draining: &watch::Receiver<bool>,
         tasks: &mut JoinSet<()>,
     ) {
         let Ok(slot) = self.slots.clone().try_acquire_owned() else {
@@ -255,48 +233,38 @@ impl Connections {
         let tls = self.tls.clone();
         let (auto, http1, http2) = (self.auto.clone(), self.http1.clone(), self.http2.clone());
         let header_timeout = self.header_timeout;
+        let mut draining = draining.clone();
         tasks.spawn(async move {
             let _slot = slot;
             let result = match tls {
                 None => {
-                    if !client_spoke_in_time(&stream, header_timeout).await {
+                    let spoke = tokio::select! {
+                        spoke = client_spoke_in_time(&stream, header_timeout) => spoke,
+                        _ = draining.wait_for(|draining| *draining) => false,
+                    };
+                    if !spoke {
                         tracing::debug!(%peer, "no request in time: closing");
                         return;
                     }
-                    watcher
-                        .watch(
-                            auto.serve_connection(TokioIo::new(stream), service)
-                                .into_owned(),
-                        )
-                        .await
+                    watcher.watch(auto.serve_connection(TokioIo::new(stream), service).into_owned()).await
                 }
-                Some(acceptor) => {
-                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
-                    {
-                        Ok(Ok(stream)) => {
-                            let builder = if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
-                                http2
-                            } else {
-                                http1
-                            };
-                            watcher
-                                .watch(
-                                    builder
-                                        .serve_connection(TokioIo::new(stream), service)
-                                        .into_owned(),
-                                )
-                                .await
-                        }
-                        Ok(Err(error)) => {
-                            tracing::debug!(%error, %peer, "tls handshake failed");
-                            return;
-                        }
-                        Err(_) => {
-                            tracing::debug!(%peer, "tls handshake timed out");
-                            return;
-                        }
+                Some(acceptor) => match tokio::select! {
+                    handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)) => handshake,
+                    _ = draining.wait_for(|draining| *draining) => return,
+                } {
+                    Ok(Ok(stream)) => {
+                        let builder = if stream.get_ref().1.alpn_protocol() == Some(b"h2") { http2 } else { http1 };
+                        watcher.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned()).await
                     }
-                }
+                    Ok(Err(error)) => {
+                        tracing::debug!(%error, %peer, "tls handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "tls handshake timed out");
+                        return;
+                    }
+                },
             };
             if let Err(error) = result {
                 tracing::debug!(error = %error, %peer, "connection ended with an error");
@@ -332,6 +300,7 @@ async fn accept_loop(
     let server = &state.config.server;
     let (grace, delay) = (server.shutdown_grace, server.shutdown_delay);
     let graceful = GracefulShutdown::new();
+    let (draining_tx, draining) = watch::channel(false);
     // Connection tasks live in a set so the ones still open when the grace period
     // ends can be closed, and finished ones are reaped as we go.
     let mut tasks = JoinSet::new();
@@ -350,7 +319,7 @@ async fn accept_loop(
             () = tokio::time::sleep_until(stop_deadline), if stop_at.is_some() => break,
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
             accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => connections.spawn(stream, peer, &graceful, &mut tasks),
+                Ok((stream, peer)) => connections.spawn(stream, peer, &graceful, &draining, &mut tasks),
                 Err(error) => {
                     // Out of file descriptors and the like: back off instead of spinning.
                     tracing::warn!(%error, "accept failed");
@@ -360,6 +329,7 @@ async fn accept_loop(
         }
     }
     drop(listener);
+    let _ = draining_tx.send(true);
     tracing::info!(
         open_connections = graceful.count(),
         grace_s = grace.as_secs_f64(),

@@ -15,6 +15,7 @@ pub(crate) struct AppState {
     pub(crate) config: Config,
     pub(crate) store: Store,
     pub(crate) hasher: KeyHasher,
+    pub(crate) keys: crate::auth::KeyCache,
     /// Indexed like `config.providers`.
     pub(crate) providers: Vec<Arc<ProviderClient>>,
     /// Provider names as shared strings, for logs and relays.
@@ -25,25 +26,12 @@ pub(crate) struct AppState {
 
 impl AppState {
     pub(crate) fn new(config: Config, store: Store) -> Result<Self, UpstreamSetupError> {
-        let providers = config
-            .providers
-            .iter()
-            .map(|p| ProviderClient::new(p).map(Arc::new))
-            .collect::<Result<Vec<_>, _>>()?;
-        let provider_names = config
-            .providers
-            .iter()
-            .map(|p| Arc::from(p.name.as_str()))
-            .collect();
+        let providers =
+            config.providers.iter().map(|p| ProviderClient::new(p).map(Arc::new)).collect::<Result<Vec<_>, _>>()?;
+        let provider_names = config.providers.iter().map(|p| Arc::from(p.name.as_str())).collect();
         let hasher = KeyHasher::new(config.auth.key_secret.expose());
-        Ok(Self {
-            config,
-            store,
-            hasher,
-            providers,
-            provider_names,
-            ready: AtomicBool::new(true),
-        })
+        let keys = crate::auth::KeyCache::new(&store, config.auth.cache_ttl);
+        Ok(Self { config, store, hasher, keys, providers, provider_names, ready: AtomicBool::new(true) })
     }
 
     /// The provider index serving `model` and the upstream model name.

@@ -36,13 +36,7 @@ const MAX_SSE_EVENT: usize = 16 << 20;
 /// (allow-list): credentials, cookies, hop-by-hop and forwarding headers, URL or method
 /// override headers that some upstream stacks honour. Providers may allow more with
 /// `forward_headers`.
-const REQUEST_HEADERS_FORWARDED: &[&str] = &[
-    "accept",
-    "content-type",
-    "user-agent",
-    "openai-beta",
-    "idempotency-key",
-];
+const REQUEST_HEADERS_FORWARDED: &[&str] = &["accept", "content-type", "user-agent", "openai-beta", "idempotency-key"];
 /// Prefixes forwarded to every provider (the OpenAI SDKs' telemetry headers).
 const REQUEST_PREFIXES_FORWARDED: &[&str] = &["x-stainless-"];
 
@@ -78,9 +72,7 @@ pub(crate) struct ProviderClient {
 
 impl std::fmt::Debug for ProviderClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProviderClient")
-            .field("name", &self.settings.name)
-            .finish_non_exhaustive()
+        f.debug_struct("ProviderClient").field("name", &self.settings.name).finish_non_exhaustive()
     }
 }
 
@@ -119,41 +111,29 @@ impl ProviderClient {
             let _ = roots.add(cert);
         }
         if let Some(file) = &settings.ca_file {
-            let pem = std::fs::read(file).map_err(|e| UpstreamSetupError::CaFile {
-                provider: provider.clone(),
-                reason: e.to_string(),
-            })?;
+            let pem = std::fs::read(file)
+                .map_err(|e| UpstreamSetupError::CaFile { provider: provider.clone(), reason: e.to_string() })?;
             let mut added = 0;
             for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-                let cert = cert.map_err(|e| UpstreamSetupError::CaFile {
-                    provider: provider.clone(),
-                    reason: e.to_string(),
-                })?;
-                roots.add(cert).map_err(|e| UpstreamSetupError::CaFile {
-                    provider: provider.clone(),
-                    reason: e.to_string(),
-                })?;
+                let cert =
+                    cert.map_err(|e| UpstreamSetupError::CaFile { provider: provider.clone(), reason: e.to_string() })?;
+                roots
+                    .add(cert)
+                    .map_err(|e| UpstreamSetupError::CaFile { provider: provider.clone(), reason: e.to_string() })?;
                 added += 1;
             }
             if added == 0 {
-                return Err(UpstreamSetupError::CaFile {
-                    provider,
-                    reason: "no PEM certificates found".into(),
-                });
+                return Err(UpstreamSetupError::CaFile { provider, reason: "no PEM certificates found".into() });
             }
         }
         if roots.is_empty() && settings.base_url.scheme_str() == Some("https") {
             return Err(UpstreamSetupError::NoRoots { provider });
         }
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|_| UpstreamSetupError::NoRoots {
-            provider: provider.clone(),
-        })?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|_| UpstreamSetupError::NoRoots { provider: provider.clone() })?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_connect_timeout(Some(settings.connect_timeout));
@@ -168,23 +148,16 @@ impl ProviderClient {
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(256)
             .build(connector);
-        let authorization =
-            match &settings.api_key {
-                None => None,
-                Some(key) => {
-                    let mut value = HeaderValue::try_from(format!("Bearer {}", key.expose()))
-                        .map_err(|_| UpstreamSetupError::BadCredential {
-                            provider: provider.clone(),
-                        })?;
-                    value.set_sensitive(true);
-                    Some(Secret::new(value))
-                }
-            };
-        Ok(Self {
-            settings: settings.clone(),
-            client,
-            authorization,
-        })
+        let authorization = match &settings.api_key {
+            None => None,
+            Some(key) => {
+                let mut value = HeaderValue::try_from(format!("Bearer {}", key.expose()))
+                    .map_err(|_| UpstreamSetupError::BadCredential { provider: provider.clone() })?;
+                value.set_sensitive(true);
+                Some(Secret::new(value))
+            }
+        };
+        Ok(Self { settings: settings.clone(), client, authorization })
     }
 
     /// The provider URL for a client path below `/v1` (e.g. `/chat/completions`).
@@ -196,13 +169,9 @@ impl ProviderClient {
             None => format!("{base_path}{suffix}"),
         };
         let mut parts = base.clone().into_parts();
-        parts.path_and_query = Some(
-            path_and_query
-                .parse()
-                .map_err(|_| ApiError::bad_request("invalid_path", "invalid request path"))?,
-        );
-        Uri::from_parts(parts)
-            .map_err(|_| ApiError::bad_request("invalid_path", "invalid request path"))
+        parts.path_and_query =
+            Some(path_and_query.parse().map_err(|_| ApiError::bad_request("invalid_path", "invalid request path"))?);
+        Uri::from_parts(parts).map_err(|_| ApiError::bad_request("invalid_path", "invalid request path"))
     }
 
     /// Sends a request and waits for the response headers.
@@ -213,27 +182,18 @@ impl ProviderClient {
         client_headers: &HeaderMap,
         body: Body,
     ) -> Result<Response<hyper::body::Incoming>, UpstreamError> {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(uri)
-            .body(body)
-            .map_err(|_| UpstreamError::Build)?;
+        let mut request = Request::builder().method(method).uri(uri).body(body).map_err(|_| UpstreamError::Build)?;
         let headers = request.headers_mut();
         for (name, value) in client_headers {
             if forwards(name.as_str(), &self.settings.forward_headers) {
                 headers.append(name.clone(), value.clone());
             }
         }
-        headers.insert(
-            header::ACCEPT_ENCODING,
-            HeaderValue::from_static("identity"),
-        );
+        headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("identity"));
         if let Some(authorization) = &self.authorization {
             headers.insert(header::AUTHORIZATION, authorization.expose().clone());
         }
-        match tokio::time::timeout(self.settings.response_timeout, self.client.request(request))
-            .await
-        {
+        match tokio::time::timeout(self.settings.response_timeout, self.client.request(request)).await {
             Err(_) => Err(UpstreamError::Timeout),
             Ok(Err(error)) => Err(UpstreamError::from_client(&error)),
             Ok(Ok(response)) => Ok(response),
@@ -257,8 +217,7 @@ pub(crate) enum UpstreamError {
 
 impl UpstreamError {
     fn from_client(error: &hyper_util::client::legacy::Error) -> Self {
-        let mut source: Option<&(dyn std::error::Error + 'static)> =
-            std::error::Error::source(error);
+        let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
         while let Some(cause) = source {
             if let Some(io) = cause.downcast_ref::<std::io::Error>() {
                 if io.kind() == std::io::ErrorKind::TimedOut {
@@ -267,25 +226,18 @@ impl UpstreamError {
             }
             source = cause.source();
         }
-        if error.is_connect() {
-            Self::Connect
-        } else {
-            Self::Broken
-        }
+        if error.is_connect() { Self::Connect } else { Self::Broken }
     }
 
     pub(crate) fn into_api_error(self, provider: &str) -> ApiError {
         match self {
             Self::Build => ApiError::internal("upstream_build"),
-            Self::Connect => ApiError::bad_gateway(
-                "upstream_connect",
-                format!("upstream {provider}: could not connect"),
-            ),
+            Self::Connect => {
+                ApiError::bad_gateway("upstream_connect", format!("upstream {provider}: could not connect"))
+            }
             // The provider may have started (and will bill) the work: tell SDKs not
             // to retry on their own.
-            Self::Timeout => {
-                ApiError::gateway_timeout(format!("upstream {provider}: timed out")).not_retryable()
-            }
+            Self::Timeout => ApiError::gateway_timeout(format!("upstream {provider}: timed out")).not_retryable(),
             Self::Broken => ApiError::bad_gateway(
                 "upstream_broken",
                 format!("upstream {provider}: connection failed before a response"),
@@ -299,9 +251,7 @@ impl UpstreamError {
 /// provider's `forward_headers` (lowercase names or `prefix*`).
 fn forwards(name: &str, extra: &[String]) -> bool {
     REQUEST_HEADERS_FORWARDED.contains(&name)
-        || REQUEST_PREFIXES_FORWARDED
-            .iter()
-            .any(|p| name.starts_with(p))
+        || REQUEST_PREFIXES_FORWARDED.iter().any(|p| name.starts_with(p))
         || extra.iter().any(|allowed| match allowed.strip_suffix('*') {
             Some(prefix) => name.starts_with(prefix),
             None => name == allowed,
@@ -346,15 +296,8 @@ pub(crate) fn relay(
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("text/event-stream")
-        });
-    let failure = RelayFailure {
-        provider,
-        request_id,
-    };
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/event-stream"));
+    let failure = RelayFailure { provider, request_id };
     let chunks = idle_timeout_stream(body.into_data_stream(), idle_timeout);
     *out.body_mut() = if is_sse {
         Body::from_stream(sse_relay(chunks, failure))
@@ -377,11 +320,7 @@ struct RelayFailure {
 
 impl RelayFailure {
     fn log(&self, error: &RelayError) {
-        let request_id = self
-            .request_id
-            .as_ref()
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
+        let request_id = self.request_id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or_default();
         tracing::warn!(%error, provider = %self.provider, request_id, "upstream body failed mid-response");
     }
 }
@@ -434,11 +373,7 @@ fn sse_relay(
         pending: BytesMut,
         failure: RelayFailure,
     }
-    let state = State {
-        chunks: Box::pin(chunks),
-        pending: BytesMut::new(),
-        failure,
-    };
+    let state = State { chunks: Box::pin(chunks), pending: BytesMut::new(), failure };
     futures_util::stream::unfold(Some(state), |state| async move {
         let mut state = state?;
         loop {
@@ -475,12 +410,9 @@ fn sse_relay(
 /// The offset just past the last complete event in `buf` ending at or after `from`:
 /// a line ending followed by an empty line (`\n\n`, `\r\n\r\n`, `\n\r\n` or `\r\r`).
 fn last_event_end(buf: &[u8], from: usize) -> Option<usize> {
-    (from.max(2)..=buf.len()).rev().find(|&i| {
-        matches!(
-            &buf[..i],
-            [.., b'\n', b'\n'] | [.., b'\n', b'\r', b'\n'] | [.., b'\r', b'\r']
-        )
-    })
+    (from.max(2)..=buf.len())
+        .rev()
+        .find(|&i| matches!(&buf[..i], [.., b'\n', b'\n'] | [.., b'\n', b'\r', b'\n'] | [.., b'\r', b'\r']))
 }
 
 fn error_event(provider: &str, error: &RelayError) -> Bytes {
@@ -514,14 +446,7 @@ mod tests {
     #[test]
     fn forwards_only_allowed_request_headers() {
         let extra = vec!["x-tenant".to_owned(), "x-trace-*".to_owned()];
-        for name in [
-            "content-type",
-            "accept",
-            "openai-beta",
-            "x-stainless-retry-count",
-            "x-tenant",
-            "x-trace-id",
-        ] {
+        for name in ["content-type", "accept", "openai-beta", "x-stainless-retry-count", "x-tenant", "x-trace-id"] {
             assert!(forwards(name, &extra), "{name}");
         }
         for name in [

@@ -64,11 +64,7 @@ struct Usage {
 
 impl Usage {
     fn new(prompt_tokens: u64, completion_tokens: u64) -> Self {
-        Self {
-            prompt_tokens,
-            completion_tokens,
-            total_tokens: prompt_tokens + completion_tokens,
-        }
+        Self { prompt_tokens, completion_tokens, total_tokens: prompt_tokens + completion_tokens }
     }
 }
 
@@ -76,28 +72,16 @@ impl Usage {
 pub(crate) fn chat_completions(body: &[u8], chunks: usize) -> Outcome {
     let req: ChatRequest<'_> = parse(body)?;
     let Some(messages) = req.messages else {
-        return Err(Reply::invalid(
-            "Missing required parameter: 'messages'.",
-            Some("messages"),
-        ));
+        return Err(Reply::invalid("Missing required parameter: 'messages'.", Some("messages")));
     };
     let model = req.model.unwrap_or_else(|| DEFAULT_MODEL.to_owned());
     let prompt_tokens = tokens(messages.get().len());
-    let tool = pick_tool(
-        req.tools.as_deref().unwrap_or_default(),
-        req.tool_choice.as_ref(),
-    );
-    let json_mode = req
-        .response_format
-        .and_then(|f| f.kind)
-        .is_some_and(|k| k == "json_object" || k == "json_schema");
+    let tool = pick_tool(req.tools.as_deref().unwrap_or_default(), req.tool_choice.as_ref());
+    let json_mode = req.response_format.and_then(|f| f.kind).is_some_and(|k| k == "json_object" || k == "json_schema");
     let text = if json_mode { JSON_ANSWER } else { ANSWER };
 
     if req.stream.unwrap_or(false) {
-        let include_usage = req
-            .stream_options
-            .and_then(|o| o.include_usage)
-            .unwrap_or(false);
+        let include_usage = req.stream_options.and_then(|o| o.include_usage).unwrap_or(false);
         let completion_tokens = match &tool {
             Some(name) => tokens(name.len() + TOOL_ARGUMENTS.len()),
             None => tokens(sse::streamed_len(text, chunks)),
@@ -110,10 +94,7 @@ pub(crate) fn chat_completions(body: &[u8], chunks: usize) -> Outcome {
             include_usage,
             usage: Usage::new(prompt_tokens, completion_tokens),
         };
-        return Ok(Reply::stream(
-            EVENT_STREAM,
-            (0..).map_while(move |i| stream.event(i)),
-        ));
+        return Ok(Reply::stream(EVENT_STREAM, (0..).map_while(move |i| stream.event(i))));
     }
 
     let (message, finish_reason, completion_tokens) = match &tool {
@@ -126,23 +107,14 @@ pub(crate) fn chat_completions(body: &[u8], chunks: usize) -> Outcome {
                 tool_calls: Some([ToolCall {
                     id: "call_mock",
                     kind: "function",
-                    function: FunctionCall {
-                        name,
-                        arguments: TOOL_ARGUMENTS,
-                    },
+                    function: FunctionCall { name, arguments: TOOL_ARGUMENTS },
                 }]),
             },
             "tool_calls",
             tokens(name.len() + TOOL_ARGUMENTS.len()),
         ),
         None => (
-            Message {
-                role: "assistant",
-                content: Some(text),
-                refusal: None,
-                annotations: &[],
-                tool_calls: None,
-            },
+            Message { role: "assistant", content: Some(text), refusal: None, annotations: &[], tool_calls: None },
             "stop",
             tokens(text.len()),
         ),
@@ -152,12 +124,7 @@ pub(crate) fn chat_completions(body: &[u8], chunks: usize) -> Outcome {
         object: "chat.completion",
         created: CREATED,
         model: &model,
-        choices: [Choice {
-            index: 0,
-            message,
-            logprobs: None,
-            finish_reason,
-        }],
+        choices: [Choice { index: 0, message, logprobs: None, finish_reason }],
         usage: Usage::new(prompt_tokens, completion_tokens),
         system_fingerprint: FINGERPRINT,
         x_mock_extra: Extra { kept: true },
@@ -297,11 +264,7 @@ struct ChatStream {
 impl ChatStream {
     /// Number of chunks between the role chunk and the finish chunk.
     fn body_chunks(&self) -> usize {
-        if self.tool.is_some() {
-            TOOL_ARGUMENTS.len()
-        } else {
-            self.k
-        }
+        if self.tool.is_some() { TOOL_ARGUMENTS.len() } else { self.k }
     }
 
     fn event(&self, i: usize) -> Option<Bytes> {
@@ -310,11 +273,7 @@ impl ChatStream {
             0 => (self.first_delta(), None),
             i if i <= n => (self.body_delta(i - 1), None),
             i if i == n + 1 => {
-                let reason = if self.tool.is_some() {
-                    "tool_calls"
-                } else {
-                    "stop"
-                };
+                let reason = if self.tool.is_some() { "tool_calls" } else { "stop" };
                 (Delta::default(), Some(reason))
             }
             i if i == n + 2 && self.include_usage => {
@@ -323,21 +282,12 @@ impl ChatStream {
             i if i == n + 2 + usize::from(self.include_usage) => return Some(DONE),
             _ => return None,
         };
-        let choice = [ChunkChoice {
-            index: 0,
-            delta,
-            logprobs: None,
-            finish_reason,
-        }];
+        let choice = [ChunkChoice { index: 0, delta, logprobs: None, finish_reason }];
         let usage = self.include_usage.then_some(None);
         Some(sse::data(&self.chunk(&choice, usage)))
     }
 
-    fn chunk<'a>(
-        &'a self,
-        choices: &'a [ChunkChoice<'a>],
-        usage: Option<Option<Usage>>,
-    ) -> ChatChunk<'a> {
+    fn chunk<'a>(&'a self, choices: &'a [ChunkChoice<'a>], usage: Option<Option<Usage>>) -> ChatChunk<'a> {
         ChatChunk {
             id: "chatcmpl-mock",
             object: "chat.completion.chunk",
@@ -359,18 +309,10 @@ impl ChatStream {
                     index: 0,
                     id: Some("call_mock"),
                     kind: Some("function"),
-                    function: FunctionDelta {
-                        name: Some(name),
-                        arguments: "",
-                    },
+                    function: FunctionDelta { name: Some(name), arguments: "" },
                 }]),
             },
-            None => Delta {
-                role: Some("assistant"),
-                content: Some(Some("")),
-                refusal: Some(None),
-                tool_calls: None,
-            },
+            None => Delta { role: Some("assistant"), content: Some(Some("")), refusal: Some(None), tool_calls: None },
         }
     }
 
@@ -389,10 +331,7 @@ impl ChatStream {
                 ..Delta::default()
             }
         } else {
-            Delta {
-                content: Some(Some(sse::chunk(self.text, self.k, j))),
-                ..Delta::default()
-            }
+            Delta { content: Some(Some(sse::chunk(self.text, self.k, j))), ..Delta::default() }
         }
     }
 }
@@ -435,10 +374,7 @@ pub(crate) fn completions(body: &[u8], chunks: usize) -> Outcome {
     let prompt_tokens = tokens(req.prompt.map_or(0, |p| p.get().len()));
 
     if req.stream.unwrap_or(false) {
-        let include_usage = req
-            .stream_options
-            .and_then(|o| o.include_usage)
-            .unwrap_or(false);
+        let include_usage = req.stream_options.and_then(|o| o.include_usage).unwrap_or(false);
         let usage = Usage::new(prompt_tokens, tokens(sse::streamed_len(ANSWER, chunks)));
         let event = move |i: usize| -> Option<Bytes> {
             let (text, finish_reason) = match i {
@@ -462,12 +398,7 @@ pub(crate) fn completions(body: &[u8], chunks: usize) -> Outcome {
                 object: "text_completion",
                 created: CREATED,
                 model: &model,
-                choices: &[TextChoice {
-                    text,
-                    index: 0,
-                    logprobs: None,
-                    finish_reason,
-                }],
+                choices: &[TextChoice { text, index: 0, logprobs: None, finish_reason }],
                 usage: include_usage.then_some(None),
             }))
         };
@@ -479,12 +410,7 @@ pub(crate) fn completions(body: &[u8], chunks: usize) -> Outcome {
         object: "text_completion",
         created: CREATED,
         model: &model,
-        choices: &[TextChoice {
-            text: ANSWER,
-            index: 0,
-            logprobs: None,
-            finish_reason: Some("stop"),
-        }],
+        choices: &[TextChoice { text: ANSWER, index: 0, logprobs: None, finish_reason: Some("stop") }],
         usage: Some(Some(Usage::new(prompt_tokens, tokens(ANSWER.len())))),
     }))
 }

@@ -44,12 +44,7 @@ pub(crate) struct Controls {
 impl Controls {
     /// Reads the controls; malformed values are ignored.
     pub(crate) fn from_headers(headers: &HeaderMap) -> Self {
-        let text = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::trim)
-        };
+        let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
         let number = |name: &str| text(name).and_then(|v| v.parse::<u64>().ok());
         let status = number("x-mock-status")
             .and_then(|code| u16::try_from(code).ok())
@@ -77,16 +72,9 @@ impl Controls {
 /// What an endpoint answers, before controls are applied.
 pub(crate) enum Reply {
     /// A complete body.
-    Full {
-        status: StatusCode,
-        content_type: &'static str,
-        body: Bytes,
-    },
+    Full { status: StatusCode, content_type: &'static str, body: Bytes },
     /// A 200 body sent chunk by chunk, each as its own body frame.
-    Stream {
-        content_type: &'static str,
-        chunks: Box<dyn Iterator<Item = Bytes> + Send>,
-    },
+    Stream { content_type: &'static str, chunks: Box<dyn Iterator<Item = Bytes> + Send> },
 }
 
 /// An endpoint's result: `Err` carries an error reply.
@@ -95,11 +83,7 @@ pub(crate) type Outcome = Result<Reply, Reply>;
 impl Reply {
     /// 200 with a JSON body.
     pub(crate) fn json(body: impl Into<Bytes>) -> Self {
-        Reply::Full {
-            status: StatusCode::OK,
-            content_type: JSON,
-            body: body.into(),
-        }
+        Reply::Full { status: StatusCode::OK, content_type: JSON, body: body.into() }
     }
 
     /// 200 with `value` serialized as JSON.
@@ -108,14 +92,8 @@ impl Reply {
     }
 
     /// A streamed 200 response.
-    pub(crate) fn stream(
-        content_type: &'static str,
-        chunks: impl Iterator<Item = Bytes> + Send + 'static,
-    ) -> Self {
-        Reply::Stream {
-            content_type,
-            chunks: Box::new(chunks),
-        }
+    pub(crate) fn stream(content_type: &'static str, chunks: impl Iterator<Item = Bytes> + Send + 'static) -> Self {
+        Reply::Stream { content_type, chunks: Box::new(chunks) }
     }
 
     /// An OpenAI-shaped error: `{"error":{"message","type","param","code"}}`.
@@ -138,30 +116,13 @@ impl Reply {
             param: Option<&'a str>,
             code: Option<&'a str>,
         }
-        let envelope = Envelope {
-            error: Inner {
-                message,
-                kind,
-                param,
-                code,
-            },
-        };
-        Reply::Full {
-            status,
-            content_type: JSON,
-            body: to_json(&envelope),
-        }
+        let envelope = Envelope { error: Inner { message, kind, param, code } };
+        Reply::Full { status, content_type: JSON, body: to_json(&envelope) }
     }
 
     /// 400 `invalid_request_error`.
     pub(crate) fn invalid(message: &str, param: Option<&str>) -> Self {
-        Self::error(
-            StatusCode::BAD_REQUEST,
-            message,
-            "invalid_request_error",
-            param,
-            None,
-        )
+        Self::error(StatusCode::BAD_REQUEST, message, "invalid_request_error", param, None)
     }
 
     /// The error sent for `x-mock-status: <status>`.
@@ -179,9 +140,7 @@ impl Reply {
 
 /// Serializes one of our own response values (cannot fail for them).
 pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> Bytes {
-    serde_json::to_vec(value)
-        .map(Bytes::from)
-        .unwrap_or_default()
+    serde_json::to_vec(value).map(Bytes::from).unwrap_or_default()
 }
 
 /// Parses a JSON request body, or answers 400 the way OpenAI does.
@@ -197,62 +156,25 @@ pub(crate) fn parse<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, 
 }
 
 /// Turns a reply into a response, applying `x-mock-chunk-delay-ms` and `x-mock-fail`.
-pub(crate) fn respond(
-    reply: Reply,
-    controls: &Controls,
-    recorder: Option<&crate::Recorder>,
-) -> Response {
+pub(crate) fn respond(reply: Reply, controls: &Controls, recorder: Option<&crate::Recorder>) -> Response {
     let guard = || recorder.map(crate::Recorder::stream_guard);
     let (status, content_type, body) = match (reply, controls.fail) {
         (_, Some(Fail::Close)) => return close(),
-        (
-            Reply::Full {
-                status,
-                content_type,
-                ..
-            },
-            Some(Fail::HangBody),
-        ) => (status, content_type, Body::from_stream(hang())),
+        (Reply::Full { status, content_type, .. }, Some(Fail::HangBody)) => {
+            (status, content_type, Body::from_stream(hang()))
+        }
         (Reply::Stream { content_type, .. }, Some(Fail::HangBody)) => {
             (StatusCode::OK, content_type, Body::from_stream(hang()))
         }
-        (
-            Reply::Full {
-                status,
-                content_type,
-                body,
-            },
-            Some(Fail::ResetMidStream),
-        ) => {
+        (Reply::Full { status, content_type, body }, Some(Fail::ResetMidStream)) => {
             let half = body.slice(..body.len() / 2);
             let chunks = Box::new(std::iter::once(half));
-            (
-                status,
-                content_type,
-                drive(chunks, Duration::ZERO, Some(1), guard()),
-            )
+            (status, content_type, drive(chunks, Duration::ZERO, Some(1), guard()))
         }
-        (
-            Reply::Full {
-                status,
-                content_type,
-                body,
-            },
-            None,
-        ) => (status, content_type, Body::from(body)),
-        (
-            Reply::Stream {
-                content_type,
-                chunks,
-            },
-            fail,
-        ) => {
+        (Reply::Full { status, content_type, body }, None) => (status, content_type, Body::from(body)),
+        (Reply::Stream { content_type, chunks }, fail) => {
             let reset_after = (fail == Some(Fail::ResetMidStream)).then_some(2);
-            (
-                StatusCode::OK,
-                content_type,
-                drive(chunks, controls.chunk_delay, reset_after, guard()),
-            )
+            (StatusCode::OK, content_type, drive(chunks, controls.chunk_delay, reset_after, guard()))
         }
     };
     let mut response = Response::new(body);
@@ -295,14 +217,7 @@ fn drive(
     reset_after: Option<usize>,
     open: Option<crate::record::StreamGuard>,
 ) -> Body {
-    let state = Drive {
-        chunks,
-        sent: 0,
-        delay,
-        reset_after,
-        done: false,
-        _open: open,
-    };
+    let state = Drive { chunks, sent: 0, delay, reset_after, done: false, _open: open };
     Body::from_stream(stream::unfold(state, |mut s| async move {
         if s.done {
             return None;

@@ -31,9 +31,7 @@ pub(crate) fn upload(prefix: &[u8], body_len: u64) -> Outcome {
     let filename = form_filename(prefix).unwrap_or_else(|| "upload".to_owned());
     let purpose = form_field(prefix, "purpose");
     let purpose = purpose.as_deref().map_or("batch", str::trim);
-    Ok(Reply::json_of(&file_object(
-        FILE_ID, body_len, &filename, purpose,
-    )))
+    Ok(Reply::json_of(&file_object(FILE_ID, body_len, &filename, purpose)))
 }
 
 /// `GET /v1/files`
@@ -73,9 +71,7 @@ pub(crate) fn content() -> Outcome {
 
 /// `DELETE /v1/files/{id}`
 pub(crate) fn delete(id: &str) -> Outcome {
-    Ok(Reply::json_of(
-        &json!({"id": id, "object": "file", "deleted": true}),
-    ))
+    Ok(Reply::json_of(&json!({"id": id, "object": "file", "deleted": true})))
 }
 
 #[derive(Deserialize)]
@@ -116,12 +112,8 @@ fn batch_object(id: &str, status: &str, req: &BatchRequest) -> Value {
     })
 }
 
-const NO_BATCH: BatchRequest = BatchRequest {
-    input_file_id: None,
-    endpoint: None,
-    completion_window: None,
-    metadata: None,
-};
+const NO_BATCH: BatchRequest =
+    BatchRequest { input_file_id: None, endpoint: None, completion_window: None, metadata: None };
 
 /// `POST /v1/batches`
 pub(crate) fn create_batch(body: &[u8]) -> Outcome {
@@ -172,15 +164,11 @@ fn form_filename(prefix: &[u8]) -> Option<String> {
     let at = find(prefix, MARKER)?;
     let rest = &prefix[at + MARKER.len()..];
     let end = rest.iter().position(|&b| b == b'"')?;
-    String::from_utf8(rest[..end].to_vec())
-        .ok()
-        .filter(|name| !name.is_empty())
+    String::from_utf8(rest[..end].to_vec()).ok().filter(|name| !name.is_empty())
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack
-        .windows(needle.len())
-        .position(|window| window == needle)
+    haystack.windows(needle.len()).position(|window| window == needle)
 }
 
 #[cfg(test)]

@@ -56,11 +56,7 @@ pub struct MockOptions {
 
 impl Default for MockOptions {
     fn default() -> Self {
-        Self {
-            listen: None,
-            api_key: None,
-            record: true,
-        }
+        Self { listen: None, api_key: None, record: true }
     }
 }
 
@@ -80,9 +76,7 @@ impl MockProvider {
 
     /// Starts a mock with `options`.
     pub async fn spawn_with(options: MockOptions) -> std::io::Result<MockProvider> {
-        let listen = options
-            .listen
-            .unwrap_or_else(|| SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
+        let listen = options.listen.unwrap_or_else(|| SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let recorder = Recorder::new();
@@ -92,11 +86,7 @@ impl MockProvider {
                 tracing::warn!(%err, "mock provider stopped");
             }
         });
-        Ok(MockProvider {
-            addr,
-            recorder,
-            task,
-        })
+        Ok(MockProvider { addr, recorder, task })
     }
 
     /// The address it listens on.
@@ -147,10 +137,7 @@ struct Ctx {
 /// The mock's router, for embedding. Records into `recorder` when given one;
 /// with `None` the request path takes no lock.
 pub fn router(options: &MockOptions, recorder: Option<Recorder>) -> Router {
-    let ctx = Arc::new(Ctx {
-        expected_auth: options.api_key.as_ref().map(|key| format!("Bearer {key}")),
-        recorder,
-    });
+    let ctx = Arc::new(Ctx { expected_auth: options.api_key.as_ref().map(|key| format!("Bearer {key}")), recorder });
     Router::new().fallback(handle).with_state(ctx)
 }
 
@@ -158,10 +145,7 @@ pub fn router(options: &MockOptions, recorder: Option<Recorder>) -> Router {
 /// until this future is dropped; dropping it also closes open connections.
 pub async fn serve(listener: TcpListener, router: Router) -> std::io::Result<()> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .auto_date_header(false);
+    builder.http1().timer(TokioTimer::new()).auto_date_header(false);
     builder.http2().auto_date_header(false);
     let service = TowerToHyperService::new(router);
     let mut connections = JoinSet::new();
@@ -253,25 +237,12 @@ impl Endpoint {
 
     /// Whether the body is an upload (or unknown): streamed and counted, not buffered.
     fn streams_body(&self) -> bool {
-        matches!(
-            self,
-            Endpoint::UploadFile
-                | Endpoint::ImageEdits
-                | Endpoint::Transcription
-                | Endpoint::NotFound
-        )
+        matches!(self, Endpoint::UploadFile | Endpoint::ImageEdits | Endpoint::Transcription | Endpoint::NotFound)
     }
 
     /// The endpoint's answer. `body` is the whole body, or its first
     /// [`RECORD_BODY_LIMIT`] bytes for streamed uploads.
-    fn reply(
-        &self,
-        method: &Method,
-        path: &str,
-        body: &[u8],
-        body_len: u64,
-        chunks: usize,
-    ) -> Outcome {
+    fn reply(&self, method: &Method, path: &str, body: &[u8], body_len: u64, chunks: usize) -> Outcome {
         match self {
             Endpoint::Chat => chat::chat_completions(body, chunks),
             Endpoint::Completions => chat::completions(body, chunks),
@@ -310,20 +281,11 @@ async fn handle(State(ctx): State<Arc<Ctx>>, request: Request) -> Response {
     let endpoint = Endpoint::resolve(&parts.method, parts.uri.path());
     let controls = Controls::from_headers(&parts.headers);
 
-    let keep = if endpoint.streams_body() {
-        RECORD_BODY_LIMIT
-    } else {
-        JSON_BODY_LIMIT
-    };
+    let keep = if endpoint.streams_body() { RECORD_BODY_LIMIT } else { JSON_BODY_LIMIT };
     let body = record::read_body(body, keep).await;
     if let Some(recorder) = &ctx.recorder {
-        let uri = parts
-            .extensions
-            .get::<OriginalUri>()
-            .map_or(&parts.uri, |original| &original.0);
-        let path = uri
-            .path_and_query()
-            .map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned());
+        let uri = parts.extensions.get::<OriginalUri>().map_or(&parts.uri, |original| &original.0);
+        let path = uri.path_and_query().map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned());
         recorder.push(RecordedRequest {
             method: parts.method.clone(),
             path,
@@ -361,13 +323,7 @@ async fn handle(State(ctx): State<Arc<Ctx>>, request: Request) -> Response {
         )
     } else {
         endpoint
-            .reply(
-                &parts.method,
-                parts.uri.path(),
-                &body.kept,
-                body.total,
-                controls.chunks,
-            )
+            .reply(&parts.method, parts.uri.path(), &body.kept, body.total, controls.chunks)
             .unwrap_or_else(|error| error)
     };
     control::respond(reply, &controls, ctx.recorder.as_ref())
@@ -378,8 +334,6 @@ impl Ctx {
         let Some(expected) = &self.expected_auth else {
             return true;
         };
-        headers
-            .get(AUTHORIZATION)
-            .is_some_and(|value| value.as_bytes() == expected.as_bytes())
+        headers.get(AUTHORIZATION).is_some_and(|value| value.as_bytes() == expected.as_bytes())
     }
 }

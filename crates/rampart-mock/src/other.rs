@@ -14,13 +14,7 @@ use crate::files::form_field;
 use crate::sse::tokens;
 
 /// Models listed by `GET /v1/models`.
-const MODELS: [&str; 5] = [
-    "gpt-4o-mini",
-    "gpt-4o",
-    "text-embedding-3-small",
-    "omni-moderation-latest",
-    "mock-model",
-];
+const MODELS: [&str; 5] = ["gpt-4o-mini", "gpt-4o", "text-embedding-3-small", "omni-moderation-latest", "mock-model"];
 
 fn model_object(id: &str) -> Value {
     json!({"id": id, "object": "model", "created": CREATED, "owned_by": "rampart-mock"})
@@ -88,12 +82,7 @@ struct EmbeddingUsage {
 /// `POST /v1/embeddings`
 pub(crate) fn embeddings(body: &[u8]) -> Outcome {
     let req: EmbeddingRequest = parse(body)?;
-    let invalid_input = || {
-        Reply::invalid(
-            "'input' must be a non-empty string or array.",
-            Some("input"),
-        )
-    };
+    let invalid_input = || Reply::invalid("'input' must be a non-empty string or array.", Some("input"));
     let inputs = embedding_inputs(req.input.as_ref()).ok_or_else(invalid_input)?;
     let dims = match req.dimensions {
         None => DEFAULT_DIMENSIONS,
@@ -117,11 +106,7 @@ pub(crate) fn embeddings(body: &[u8]) -> Outcome {
             } else {
                 Vector::Floats(values)
             };
-            Embedding {
-                object: "embedding",
-                index,
-                embedding,
-            }
+            Embedding { object: "embedding", index, embedding }
         })
         .collect();
     let prompt_tokens = inputs.iter().map(|i| i.tokens).sum();
@@ -129,10 +114,7 @@ pub(crate) fn embeddings(body: &[u8]) -> Outcome {
         object: "list",
         data,
         model: req.model.as_deref().unwrap_or("text-embedding-3-small"),
-        usage: EmbeddingUsage {
-            prompt_tokens,
-            total_tokens: prompt_tokens,
-        },
+        usage: EmbeddingUsage { prompt_tokens, total_tokens: prompt_tokens },
     }))
 }
 
@@ -144,15 +126,9 @@ struct EmbeddingInput {
 
 /// The inputs of an embeddings request: a string, strings, a token array or token arrays.
 fn embedding_inputs(input: Option<&Value>) -> Option<Vec<EmbeddingInput>> {
-    let text = |s: &str| EmbeddingInput {
-        len: s.len(),
-        tokens: tokens(s.len()),
-    };
+    let text = |s: &str| EmbeddingInput { len: s.len(), tokens: tokens(s.len()) };
     let token_array = |items: &[Value]| {
-        items.iter().all(Value::is_u64).then_some(EmbeddingInput {
-            len: items.len(),
-            tokens: items.len() as u64,
-        })
+        items.iter().all(Value::is_u64).then_some(EmbeddingInput { len: items.len(), tokens: items.len() as u64 })
     };
     match input? {
         Value::String(s) => Some(vec![text(s)]),
@@ -172,15 +148,10 @@ fn embedding_inputs(input: Option<&Value>) -> Option<Vec<EmbeddingInput>> {
 
 /// A deterministic vector in [-1, 1) from the input's index and length.
 fn vector(index: usize, len: usize, dims: usize) -> Vec<f32> {
-    let seed = (index as u64 + 1)
-        .wrapping_mul(1_000_003)
-        .wrapping_add(len as u64);
+    let seed = (index as u64 + 1).wrapping_mul(1_000_003).wrapping_add(len as u64);
     (0..dims as u64)
         .map(|j| {
-            let x = seed
-                .wrapping_mul(2_654_435_761)
-                .wrapping_add(j.wrapping_mul(40_503))
-                % 2000;
+            let x = seed.wrapping_mul(2_654_435_761).wrapping_add(j.wrapping_mul(40_503)) % 2000;
             x as f32 / 1000.0 - 1.0
         })
         .collect()
@@ -212,18 +183,11 @@ const CATEGORIES: [&str; 13] = [
 
 /// One unflagged moderation result, precomputed.
 static MODERATION_RESULT: LazyLock<Value> = LazyLock::new(|| {
-    let categories: serde_json::Map<String, Value> = CATEGORIES
-        .iter()
-        .map(|c| ((*c).to_owned(), json!(false)))
-        .collect();
-    let scores: serde_json::Map<String, Value> = CATEGORIES
-        .iter()
-        .map(|c| ((*c).to_owned(), json!(0.0001)))
-        .collect();
-    let applied: serde_json::Map<String, Value> = CATEGORIES
-        .iter()
-        .map(|c| ((*c).to_owned(), json!(["text"])))
-        .collect();
+    let categories: serde_json::Map<String, Value> =
+        CATEGORIES.iter().map(|c| ((*c).to_owned(), json!(false))).collect();
+    let scores: serde_json::Map<String, Value> = CATEGORIES.iter().map(|c| ((*c).to_owned(), json!(0.0001))).collect();
+    let applied: serde_json::Map<String, Value> =
+        CATEGORIES.iter().map(|c| ((*c).to_owned(), json!(["text"]))).collect();
     json!({
         "flagged": false,
         "categories": categories,
@@ -241,10 +205,7 @@ pub(crate) fn moderations(body: &[u8]) -> Outcome {
         Some(Value::Array(items)) if items.iter().any(Value::is_object) => 1,
         Some(Value::Array(items)) if !items.is_empty() => items.len(),
         _ => {
-            return Err(Reply::invalid(
-                "'input' must be a non-empty string or array.",
-                Some("input"),
-            ));
+            return Err(Reply::invalid("'input' must be a non-empty string or array.", Some("input")));
         }
     };
     let results = vec![MODERATION_RESULT.clone(); count];
@@ -256,12 +217,11 @@ pub(crate) fn moderations(body: &[u8]) -> Outcome {
 }
 
 /// A 1×1 PNG, base64.
-const PNG_1X1: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
+const PNG_1X1: &str =
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==";
 
 fn images(n: u64) -> Outcome {
-    let data: Vec<Value> = (0..n.clamp(1, 10))
-        .map(|_| json!({"b64_json": PNG_1X1}))
-        .collect();
+    let data: Vec<Value> = (0..n.clamp(1, 10)).map(|_| json!({"b64_json": PNG_1X1})).collect();
     Ok(Reply::json_of(&json!({"created": CREATED, "data": data})))
 }
 
@@ -317,10 +277,7 @@ pub(crate) fn speech(body: &[u8], chunks: usize) -> Outcome {
 /// `POST /v1/audio/transcriptions` and `/v1/audio/translations` (multipart).
 pub(crate) fn transcription(prefix: &[u8]) -> Outcome {
     const TEXT: &str = "mock transcription";
-    match form_field(prefix, "response_format")
-        .as_deref()
-        .map(str::trim)
-    {
+    match form_field(prefix, "response_format").as_deref().map(str::trim) {
         Some("text" | "srt" | "vtt") => Ok(Reply::Full {
             status: http::StatusCode::OK,
             content_type: "text/plain; charset=utf-8",

@@ -57,9 +57,7 @@ impl Drop for StreamGuard {
 
 impl std::fmt::Debug for Recorder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Recorder")
-            .field("len", &self.len())
-            .finish()
+        f.debug_struct("Recorder").field("len", &self.len()).finish()
     }
 }
 
@@ -90,8 +88,7 @@ impl Recorder {
     }
 
     pub(crate) fn stream_guard(&self) -> StreamGuard {
-        self.open_streams
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.open_streams.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         StreamGuard(self.open_streams.clone())
     }
 
@@ -106,9 +103,7 @@ impl Recorder {
 
     fn lock(&self) -> MutexGuard<'_, Vec<RecordedRequest>> {
         // A panic while holding this lock cannot leave the Vec inconsistent.
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -167,10 +162,5 @@ pub(crate) async fn read_body(mut body: Body, keep: usize) -> ReadBody {
             buf.freeze()
         }
     };
-    ReadBody {
-        kept,
-        total,
-        truncated: total > keep as u64,
-        failed,
-    }
+    ReadBody { kept, total, truncated: total > keep as u64, failed }
 }

@@ -61,16 +61,9 @@ pub(crate) fn create(body: &[u8], chunks: usize) -> Outcome {
         _ => 0,
     };
     let input_tokens = tokens(req.input.map_or(0, |i| i.get().len()) + instructions_len);
-    let answer = match pick_tool(
-        req.tools.as_deref().unwrap_or_default(),
-        req.tool_choice.as_ref(),
-    ) {
+    let answer = match pick_tool(req.tools.as_deref().unwrap_or_default(), req.tool_choice.as_ref()) {
         Some(name) => Answer::ToolCall(name),
-        None => Answer::Text(if wants_json(req.text.as_ref()) {
-            JSON_ANSWER
-        } else {
-            ANSWER
-        }),
+        None => Answer::Text(if wants_json(req.text.as_ref()) { JSON_ANSWER } else { ANSWER }),
     };
     let stream = req.stream.unwrap_or(false);
     let template = ResponseTemplate::new(req);
@@ -85,31 +78,16 @@ pub(crate) fn create(body: &[u8], chunks: usize) -> Outcome {
             Answer::ToolCall(name) => call_item(name, TOOL_ARGUMENTS, "completed"),
         };
         let usage = usage(input_tokens, output_tokens);
-        return Ok(Reply::json_of(&template.build(
-            "completed",
-            vec![output],
-            usage,
-        )));
+        return Ok(Reply::json_of(&template.build("completed", vec![output], usage)));
     }
 
-    let stream = ResponsesStream {
-        template,
-        answer,
-        k: chunks,
-        input_tokens,
-    };
-    Ok(Reply::stream(
-        EVENT_STREAM,
-        (0..).map_while(move |i| stream.event(i)),
-    ))
+    let stream = ResponsesStream { template, answer, k: chunks, input_tokens };
+    Ok(Reply::stream(EVENT_STREAM, (0..).map_while(move |i| stream.event(i))))
 }
 
 /// Whether `text.format.type` asks for JSON output.
 fn wants_json(text: Option<&Value>) -> bool {
-    let kind = text
-        .and_then(|t| t.get("format"))
-        .and_then(|f| f.get("type"))
-        .and_then(Value::as_str);
+    let kind = text.and_then(|t| t.get("format")).and_then(|f| f.get("type")).and_then(Value::as_str);
     matches!(kind, Some("json_object" | "json_schema"))
 }
 
@@ -198,9 +176,7 @@ impl ResponseTemplate {
             tool_choice: req.tool_choice.unwrap_or_else(|| json!("auto")),
             temperature: req.temperature.unwrap_or(1.0),
             top_p: req.top_p.unwrap_or(1.0),
-            text: req
-                .text
-                .unwrap_or_else(|| json!({"format": {"type": "text"}})),
+            text: req.text.unwrap_or_else(|| json!({"format": {"type": "text"}})),
             metadata: req.metadata.unwrap_or_else(|| json!({})),
             max_output_tokens: req.max_output_tokens,
             previous_response_id: req.previous_response_id,
@@ -272,10 +248,7 @@ impl ResponsesStream {
 
     fn lifecycle(&self, kind: &str, seq: usize) -> Bytes {
         let response = self.template.build("in_progress", Vec::new(), Value::Null);
-        sse::event(
-            kind,
-            &json!({"type": kind, "sequence_number": seq, "response": response}),
-        )
+        sse::event(kind, &json!({"type": kind, "sequence_number": seq, "response": response}))
     }
 
     fn completed(&self, output: Value, output_tokens: u64, seq: usize) -> Bytes {
@@ -291,10 +264,7 @@ impl ResponsesStream {
         let k = self.k;
         let part = |text: &str| json!({"type": "output_text", "text": text, "annotations": [], "logprobs": []});
         let (kind, data) = match j {
-            0 => (
-                "response.output_item.added",
-                json!({"output_index": 0, "item": message_item("", "in_progress")}),
-            ),
+            0 => ("response.output_item.added", json!({"output_index": 0, "item": message_item("", "in_progress")})),
             1 => (
                 "response.content_part.added",
                 json!({"item_id": MESSAGE_ID, "output_index": 0, "content_index": 0, "part": part("")}),
@@ -337,10 +307,7 @@ impl ResponsesStream {
     fn call_event(&self, name: &str, j: usize, seq: usize) -> Option<Bytes> {
         let n = TOOL_ARGUMENTS.len();
         let (kind, data) = match j {
-            0 => (
-                "response.output_item.added",
-                json!({"output_index": 0, "item": call_item(name, "", "in_progress")}),
-            ),
+            0 => ("response.output_item.added", json!({"output_index": 0, "item": call_item(name, "", "in_progress")})),
             j if j <= n => (
                 "response.function_call_arguments.delta",
                 json!({"item_id": CALL_ITEM_ID, "output_index": 0, "delta": sse::chunk(TOOL_ARGUMENTS, n, j - 1)}),

@@ -45,11 +45,7 @@ pub(crate) fn chunk(text: &'static str, k: usize, i: usize) -> &'static str {
     if len == 0 {
         return "";
     }
-    let (start, end) = if k <= len {
-        (i * len / k, (i + 1) * len / k)
-    } else {
-        (i % len, i % len + 1)
-    };
+    let (start, end) = if k <= len { (i * len / k, (i + 1) * len / k) } else { (i % len, i % len + 1) };
     text.get(start..end).unwrap_or("")
 }
 
@@ -66,11 +62,7 @@ pub(crate) fn streamed_text(text: &'static str, k: usize) -> Cow<'static, str> {
 
 /// Length in bytes of [`streamed_text`].
 pub(crate) fn streamed_len(text: &str, k: usize) -> usize {
-    if text.is_empty() {
-        0
-    } else {
-        text.len().max(k)
-    }
+    if text.is_empty() { 0 } else { text.len().max(k) }
 }
 
 /// A cheap token estimate: a token per four bytes, at least one.

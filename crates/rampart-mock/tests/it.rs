@@ -40,12 +40,7 @@ impl Answer {
 fn sse_data(text: &str) -> Vec<String> {
     text.split("\n\n")
         .filter(|event| !event.is_empty())
-        .filter_map(|event| {
-            event
-                .lines()
-                .find_map(|line| line.strip_prefix("data: "))
-                .map(str::to_owned)
-        })
+        .filter_map(|event| event.lines().find_map(|line| line.strip_prefix("data: ")).map(str::to_owned))
         .collect()
 }
 
@@ -60,15 +55,11 @@ async fn send(
     headers: &[(&str, &str)],
     body: impl Into<Bytes>,
 ) -> Result<http::Response<Incoming>, Error> {
-    let mut request = Request::builder()
-        .method(method)
-        .uri(format!("http://{}{path}", mock.addr()));
+    let mut request = Request::builder().method(method).uri(format!("http://{}{path}", mock.addr()));
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    Ok(client()
-        .request(request.body(Full::new(body.into()))?)
-        .await?)
+    Ok(client().request(request.body(Full::new(body.into()))?).await?)
 }
 
 async fn call(
@@ -80,23 +71,14 @@ async fn call(
 ) -> Result<Answer, Error> {
     let response = send(mock, method, path, headers, body).await?;
     let (parts, body) = response.into_parts();
-    Ok(Answer {
-        status: parts.status,
-        headers: parts.headers,
-        body: body.collect().await?.to_bytes(),
-    })
+    Ok(Answer { status: parts.status, headers: parts.headers, body: body.collect().await?.to_bytes() })
 }
 
 async fn post(mock: &MockProvider, path: &str, body: Value) -> Result<Answer, Error> {
     post_with(mock, path, &[], body).await
 }
 
-async fn post_with(
-    mock: &MockProvider,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Value,
-) -> Result<Answer, Error> {
+async fn post_with(mock: &MockProvider, path: &str, headers: &[(&str, &str)], body: Value) -> Result<Answer, Error> {
     let mut all = vec![("content-type", "application/json")];
     all.extend_from_slice(headers);
     call(mock, Method::POST, path, &all, body.to_string()).await
@@ -114,10 +96,7 @@ async fn chat_completion_shape_and_determinism() -> TestResult {
     assert_eq!(first.status, StatusCode::OK);
     assert_eq!(first.headers["content-type"], "application/json");
     assert!(first.headers.get("date").is_none());
-    assert_eq!(
-        first.body, second.body,
-        "identical requests, identical bytes"
-    );
+    assert_eq!(first.body, second.body, "identical requests, identical bytes");
     assert_eq!(first.headers, second.headers);
 
     let v = first.json()?;
@@ -130,19 +109,13 @@ async fn chat_completion_shape_and_determinism() -> TestResult {
     let choice = &v["choices"][0];
     assert_eq!(choice["finish_reason"], "stop");
     assert_eq!(choice["message"]["role"], "assistant");
-    assert_eq!(
-        choice["message"]["content"],
-        "Hello from the rampart mock provider."
-    );
+    assert_eq!(choice["message"]["content"], "Hello from the rampart mock provider.");
     assert!(choice["message"]["refusal"].is_null());
     let usage = &v["usage"];
     assert!(usage["prompt_tokens"].as_u64() >= Some(1));
     assert_eq!(
         usage["total_tokens"].as_u64(),
-        Some(
-            usage["prompt_tokens"].as_u64().unwrap_or(0)
-                + usage["completion_tokens"].as_u64().unwrap_or(0)
-        )
+        Some(usage["prompt_tokens"].as_u64().unwrap_or(0) + usage["completion_tokens"].as_u64().unwrap_or(0))
     );
     Ok(())
 }
@@ -160,10 +133,7 @@ async fn chat_accepts_multipart_content_and_json_mode() -> TestResult {
     });
     let v = post(&mock, "/v1/chat/completions", body).await?.json()?;
     let content = v["choices"][0]["message"]["content"].as_str().unwrap_or("");
-    assert_eq!(
-        serde_json::from_str::<Value>(content)?,
-        json!({"mock": true})
-    );
+    assert_eq!(serde_json::from_str::<Value>(content)?, json!({"mock": true}));
     Ok(())
 }
 
@@ -175,9 +145,7 @@ async fn chat_tool_call() -> TestResult {
         {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}},
         {"type": "function", "function": {"name": "other"}}
     ]);
-    let v = post(&mock, "/v1/chat/completions", body.clone())
-        .await?
-        .json()?;
+    let v = post(&mock, "/v1/chat/completions", body.clone()).await?.json()?;
     let choice = &v["choices"][0];
     assert_eq!(choice["finish_reason"], "tool_calls");
     assert!(choice["message"]["content"].is_null());
@@ -187,9 +155,7 @@ async fn chat_tool_call() -> TestResult {
     );
 
     body["tool_choice"] = json!("none");
-    let v = post(&mock, "/v1/chat/completions", body.clone())
-        .await?
-        .json()?;
+    let v = post(&mock, "/v1/chat/completions", body.clone()).await?.json()?;
     assert_eq!(v["choices"][0]["finish_reason"], "stop");
 
     body["tool_choice"] = json!({"type": "function", "function": {"name": "other"}});
@@ -197,23 +163,15 @@ async fn chat_tool_call() -> TestResult {
     let answer = post(&mock, "/v1/chat/completions", body).await?;
     let events = answer.sse_data();
     assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
-    let chunks: Vec<Value> = events[..events.len() - 1]
-        .iter()
-        .map(|e| serde_json::from_str(e))
-        .collect::<Result<_, _>>()?;
-    assert_eq!(
-        chunks[0]["choices"][0]["delta"]["tool_calls"][0]["function"]["name"],
-        "other"
-    );
+    let chunks: Vec<Value> =
+        events[..events.len() - 1].iter().map(|e| serde_json::from_str(e)).collect::<Result<_, _>>()?;
+    assert_eq!(chunks[0]["choices"][0]["delta"]["tool_calls"][0]["function"]["name"], "other");
     let arguments: String = chunks
         .iter()
         .filter_map(|c| c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str())
         .collect();
     assert_eq!(arguments, "{}");
-    assert_eq!(
-        chunks.last().map(|c| &c["choices"][0]["finish_reason"]),
-        Some(&json!("tool_calls"))
-    );
+    assert_eq!(chunks.last().map(|c| &c["choices"][0]["finish_reason"]), Some(&json!("tool_calls")));
     Ok(())
 }
 
@@ -223,23 +181,15 @@ fn check_chat_stream(answer: &Answer, include_usage: bool, k: usize) -> Result<V
     assert_eq!(answer.headers["content-type"], "text/event-stream");
     let events = answer.sse_data();
     assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
-    let chunks: Vec<Value> = events[..events.len() - 1]
-        .iter()
-        .map(|e| serde_json::from_str(e))
-        .collect::<Result<_, _>>()?;
+    let chunks: Vec<Value> =
+        events[..events.len() - 1].iter().map(|e| serde_json::from_str(e)).collect::<Result<_, _>>()?;
     assert_eq!(chunks.len(), 1 + k + 1 + usize::from(include_usage));
     for chunk in &chunks {
         assert_eq!(chunk["object"], "chat.completion.chunk");
         assert_eq!(chunk["id"], "chatcmpl-mock");
     }
-    assert_eq!(
-        chunks[0]["choices"][0]["delta"],
-        json!({"role": "assistant", "content": "", "refusal": null})
-    );
-    let text: String = chunks[1..=k]
-        .iter()
-        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
-        .collect();
+    assert_eq!(chunks[0]["choices"][0]["delta"], json!({"role": "assistant", "content": "", "refusal": null}));
+    let text: String = chunks[1..=k].iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
     if k <= 37 {
         assert_eq!(text, "Hello from the rampart mock provider.");
     } else {
@@ -271,22 +221,10 @@ async fn chat_stream_with_and_without_usage() -> TestResult {
     let answer = post(&mock, "/v1/chat/completions", body.clone()).await?;
     check_chat_stream(&answer, true, 4)?;
 
-    let answer = post_with(
-        &mock,
-        "/v1/chat/completions",
-        &[("x-mock-chunks", "7")],
-        body.clone(),
-    )
-    .await?;
+    let answer = post_with(&mock, "/v1/chat/completions", &[("x-mock-chunks", "7")], body.clone()).await?;
     check_chat_stream(&answer, true, 7)?;
 
-    let answer = post_with(
-        &mock,
-        "/v1/chat/completions",
-        &[("x-mock-chunks", "5000")],
-        body,
-    )
-    .await?;
+    let answer = post_with(&mock, "/v1/chat/completions", &[("x-mock-chunks", "5000")], body).await?;
     check_chat_stream(&answer, true, 5000)?;
     Ok(())
 }
@@ -297,14 +235,8 @@ async fn stream_chunks_arrive_as_separate_frames() -> TestResult {
     let mut body = chat_request();
     body["stream"] = json!(true);
     let started = Instant::now();
-    let response = send(
-        &mock,
-        Method::POST,
-        "/v1/chat/completions",
-        &[("x-mock-chunk-delay-ms", "40")],
-        body.to_string(),
-    )
-    .await?;
+    let response =
+        send(&mock, Method::POST, "/v1/chat/completions", &[("x-mock-chunk-delay-ms", "40")], body.to_string()).await?;
     let mut body = response.into_body();
     let mut frames = Vec::new();
     while let Some(frame) = body.frame().await {
@@ -327,10 +259,7 @@ async fn legacy_completions() -> TestResult {
     let body = json!({"model": "gpt-3.5-turbo-instruct", "prompt": "Once upon"});
     let v = post(&mock, "/v1/completions", body.clone()).await?.json()?;
     assert_eq!(v["object"], "text_completion");
-    assert_eq!(
-        v["choices"][0]["text"],
-        "Hello from the rampart mock provider."
-    );
+    assert_eq!(v["choices"][0]["text"], "Hello from the rampart mock provider.");
 
     let mut body = body;
     body["stream"] = json!(true);
@@ -346,13 +275,9 @@ async fn legacy_completions() -> TestResult {
 #[tokio::test]
 async fn embeddings_float_and_base64() -> TestResult {
     let mock = MockProvider::spawn().await?;
-    let v = post(
-        &mock,
-        "/v1/embeddings",
-        json!({"model": "text-embedding-3-small", "input": ["a", "bb", "ccc"]}),
-    )
-    .await?
-    .json()?;
+    let v = post(&mock, "/v1/embeddings", json!({"model": "text-embedding-3-small", "input": ["a", "bb", "ccc"]}))
+        .await?
+        .json()?;
     assert_eq!(v["object"], "list");
     let data = v["data"].as_array().cloned().unwrap_or_default();
     assert_eq!(data.len(), 3);
@@ -361,24 +286,18 @@ async fn embeddings_float_and_base64() -> TestResult {
     assert_ne!(data[0]["embedding"], data[1]["embedding"]);
     assert!(v["usage"]["prompt_tokens"].as_u64() >= Some(3));
 
-    let body = json!({"model": "text-embedding-3-small", "input": "hello", "dimensions": 16, "encoding_format": "base64"});
+    let body =
+        json!({"model": "text-embedding-3-small", "input": "hello", "dimensions": 16, "encoding_format": "base64"});
     let v = post(&mock, "/v1/embeddings", body).await?.json()?;
     let encoded = v["data"][0]["embedding"].as_str().unwrap_or("");
     let bytes = base64::engine::general_purpose::STANDARD.decode(encoded)?;
     assert_eq!(bytes.len(), 16 * 4);
-    let floats: Vec<f32> = bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
+    let floats: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
     assert!(floats.iter().all(|f| (-1.0..1.0).contains(f)));
 
-    let tokens = post(&mock, "/v1/embeddings", json!({"input": [[1, 2, 3], [4]]}))
-        .await?
-        .json()?;
+    let tokens = post(&mock, "/v1/embeddings", json!({"input": [[1, 2, 3], [4]]})).await?.json()?;
     assert_eq!(tokens["data"].as_array().map(Vec::len), Some(2));
-    let single = post(&mock, "/v1/embeddings", json!({"input": [1, 2, 3]}))
-        .await?
-        .json()?;
+    let single = post(&mock, "/v1/embeddings", json!({"input": [1, 2, 3]})).await?.json()?;
     assert_eq!(single["data"].as_array().map(Vec::len), Some(1));
     let bad = post(&mock, "/v1/embeddings", json!({"input": []})).await?;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
@@ -394,10 +313,7 @@ async fn responses_plain_and_streamed() -> TestResult {
     assert_eq!(v["object"], "response");
     assert_eq!(v["status"], "completed");
     assert_eq!(v["output"][0]["content"][0]["type"], "output_text");
-    assert_eq!(
-        v["output"][0]["content"][0]["text"],
-        "Hello from the rampart mock provider."
-    );
+    assert_eq!(v["output"][0]["content"][0]["text"], "Hello from the rampart mock provider.");
     assert!(v["error"].is_null());
     assert_eq!(v["tools"], json!([]));
     assert!(v["usage"]["total_tokens"].as_u64() > Some(1));
@@ -410,16 +326,8 @@ async fn responses_plain_and_streamed() -> TestResult {
     let mut kinds = Vec::new();
     let mut delta_text = String::new();
     for (seq, event) in text.split("\n\n").filter(|e| !e.is_empty()).enumerate() {
-        let name = event
-            .lines()
-            .find_map(|l| l.strip_prefix("event: "))
-            .unwrap_or("");
-        let data: Value = serde_json::from_str(
-            event
-                .lines()
-                .find_map(|l| l.strip_prefix("data: "))
-                .unwrap_or(""),
-        )?;
+        let name = event.lines().find_map(|l| l.strip_prefix("event: ")).unwrap_or("");
+        let data: Value = serde_json::from_str(event.lines().find_map(|l| l.strip_prefix("data: ")).unwrap_or(""))?;
         assert_eq!(data["type"], name);
         assert_eq!(data["sequence_number"], seq);
         if name == "response.output_text.delta" {
@@ -430,21 +338,17 @@ async fn responses_plain_and_streamed() -> TestResult {
         }
         kinds.push(name.to_owned());
     }
-    let expected: Vec<&str> = [
-        "response.created",
-        "response.in_progress",
-        "response.output_item.added",
-        "response.content_part.added",
-    ]
-    .into_iter()
-    .chain(std::iter::repeat_n("response.output_text.delta", 4))
-    .chain([
-        "response.output_text.done",
-        "response.content_part.done",
-        "response.output_item.done",
-        "response.completed",
-    ])
-    .collect();
+    let expected: Vec<&str> =
+        ["response.created", "response.in_progress", "response.output_item.added", "response.content_part.added"]
+            .into_iter()
+            .chain(std::iter::repeat_n("response.output_text.delta", 4))
+            .chain([
+                "response.output_text.done",
+                "response.content_part.done",
+                "response.output_item.done",
+                "response.completed",
+            ])
+            .collect();
     assert_eq!(kinds, expected);
     assert_eq!(delta_text, "Hello from the rampart mock provider.");
     Ok(())
@@ -501,14 +405,8 @@ async fn uploads_are_counted_not_buffered() -> TestResult {
     form.extend(std::iter::repeat_n(b'x', 3 * 1024 * 1024));
     form.extend_from_slice(b"\r\n--XyZ--\r\n");
     let len = form.len();
-    let answer = call(
-        &mock,
-        Method::POST,
-        "/v1/files",
-        &[("content-type", "multipart/form-data; boundary=XyZ")],
-        form,
-    )
-    .await?;
+    let answer =
+        call(&mock, Method::POST, "/v1/files", &[("content-type", "multipart/form-data; boundary=XyZ")], form).await?;
     let v = answer.json()?;
     assert_eq!(v["id"], "file-mock");
     assert_eq!(v["bytes"], len);
@@ -523,70 +421,44 @@ async fn uploads_are_counted_not_buffered() -> TestResult {
 #[tokio::test]
 async fn other_endpoints() -> TestResult {
     let mock = MockProvider::spawn().await?;
-    let models = call(&mock, Method::GET, "/v1/models", &[], "")
-        .await?
-        .json()?;
+    let models = call(&mock, Method::GET, "/v1/models", &[], "").await?.json()?;
     assert_eq!(models["data"].as_array().map(Vec::len), Some(5));
-    let model = call(&mock, Method::GET, "/v1/models/ft:gpt-4o:org/x", &[], "")
-        .await?
-        .json()?;
+    let model = call(&mock, Method::GET, "/v1/models/ft:gpt-4o:org/x", &[], "").await?.json()?;
     assert_eq!(model["id"], "ft:gpt-4o:org/x");
 
-    let moderation = post(&mock, "/v1/moderations", json!({"input": ["a", "b"]}))
-        .await?
-        .json()?;
+    let moderation = post(&mock, "/v1/moderations", json!({"input": ["a", "b"]})).await?.json()?;
     assert_eq!(moderation["id"], "modr-mock");
     assert_eq!(moderation["results"].as_array().map(Vec::len), Some(2));
     assert_eq!(moderation["results"][0]["flagged"], false);
 
-    let files = call(&mock, Method::GET, "/v1/files", &[], "")
-        .await?
-        .json()?;
+    let files = call(&mock, Method::GET, "/v1/files", &[], "").await?.json()?;
     assert_eq!(files["object"], "list");
-    let file = call(&mock, Method::GET, "/v1/files/file-abc", &[], "")
-        .await?
-        .json()?;
+    let file = call(&mock, Method::GET, "/v1/files/file-abc", &[], "").await?.json()?;
     assert_eq!(file["id"], "file-abc");
     let content = call(&mock, Method::GET, "/v1/files/file-abc/content", &[], "").await?;
     assert!(!content.body.is_empty());
-    let deleted = call(&mock, Method::DELETE, "/v1/files/file-abc", &[], "")
-        .await?
-        .json()?;
-    assert_eq!(
-        deleted,
-        json!({"id": "file-abc", "object": "file", "deleted": true})
-    );
+    let deleted = call(&mock, Method::DELETE, "/v1/files/file-abc", &[], "").await?.json()?;
+    assert_eq!(deleted, json!({"id": "file-abc", "object": "file", "deleted": true}));
 
-    let batch = post(&mock, "/v1/batches", json!({"input_file_id": "file-1", "endpoint": "/v1/embeddings", "completion_window": "24h"}))
-        .await?
-        .json()?;
-    assert_eq!(batch["object"], "batch");
-    assert_eq!(batch["input_file_id"], "file-1");
-    let cancelled = call(&mock, Method::POST, "/v1/batches/batch_1/cancel", &[], "")
-        .await?
-        .json()?;
-    assert_eq!(cancelled["status"], "cancelling");
-    let listed = call(&mock, Method::GET, "/v1/batches", &[], "")
-        .await?
-        .json()?;
-    assert_eq!(listed["data"][0]["status"], "completed");
-
-    let image = post(
+    let batch = post(
         &mock,
-        "/v1/images/generations",
-        json!({"prompt": "a cat", "n": 2}),
+        "/v1/batches",
+        json!({"input_file_id": "file-1", "endpoint": "/v1/embeddings", "completion_window": "24h"}),
     )
     .await?
     .json()?;
+    assert_eq!(batch["object"], "batch");
+    assert_eq!(batch["input_file_id"], "file-1");
+    let cancelled = call(&mock, Method::POST, "/v1/batches/batch_1/cancel", &[], "").await?.json()?;
+    assert_eq!(cancelled["status"], "cancelling");
+    let listed = call(&mock, Method::GET, "/v1/batches", &[], "").await?.json()?;
+    assert_eq!(listed["data"][0]["status"], "completed");
+
+    let image = post(&mock, "/v1/images/generations", json!({"prompt": "a cat", "n": 2})).await?.json()?;
     assert_eq!(image["data"].as_array().map(Vec::len), Some(2));
     assert!(image["data"][0]["b64_json"].is_string());
 
-    let speech = post(
-        &mock,
-        "/v1/audio/speech",
-        json!({"model": "tts-1", "input": "hi", "voice": "alloy"}),
-    )
-    .await?;
+    let speech = post(&mock, "/v1/audio/speech", json!({"model": "tts-1", "input": "hi", "voice": "alloy"})).await?;
     assert_eq!(speech.headers["content-type"], "audio/mpeg");
     assert_eq!(speech.body.len(), 4096);
 
@@ -606,73 +478,40 @@ async fn other_endpoints() -> TestResult {
 
 #[tokio::test]
 async fn api_key_is_enforced() -> TestResult {
-    let mock = MockProvider::spawn_with(MockOptions {
-        api_key: Some("sk-upstream".into()),
-        ..MockOptions::default()
-    })
-    .await?;
+    let mock =
+        MockProvider::spawn_with(MockOptions { api_key: Some("sk-upstream".into()), ..MockOptions::default() }).await?;
     let denied = post(&mock, "/v1/chat/completions", chat_request()).await?;
     assert_eq!(denied.status, StatusCode::UNAUTHORIZED);
     let v = denied.json()?;
     assert_eq!(v["error"]["code"], "invalid_api_key");
     assert_eq!(v["error"]["type"], "invalid_request_error");
-    let wrong = post_with(
-        &mock,
-        "/v1/chat/completions",
-        &[("authorization", "Bearer sk-other")],
-        chat_request(),
-    )
-    .await?;
+    let wrong =
+        post_with(&mock, "/v1/chat/completions", &[("authorization", "Bearer sk-other")], chat_request()).await?;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
-    let ok = post_with(
-        &mock,
-        "/v1/chat/completions",
-        &[("authorization", "Bearer sk-upstream")],
-        chat_request(),
-    )
-    .await?;
+    let ok =
+        post_with(&mock, "/v1/chat/completions", &[("authorization", "Bearer sk-upstream")], chat_request()).await?;
     assert_eq!(ok.status, StatusCode::OK);
-    assert_eq!(
-        mock.request_count(),
-        3,
-        "rejected requests are recorded too"
-    );
+    assert_eq!(mock.request_count(), 3, "rejected requests are recorded too");
     Ok(())
 }
 
 #[tokio::test]
 async fn bad_json_is_400_and_unknown_path_is_404() -> TestResult {
     let mock = MockProvider::spawn().await?;
-    let bad = call(
-        &mock,
-        Method::POST,
-        "/v1/chat/completions",
-        &[],
-        "{not json",
-    )
-    .await?;
+    let bad = call(&mock, Method::POST, "/v1/chat/completions", &[], "{not json").await?;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     let v = bad.json()?;
     assert_eq!(v["error"]["type"], "invalid_request_error");
     assert!(v["error"]["param"].is_null() && v["error"]["code"].is_null());
     assert!(v["error"]["message"].is_string());
 
-    let wrong_type = post(
-        &mock,
-        "/v1/chat/completions",
-        json!({"messages": [], "stream": "yes"}),
-    )
-    .await?;
+    let wrong_type = post(&mock, "/v1/chat/completions", json!({"messages": [], "stream": "yes"})).await?;
     assert_eq!(wrong_type.status, StatusCode::BAD_REQUEST);
     let missing = post(&mock, "/v1/chat/completions", json!({"model": "x"})).await?;
     assert_eq!(missing.status, StatusCode::BAD_REQUEST);
     assert_eq!(missing.json()?["error"]["param"], "messages");
 
-    for (method, path) in [
-        (Method::GET, "/v1/nope"),
-        (Method::GET, "/v1/chat/completions"),
-        (Method::POST, "/other"),
-    ] {
+    for (method, path) in [(Method::GET, "/v1/nope"), (Method::GET, "/v1/chat/completions"), (Method::POST, "/other")] {
         let missing = call(&mock, method, path, &[], "").await?;
         assert_eq!(missing.status, StatusCode::NOT_FOUND, "{path}");
         let v = missing.json()?;
@@ -685,38 +524,16 @@ async fn bad_json_is_400_and_unknown_path_is_404() -> TestResult {
 #[tokio::test]
 async fn forced_status_and_delay() -> TestResult {
     let mock = MockProvider::spawn().await?;
-    for (code, kind) in [
-        ("500", "server_error"),
-        ("429", "requests"),
-        ("400", "invalid_request_error"),
-    ] {
-        let answer = post_with(
-            &mock,
-            "/v1/chat/completions",
-            &[("x-mock-status", code)],
-            chat_request(),
-        )
-        .await?;
+    for (code, kind) in [("500", "server_error"), ("429", "requests"), ("400", "invalid_request_error")] {
+        let answer = post_with(&mock, "/v1/chat/completions", &[("x-mock-status", code)], chat_request()).await?;
         assert_eq!(answer.status.as_str(), code);
         assert_eq!(answer.json()?["error"]["type"], kind);
     }
-    let ignored = post_with(
-        &mock,
-        "/v1/chat/completions",
-        &[("x-mock-status", "200")],
-        chat_request(),
-    )
-    .await?;
+    let ignored = post_with(&mock, "/v1/chat/completions", &[("x-mock-status", "200")], chat_request()).await?;
     assert_eq!(ignored.status, StatusCode::OK);
 
     let started = Instant::now();
-    let delayed = post_with(
-        &mock,
-        "/v1/chat/completions",
-        &[("x-mock-delay-ms", "150")],
-        chat_request(),
-    )
-    .await?;
+    let delayed = post_with(&mock, "/v1/chat/completions", &[("x-mock-delay-ms", "150")], chat_request()).await?;
     assert_eq!(delayed.status, StatusCode::OK);
     assert!(started.elapsed() >= Duration::from_millis(150));
     Ok(())
@@ -727,14 +544,9 @@ async fn reset_mid_stream_is_a_client_body_error() -> TestResult {
     let mock = MockProvider::spawn().await?;
     let mut body = chat_request();
     body["stream"] = json!(true);
-    let response = send(
-        &mock,
-        Method::POST,
-        "/v1/chat/completions",
-        &[("x-mock-fail", "reset-mid-stream")],
-        body.to_string(),
-    )
-    .await?;
+    let response =
+        send(&mock, Method::POST, "/v1/chat/completions", &[("x-mock-fail", "reset-mid-stream")], body.to_string())
+            .await?;
     assert_eq!(response.status(), StatusCode::OK);
     let mut body = response.into_body();
     let mut received = Vec::new();
@@ -769,27 +581,17 @@ async fn reset_mid_stream_is_a_client_body_error() -> TestResult {
 #[tokio::test]
 async fn hang_body_and_close() -> TestResult {
     let mock = MockProvider::spawn().await?;
-    let response = send(
-        &mock,
-        Method::POST,
-        "/v1/chat/completions",
-        &[("x-mock-fail", "hang-body")],
-        chat_request().to_string(),
-    )
-    .await?;
+    let response =
+        send(&mock, Method::POST, "/v1/chat/completions", &[("x-mock-fail", "hang-body")], chat_request().to_string())
+            .await?;
     assert_eq!(response.status(), StatusCode::OK);
     let mut body = response.into_body();
     let next = tokio::time::timeout(Duration::from_millis(200), body.frame()).await;
     assert!(next.is_err(), "no body byte may arrive");
 
-    let closed = send(
-        &mock,
-        Method::POST,
-        "/v1/chat/completions",
-        &[("x-mock-fail", "close")],
-        chat_request().to_string(),
-    )
-    .await;
+    let closed =
+        send(&mock, Method::POST, "/v1/chat/completions", &[("x-mock-fail", "close")], chat_request().to_string())
+            .await;
     assert!(closed.is_err(), "no response at all");
     assert_eq!(mock.request_count(), 2);
     Ok(())
@@ -802,9 +604,7 @@ async fn embedded_router_serves_http2_prior_knowledge() -> TestResult {
     let app = router(&MockOptions::default(), None);
     let server = tokio::spawn(serve(listener, app));
 
-    let h2: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new())
-        .http2_only(true)
-        .build_http();
+    let h2: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).http2_only(true).build_http();
     let request = Request::post(format!("http://{addr}/v1/chat/completions"))
         .header("content-type", "application/json")
         .body(Full::new(Bytes::from(chat_request().to_string())))?;
@@ -812,10 +612,7 @@ async fn embedded_router_serves_http2_prior_knowledge() -> TestResult {
     assert_eq!(response.version(), http::Version::HTTP_2);
     assert_eq!(response.status(), StatusCode::OK);
     let body = response.into_body().collect().await?.to_bytes();
-    assert_eq!(
-        serde_json::from_slice::<Value>(&body)?["id"],
-        "chatcmpl-mock"
-    );
+    assert_eq!(serde_json::from_slice::<Value>(&body)?["id"], "chatcmpl-mock");
     server.abort();
     Ok(())
 }

@@ -75,8 +75,7 @@ impl<'a> PresentedKey<'a> {
     /// rejected before any hashing or storage lookup.
     pub fn parse(text: &'a str) -> Option<Self> {
         let body = text.strip_prefix(KEY_PREFIX)?;
-        (body.len() == KEY_CHARS && body.bytes().all(|b| b.is_ascii_alphanumeric()))
-            .then_some(Self(text))
+        (body.len() == KEY_CHARS && body.bytes().all(|b| b.is_ascii_alphanumeric())).then_some(Self(text))
     }
 }
 
@@ -165,10 +164,7 @@ impl ModelScope {
 
     /// A scope from glob patterns.
     pub fn new(patterns: Vec<String>) -> Self {
-        let compiled = patterns
-            .iter()
-            .map(|p| wildmatch::WildMatch::new(p))
-            .collect();
+        let compiled = patterns.iter().map(|p| wildmatch::WildMatch::new(p)).collect();
         Self { patterns, compiled }
     }
 
@@ -208,10 +204,7 @@ mod tests {
     fn base62_encodes_extremes() {
         assert_eq!(base62_fixed(&[0; 32]), "0".repeat(43));
         // 2^256 - 1, checked against an independent big-integer conversion.
-        assert_eq!(
-            base62_fixed(&[0xff; 32]),
-            "yhjskwdA6OZ1AL1YmHWZWm8LLG7HjnuCA2j5rOw8Xp1"
-        );
+        assert_eq!(base62_fixed(&[0xff; 32]), "yhjskwdA6OZ1AL1YmHWZWm8LLG7HjnuCA2j5rOw8Xp1");
         let one = {
             let mut b = [0u8; 32];
             b[31] = 61;
@@ -228,10 +221,7 @@ mod tests {
         let two = KeyHasher::new(b"secret-two-secret-two-secret-two");
         assert_ne!(one.hash(key), two.hash(key));
         assert!(one.hash(key).ct_eq(&one.hash(key)));
-        assert_eq!(
-            KeyHash::from_hex(&one.hash(key).to_hex()),
-            Some(one.hash(key))
-        );
+        assert_eq!(KeyHash::from_hex(&one.hash(key).to_hex()), Some(one.hash(key)));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! beyond reporting its scope. Keys are never stored: only their HMAC-SHA-256 under a
 //! server secret, so a stolen database yields nothing usable without that secret.
 
+pub mod epoch;
 pub mod keys;
 mod migrate;
 mod store;

@@ -29,20 +29,18 @@ const MIGRATION_LOCK: i64 = 0x0072_616d_7061_7274;
 pub(crate) async fn run(pool: &AnyPool, postgres: bool) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
     if postgres {
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(MIGRATION_LOCK)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(MIGRATION_LOCK).execute(&mut *tx).await?;
     }
-    sqlx::query("CREATE TABLE IF NOT EXISTS rampart_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS rampart_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+    )
+    .execute(&mut *tx)
+    .await?;
     for (version, statements) in MIGRATIONS {
-        let applied: Option<i64> =
-            sqlx::query_scalar("SELECT version FROM rampart_migrations WHERE version = $1")
-                .bind(version)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let applied: Option<i64> = sqlx::query_scalar("SELECT version FROM rampart_migrations WHERE version = $1")
+            .bind(version)
+            .fetch_optional(&mut *tx)
+            .await?;
         if applied.is_some() {
             continue;
         }

@@ -19,6 +19,12 @@ pub enum StoreError {
     /// The OS random number generator failed.
     #[error("random number generator: {0}")]
     Random(#[from] rand::rand_core::OsError),
+    /// The change was committed, but running gateways could not be told to drop their
+    /// cached copy of the key; they see it when their cache entry expires.
+    #[error(
+        "committed, but the key-change epoch could not be written (gateways see the change within auth.cache_ttl): {0}"
+    )]
+    Epoch(std::io::Error),
     /// A stored row could not be decoded.
     #[error("corrupt row in {table}: {reason}")]
     Corrupt {
@@ -89,6 +95,8 @@ impl KeyRecord {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite only: the key-change epoch file beside the database.
+    epoch_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,24 +107,17 @@ enum Backend {
 
 /// Seconds since the Unix epoch (0 if the clock is before it).
 pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-const KEY_COLUMNS: &str =
-    "id, name, key_prefix, models, created_at, expires_at, revoked_at, key_hash";
+const KEY_COLUMNS: &str = "id, name, key_prefix, models, created_at, expires_at, revoked_at, key_hash";
 
 impl Store {
     /// Connects to `url` (`sqlite://PATH` or `postgres://...`), creating a SQLite file
     /// if needed, and applies migrations.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         install_default_drivers();
-        let backend = if url.starts_with("sqlite:") {
-            Backend::Sqlite
-        } else {
-            Backend::Postgres
-        };
+        let backend = if url.starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres };
         let url = match backend {
             Backend::Sqlite if !url.contains('?') => format!("{url}?mode=rwc"),
             _ => url.to_owned(),
@@ -133,15 +134,9 @@ impl Store {
                 Box::pin(async move {
                     // WAL lets readers proceed while the CLI writes; busy_timeout makes
                     // writers wait for each other instead of failing.
-                    sqlx::query("PRAGMA journal_mode = WAL")
-                        .execute(&mut *conn)
-                        .await?;
-                    sqlx::query("PRAGMA busy_timeout = 5000")
-                        .execute(&mut *conn)
-                        .await?;
-                    sqlx::query("PRAGMA synchronous = NORMAL")
-                        .execute(&mut *conn)
-                        .await?;
+                    sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
+                    sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut *conn).await?;
+                    sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
                     Ok(())
                 })
             })
@@ -150,7 +145,21 @@ impl Store {
         };
         let pool = options.connect(&url).await?;
         crate::migrate::run(&pool, backend == Backend::Postgres).await?;
-        Ok(Self { pool, backend })
+        let epoch_file = sqlite_file(&url).map(|db| crate::epoch::epoch_path(&db));
+        Ok(Self { pool, backend, epoch_file })
+    }
+
+    /// A reader of the key-change epoch, when this store has one (SQLite files).
+    /// Gateways cache keys only while it is available.
+    pub fn epoch_reader(&self) -> Option<crate::epoch::EpochReader> {
+        let path = self.epoch_file.as_ref()?;
+        match crate::epoch::open(path) {
+            Ok(reader) => Some(reader),
+            Err(error) => {
+                tracing::warn!(%error, path = %path.display(), "key-change epoch unavailable: keys will not be cached");
+                None
+            }
+        }
     }
 
     /// `"sqlite"` or `"postgres"`.
@@ -193,12 +202,8 @@ impl Store {
             revoked_at: None,
             hash: new_key.hash,
         };
-        let models_json = serde_json::to_string(record.models.patterns()).map_err(|error| {
-            StoreError::Corrupt {
-                table: "virtual_keys",
-                reason: error.to_string(),
-            }
-        })?;
+        let models_json = serde_json::to_string(record.models.patterns())
+            .map_err(|error| StoreError::Corrupt { table: "virtual_keys", reason: error.to_string() })?;
         sqlx::query(
             "INSERT INTO virtual_keys (id, name, key_hash, key_prefix, models, created_at, expires_at, revoked_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)",
@@ -217,56 +222,57 @@ impl Store {
 
     /// Every key, newest first.
     pub async fn list_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {KEY_COLUMNS} FROM virtual_keys ORDER BY created_at DESC, id"
-        ))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM virtual_keys ORDER BY created_at DESC, id"))
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(decode_key).collect()
     }
 
     /// Revokes a key. Returns false when no such key exists; revoking twice keeps the
     /// first revocation time.
     pub async fn revoke_key(&self, id: &str) -> Result<bool, StoreError> {
-        let result = sqlx::query(
-            "UPDATE virtual_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2",
-        )
-        .bind(unix_now())
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
+        let result = sqlx::query("UPDATE virtual_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2")
+            .bind(unix_now())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        // After the commit, never before: see the epoch module for why the order matters.
+        if let Some(path) = &self.epoch_file {
+            crate::epoch::bump(path).map_err(StoreError::Epoch)?;
+        }
         Ok(result.rows_affected() > 0)
     }
 
     /// Finds the key a client presented, whatever its status (the caller decides, and
     /// can tell revoked from unknown in its logs). The stored hash is compared with the
     /// computed one in constant time.
-    pub async fn find_key(
-        &self,
-        hasher: &KeyHasher,
-        key: PresentedKey<'_>,
-    ) -> Result<Option<KeyRecord>, StoreError> {
-        let hash = hasher.hash(key);
-        let row = sqlx::query(&format!(
-            "SELECT {KEY_COLUMNS} FROM virtual_keys WHERE key_hash = $1"
-        ))
-        .bind(hash.to_hex())
-        .fetch_optional(&self.pool)
-        .await?;
+    pub async fn find_key(&self, hasher: &KeyHasher, key: PresentedKey<'_>) -> Result<Option<KeyRecord>, StoreError> {
+        self.find_by_hash(&hasher.hash(key)).await
+    }
+
+    /// Finds a key by its keyed hash (see [`Store::find_key`]).
+    pub async fn find_by_hash(&self, hash: &KeyHash) -> Result<Option<KeyRecord>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM virtual_keys WHERE key_hash = $1"))
+            .bind(hash.to_hex())
+            .fetch_optional(&self.pool)
+            .await?;
         let Some(row) = row else { return Ok(None) };
         let record = decode_key(&row)?;
-        Ok(record.hash.ct_eq(&hash).then_some(record))
+        Ok(record.hash.ct_eq(hash).then_some(record))
     }
 }
 
+/// The database file of a `sqlite://PATH[?...]` URL (none for in-memory databases).
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.starts_with(":memory:")).then(|| std::path::PathBuf::from(path))
+}
+
 fn decode_key(row: &sqlx::any::AnyRow) -> Result<KeyRecord, StoreError> {
-    let corrupt = |reason: String| StoreError::Corrupt {
-        table: "virtual_keys",
-        reason,
-    };
+    let corrupt = |reason: String| StoreError::Corrupt { table: "virtual_keys", reason };
     let models: String = row.try_get("models")?;
-    let patterns: Vec<String> =
-        serde_json::from_str(&models).map_err(|e| corrupt(format!("models: {e}")))?;
+    let patterns: Vec<String> = serde_json::from_str(&models).map_err(|e| corrupt(format!("models: {e}")))?;
     let hash_hex: String = row.try_get("key_hash")?;
     Ok(KeyRecord {
         id: row.try_get("id")?,
@@ -276,8 +282,7 @@ fn decode_key(row: &sqlx::any::AnyRow) -> Result<KeyRecord, StoreError> {
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
         revoked_at: row.try_get("revoked_at")?,
-        hash: KeyHash::from_hex(&hash_hex)
-            .ok_or_else(|| corrupt("key_hash is not 64 hex digits".into()))?,
+        hash: KeyHash::from_hex(&hash_hex).ok_or_else(|| corrupt("key_hash is not 64 hex digits".into()))?,
     })
 }
 

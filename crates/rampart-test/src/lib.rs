@@ -40,6 +40,8 @@ pub struct Options {
     pub idle_timeout: String,
     /// Whether `[routing] default_provider` is set.
     pub default_provider: bool,
+    /// `auth.cache_ttl`.
+    pub cache_ttl: String,
     /// Store URL; default: a SQLite file in the harness's temp dir.
     pub store_url: Option<String>,
     /// Extra TOML appended to the `[server]` table (e.g. `tls = {...}`,
@@ -57,6 +59,7 @@ impl Default for Options {
             response_timeout: "10s".into(),
             idle_timeout: "10s".into(),
             default_provider: true,
+            cache_ttl: "1s".into(),
             store_url: None,
             extra_server_toml: String::new(),
         }
@@ -73,6 +76,8 @@ pub struct Harness {
     pub store: Store,
     /// The hasher matching the gateway's secret.
     pub hasher: KeyHasher,
+    /// The store's URL.
+    pub store_url: String,
     /// Gateway address.
     pub addr: SocketAddr,
     /// HTTP client.
@@ -88,46 +93,29 @@ impl Harness {
 
     /// Gateway and mock with `options`.
     pub async fn start_with(options: Options) -> Self {
-        let mock = MockProvider::spawn_with(MockOptions {
-            api_key: Some(PROVIDER_KEY.into()),
-            ..MockOptions::default()
-        })
-        .await
-        .unwrap();
+        let mock =
+            MockProvider::spawn_with(MockOptions { api_key: Some(PROVIDER_KEY.into()), ..MockOptions::default() })
+                .await
+                .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let store_url = options
             .store_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("rampart.db").display()));
-        let base_url = options
-            .provider_base_url
-            .clone()
-            .unwrap_or_else(|| mock.base_url());
+        let base_url = options.provider_base_url.clone().unwrap_or_else(|| mock.base_url());
         let config = config_toml(&options, &store_url, &base_url);
         let env = |name: &str| match name {
             "TEST_KEY_SECRET" => Some(KEY_SECRET.to_owned()),
             "TEST_PROVIDER_KEY" => Some(PROVIDER_KEY.to_owned()),
             _ => None,
         };
-        let config =
-            Config::from_toml(&config, &env).unwrap_or_else(|e| panic!("test config: {e}"));
+        let config = Config::from_toml(&config, &env).unwrap_or_else(|e| panic!("test config: {e}"));
         let store = Store::connect(config.store.url.expose()).await.unwrap();
         let hasher = KeyHasher::new(config.auth.key_secret.expose());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let gateway = Gateway::new(config, store.clone())
-            .unwrap()
-            .serve(listener)
-            .unwrap();
+        let gateway = Gateway::new(config, store.clone()).unwrap().serve(listener).unwrap();
         let addr = gateway.local_addr();
-        Self {
-            mock,
-            gateway: Some(gateway),
-            store,
-            hasher,
-            addr,
-            client: TestClient::new(addr),
-            _dir: dir,
-        }
+        Self { mock, gateway: Some(gateway), store, hasher, store_url, addr, client: TestClient::new(addr), _dir: dir }
     }
 
     /// Creates a key allowed `models` (globs) and returns `(id, key)`.
@@ -138,11 +126,7 @@ impl Harness {
     /// Creates a key with an expiry (unix seconds).
     pub async fn key_expiring(&self, models: &[&str], expires_at: Option<i64>) -> (String, String) {
         let scope = ModelScope::new(models.iter().map(|m| (*m).to_owned()).collect());
-        let (record, key) = self
-            .store
-            .create_key(&self.hasher, "test", &scope, expires_at)
-            .await
-            .unwrap();
+        let (record, key) = self.store.create_key(&self.hasher, "test", &scope, expires_at).await.unwrap();
         (record.id, key.key)
     }
 
@@ -158,11 +142,7 @@ impl Harness {
 }
 
 fn config_toml(options: &Options, store_url: &str, base_url: &str) -> String {
-    let routing = if options.default_provider {
-        "[routing]\ndefault_provider = \"mock\"\n"
-    } else {
-        ""
-    };
+    let routing = if options.default_provider { "[routing]\ndefault_provider = \"mock\"\n" } else { "" };
     format!(
         r#"
 [server]
@@ -177,6 +157,7 @@ url = "{store_url}"
 
 [auth]
 key_secret = {{ env = "TEST_KEY_SECRET" }}
+cache_ttl = "{cache_ttl}"
 
 [[providers]]
 name = "mock"
@@ -205,6 +186,7 @@ level = "warn"
         extra = options.extra_server_toml,
         response_timeout = options.response_timeout,
         idle_timeout = options.idle_timeout,
+        cache_ttl = options.cache_ttl,
     )
 }
 
@@ -228,10 +210,7 @@ impl TestResponse {
 
     /// `error.code` of an OpenAI-shaped error body.
     pub fn error_code(&self) -> Option<String> {
-        self.json()
-            .pointer("/error/code")
-            .and_then(|c| c.as_str())
-            .map(str::to_owned)
+        self.json().pointer("/error/code").and_then(|c| c.as_str()).map(str::to_owned)
     }
 
     /// The body as text.
@@ -250,24 +229,16 @@ pub struct TestClient {
 impl TestClient {
     /// A client for `addr`.
     pub fn new(addr: SocketAddr) -> Self {
-        Self {
-            addr,
-            client: Client::builder(TokioExecutor::new()).build_http(),
-        }
+        Self { addr, client: Client::builder(TokioExecutor::new()).build_http() }
     }
 
     /// Starts a request to `path` on the gateway.
     pub fn request(&self, method: Method, path: &str) -> http::request::Builder {
-        Request::builder()
-            .method(method)
-            .uri(format!("http://{}{path}", self.addr))
+        Request::builder().method(method).uri(format!("http://{}{path}", self.addr))
     }
 
     /// Sends a request; returns the response with its body still streaming.
-    pub async fn send_streaming(
-        &self,
-        request: Request<Full<Bytes>>,
-    ) -> http::Response<hyper::body::Incoming> {
+    pub async fn send_streaming(&self, request: Request<Full<Bytes>>) -> http::Response<hyper::body::Incoming> {
         self.client.request(request).await.unwrap()
     }
 
@@ -276,11 +247,7 @@ impl TestClient {
         let response = self.send_streaming(request).await;
         let (parts, body) = response.into_parts();
         let body = body.collect().await.unwrap().to_bytes();
-        TestResponse {
-            status: parts.status,
-            headers: parts.headers,
-            body,
-        }
+        TestResponse { status: parts.status, headers: parts.headers, body }
     }
 
     /// POSTs JSON with a bearer key.
@@ -307,8 +274,7 @@ impl TestClient {
 
 /// A minimal chat request body.
 pub fn chat_body(model: &str) -> String {
-    serde_json::json!({"model": model, "messages": [{"role": "user", "content": "hello"}]})
-        .to_string()
+    serde_json::json!({"model": model, "messages": [{"role": "user", "content": "hello"}]}).to_string()
 }
 
 /// A fresh PostgreSQL database URL from `RAMPART_TEST_DATABASE_URL`, or `None` (after
@@ -318,22 +284,10 @@ pub async fn postgres_database() -> Option<String> {
         eprintln!("RAMPART_TEST_DATABASE_URL is not set: skipping the PostgreSQL variant");
         return None;
     };
-    let name = format!(
-        "rampart_it_{}",
-        rampart_store::keys::random_id("", 12)
-            .unwrap()
-            .to_lowercase()
-    );
+    let name = format!("rampart_it_{}", rampart_store::keys::random_id("", 12).unwrap().to_lowercase());
     sqlx::any::install_default_drivers();
-    let admin = sqlx::any::AnyPoolOptions::new()
-        .max_connections(1)
-        .connect(&base)
-        .await
-        .unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await
-        .unwrap();
+    let admin = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&base).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
     admin.close().await;
     let (prefix, _) = base.rsplit_once('/').unwrap();
     Some(format!("{prefix}/{name}"))

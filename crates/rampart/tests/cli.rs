@@ -17,10 +17,7 @@ fn repo_root() -> PathBuf {
 
 fn rampart(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(BIN);
-    command
-        .args(args)
-        .env_remove("RUST_LOG")
-        .env_remove("RAMPART_CONFIG");
+    command.args(args).env_remove("RUST_LOG").env_remove("RAMPART_CONFIG");
     for (k, v) in env {
         command.env(k, v);
     }
@@ -36,18 +33,10 @@ fn config_check_accepts_the_shipped_example() {
     let example = repo_root().join("examples/minimal.toml");
     let out = rampart(
         &["config", "check", example.to_str().unwrap()],
-        &[
-            ("RAMPART_KEY_SECRET", SECRET),
-            ("OPENAI_API_KEY", "sk-test"),
-            ("RAMPART_LISTEN", "127.0.0.1:9999"),
-        ],
+        &[("RAMPART_KEY_SECRET", SECRET), ("OPENAI_API_KEY", "sk-test"), ("RAMPART_LISTEN", "127.0.0.1:9999")],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stdout).contains("listen 127.0.0.1:9999"),
-        "{}",
-        text(&out.stdout)
-    );
+    assert!(text(&out.stdout).contains("listen 127.0.0.1:9999"), "{}", text(&out.stdout));
 }
 
 #[test]
@@ -62,17 +51,10 @@ fn config_check_lists_every_error_with_its_path_and_fails() {
     let out = rampart(&["config", "check", file.to_str().unwrap()], &[]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    for path in [
-        "server.listen",
-        "server.max_body_size",
-        "auth.key_secret",
-        "providers[0].base_url",
-        "models[0].provider",
-    ] {
-        assert!(
-            stderr.contains(&format!("{path}: ")),
-            "missing {path} in:\n{stderr}"
-        );
+    for path in
+        ["server.listen", "server.max_body_size", "auth.key_secret", "providers[0].base_url", "models[0].provider"]
+    {
+        assert!(stderr.contains(&format!("{path}: ")), "missing {path} in:\n{stderr}");
     }
     assert!(!stderr.contains("inline-secret-value"), "{stderr}");
     assert!(stderr.contains("MISSING_URL"));
@@ -125,40 +107,18 @@ fn keys_create_list_revoke() {
     let entry = &listed.as_array().unwrap()[0];
     assert_eq!(entry["id"], id.as_str());
     assert_eq!(entry["status"], "active");
-    assert_eq!(
-        entry["models"],
-        serde_json::json!(["gpt-4o*", "text-embedding-*"])
-    );
+    assert_eq!(entry["models"], serde_json::json!(["gpt-4o*", "text-embedding-*"]));
     let expires = entry["expires_at"].as_i64().unwrap() - entry["created_at"].as_i64().unwrap();
-    assert!(
-        (30 * 86400 - 5..=30 * 86400 + 5).contains(&expires),
-        "{expires}"
-    );
+    assert!((30 * 86400 - 5..=30 * 86400 + 5).contains(&expires), "{expires}");
 
     let out = rampart(&["keys", "revoke", "--config", config, &id], &env);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = rampart(&["keys", "list", "--config", config], &env);
-    assert!(
-        text(&out.stdout).contains("revoked"),
-        "{}",
-        text(&out.stdout)
-    );
+    assert!(text(&out.stdout).contains("revoked"), "{}", text(&out.stdout));
     let out = rampart(&["keys", "revoke", "--config", config, "key_nope"], &env);
     assert_eq!(out.status.code(), Some(1));
 
-    let out = rampart(
-        &[
-            "keys",
-            "create",
-            "--config",
-            config,
-            "--name",
-            "x",
-            "--expires",
-            "soon",
-        ],
-        &env,
-    );
+    let out = rampart(&["keys", "create", "--config", config, "--name", "x", "--expires", "soon"], &env);
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("--expires"));
 }
@@ -169,20 +129,14 @@ fn keys_create_list_revoke() {
 fn serve_handles_traffic_logs_safely_and_stops_on_sigterm() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let mock = runtime
-        .block_on(rampart_mock::MockProvider::spawn_with(
-            rampart_mock::MockOptions {
-                api_key: Some("sk-provider-cli-test".into()),
-                ..Default::default()
-            },
-        ))
+        .block_on(rampart_mock::MockProvider::spawn_with(rampart_mock::MockOptions {
+            api_key: Some("sk-provider-cli-test".into()),
+            ..Default::default()
+        }))
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = key_config(dir.path());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let listen = format!("127.0.0.1:{port}");
     let db = format!("sqlite://{}", dir.path().join("keys.db").display());
     let base_url = mock.base_url();
@@ -194,23 +148,11 @@ fn serve_handles_traffic_logs_safely_and_stops_on_sigterm() {
         ("OPENAI_API_KEY", "sk-provider-cli-test"),
     ];
     let config = config.to_str().unwrap();
-    let out = rampart(
-        &[
-            "keys", "create", "--config", config, "--name", "app", "--json",
-        ],
-        &env,
-    );
-    let key = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let out = rampart(&["keys", "create", "--config", config, "--name", "app", "--json"], &env);
+    let key = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["key"].as_str().unwrap().to_owned();
 
     let mut command = Command::new(BIN);
-    command
-        .args(["serve", "--config", config])
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+    command.args(["serve", "--config", config]).env_remove("RUST_LOG").stdout(Stdio::null()).stderr(Stdio::piped());
     for (k, v) in env {
         command.env(k, v);
     }
@@ -218,8 +160,7 @@ fn serve_handles_traffic_logs_safely_and_stops_on_sigterm() {
     let client = rampart_test::TestClient::new(listen.parse().unwrap());
     let deadline = Instant::now() + Duration::from_secs(20);
     let prompt = "the-secret-prompt-text-42";
-    let body =
-        format!(r#"{{"model":"gpt-4o-mini","messages":[{{"role":"user","content":"{prompt}"}}]}}"#);
+    let body = format!(r#"{{"model":"gpt-4o-mini","messages":[{{"role":"user","content":"{prompt}"}}]}}"#);
     let response = loop {
         assert!(Instant::now() < deadline, "rampart serve did not come up");
         let attempt = runtime.block_on(async {
@@ -242,37 +183,44 @@ fn serve_handles_traffic_logs_safely_and_stops_on_sigterm() {
     let bad = runtime.block_on(client.post_json("/v1/chat/completions", "rk-wrong", &body));
     assert_eq!(bad.status, 401);
 
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    // Revocation from another process (the CLI) holds from the very next request, even
+    // though the gateway has the key cached.
+    let id = {
+        let out = rampart(&["keys", "list", "--config", config, "--json"], &env);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()[0]["id"].as_str().unwrap().to_owned()
+    };
+    for _ in 0..3 {
+        assert_eq!(runtime.block_on(client.post_json("/v1/chat/completions", &key, &body)).status, 200);
+    }
+    let out = rampart(&["keys", "revoke", "--config", config, &id], &env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let revoked = runtime.block_on(client.post_json("/v1/chat/completions", &key, &body));
+    assert_eq!(revoked.status, 401, "{}", revoked.text());
+
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     let deadline = Instant::now() + Duration::from_secs(15);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        assert!(Instant::now() < deadline, "rampart did not stop on SIGTERM");
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let mut logs = String::new();
+            child.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
+            panic!("rampart did not stop on SIGTERM:\n{logs}");
+        }
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status:?}");
     let mut logs = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
+    child.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
     assert!(logs.contains("\"request_id\":\"req_"), "{logs}");
     assert!(logs.contains("\"status\":401"), "{logs}");
     for secret in [key.as_str(), prompt, "sk-provider-cli-test", SECRET] {
-        assert!(
-            !logs.contains(secret),
-            "a secret or prompt reached the logs:\n{logs}"
-        );
+        assert!(!logs.contains(secret), "a secret or prompt reached the logs:\n{logs}");
     }
     for line in logs.lines() {
-        serde_json::from_str::<serde_json::Value>(line)
-            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
     }
 }
 
@@ -281,10 +229,7 @@ fn demo_runs_its_samples_and_exits() {
     let out = rampart(&["demo", "--exit", "--listen", "127.0.0.1:0"], &[]);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
-    assert!(
-        stdout.contains("chat completion") && stdout.contains("-> 200"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("chat completion") && stdout.contains("-> 200"), "{stdout}");
     assert!(stdout.contains("-> 401"), "{stdout}");
     assert!(stdout.contains("from openai import OpenAI"), "{stdout}");
 }

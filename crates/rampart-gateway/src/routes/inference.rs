@@ -36,11 +36,9 @@ pub(crate) async fn inference(
         (Some(model), _) => model,
         (None, "/moderations") => DEFAULT_MODERATION_MODEL,
         (None, _) => {
-            return Err(ApiError::bad_request(
-                "missing_model",
-                "you must provide a model parameter",
-            )
-            .with_param("model"));
+            return Err(
+                ApiError::bad_request("missing_model", "you must provide a model parameter").with_param("model")
+            );
         }
     };
     let (provider, upstream_model) = authorize_model(&state, &principal, model)?;

@@ -32,29 +32,24 @@ pub(crate) fn authorize_model<'a>(
     model: &'a str,
 ) -> Result<(usize, &'a str), ApiError> {
     check_scope(principal, model)?;
-    state
-        .route(model)
-        .ok_or_else(|| ApiError::model_not_found(model))
+    state.route(model).ok_or_else(|| ApiError::model_not_found(model))
 }
 
 /// 403 unless the key's scope covers `model`.
 pub(crate) fn check_scope(principal: &Principal, model: &str) -> Result<(), ApiError> {
-    if principal.models.allows(model) {
+    if principal.models().allows(model) {
         return Ok(());
     }
     let shown: String = model.chars().take(200).collect();
-    Err(ApiError::forbidden(
-        "model_not_allowed",
-        format!("This API key is not allowed to use the model `{shown}`."),
-    )
-    .with_param("model"))
+    Err(ApiError::forbidden("model_not_allowed", format!("This API key is not allowed to use the model `{shown}`."))
+        .with_param("model"))
 }
 
 /// Refuses requests whose model cannot be checked (multipart uploads, files, batches)
 /// unless the key may use every model: otherwise a restricted key could reach any
 /// model through them.
 pub(crate) fn require_unrestricted(principal: &Principal, path: &str) -> Result<(), ApiError> {
-    if principal.models.is_unrestricted() {
+    if principal.models().is_unrestricted() {
         return Ok(());
     }
     let path: String = path.chars().take(100).collect();
@@ -67,7 +62,10 @@ pub(crate) fn require_unrestricted(principal: &Principal, path: &str) -> Result<
 /// The provider for requests that name no model.
 pub(crate) fn default_provider(state: &AppState) -> Result<usize, ApiError> {
     state.config.default_provider.ok_or_else(|| {
-        ApiError::bad_request("no_default_provider", "this endpoint needs a default provider, and none is configured (routing.default_provider)")
+        ApiError::bad_request(
+            "no_default_provider",
+            "this endpoint needs a default provider, and none is configured (routing.default_provider)",
+        )
     })
 }
 
@@ -87,23 +85,10 @@ pub(crate) async fn forward(
     let client = &state.providers[provider];
     let name = state.provider_names[provider].clone();
     let uri = client.url(suffix, query)?;
-    let upstream = client
-        .send(parts.method.clone(), uri, &parts.headers, body)
-        .await
-        .map_err(|e| e.into_api_error(&name))?;
-    let request_id = parts
-        .extensions
-        .get::<crate::observe::RequestId>()
-        .map(|id| id.0.clone());
-    let mut response = crate::upstream::relay(
-        upstream,
-        client.settings.idle_timeout,
-        name.clone(),
-        request_id,
-    );
-    response.extensions_mut().insert(RouteInfo {
-        model,
-        provider: name,
-    });
+    let upstream =
+        client.send(parts.method.clone(), uri, &parts.headers, body).await.map_err(|e| e.into_api_error(&name))?;
+    let request_id = parts.extensions.get::<crate::observe::RequestId>().map(|id| id.0.clone());
+    let mut response = crate::upstream::relay(upstream, client.settings.idle_timeout, name.clone(), request_id);
+    response.extensions_mut().insert(RouteInfo { model, provider: name });
     Ok(response)
 }

@@ -43,11 +43,8 @@ pub(crate) async fn list(
     let mut entries: Vec<String> = Vec::new();
     let mut seen: Vec<String> = Vec::new();
     for route in &state.config.models {
-        if principal.models.allows(&route.name) && !seen.contains(&route.name) {
-            entries.push(model_object(
-                &route.name,
-                &state.config.providers[route.provider].name,
-            ));
+        if principal.models().allows(&route.name) && !seen.contains(&route.name) {
+            entries.push(model_object(&route.name, &state.config.providers[route.provider].name));
             seen.push(route.name.clone());
         }
     }
@@ -62,27 +59,18 @@ pub(crate) async fn list(
         if !upstream.status().is_success() {
             return Err(ApiError::bad_gateway(
                 "upstream_models",
-                format!(
-                    "upstream {name}: model list failed with status {}",
-                    upstream.status().as_u16()
-                ),
+                format!("upstream {name}: model list failed with status {}", upstream.status().as_u16()),
             ));
         }
         let body = http_body_util::Limited::new(upstream.into_body(), MAX_MODEL_LIST)
             .collect()
             .await
             .map_err(|_| {
-                ApiError::bad_gateway(
-                    "upstream_models",
-                    format!("upstream {name}: model list could not be read"),
-                )
+                ApiError::bad_gateway("upstream_models", format!("upstream {name}: model list could not be read"))
             })?
             .to_bytes();
         let list: ModelList<'_> = serde_json::from_slice(&body).map_err(|_| {
-            ApiError::bad_gateway(
-                "upstream_models",
-                format!("upstream {name}: model list is not valid JSON"),
-            )
+            ApiError::bad_gateway("upstream_models", format!("upstream {name}: model list is not valid JSON"))
         })?;
         for entry in list.data {
             let Ok(ModelId { id }) = serde_json::from_str::<ModelId<'_>>(entry.get()) else {
@@ -90,7 +78,7 @@ pub(crate) async fn list(
             };
             // Only names that would route to this provider: a name in the table goes
             // wherever the table says, and is listed from the table above.
-            if principal.models.allows(&id) && !seen.iter().any(|s| s == id.as_ref()) {
+            if principal.models().allows(&id) && !seen.iter().any(|s| s == id.as_ref()) {
                 seen.push(id.into_owned());
                 entries.push(entry.get().to_owned());
             }
@@ -99,10 +87,7 @@ pub(crate) async fn list(
     let body = format!("{{\"object\":\"list\",\"data\":[{}]}}", entries.join(","));
     let mut response = ([(http::header::CONTENT_TYPE, "application/json")], body).into_response();
     if let Some(provider) = state.config.default_provider {
-        response.extensions_mut().insert(RouteInfo {
-            model: None,
-            provider: state.provider_names[provider].clone(),
-        });
+        response.extensions_mut().insert(RouteInfo { model: None, provider: state.provider_names[provider].clone() });
     }
     Ok(response)
 }
@@ -121,27 +106,16 @@ pub(crate) async fn retrieve(
     let raw = path.strip_prefix("/v1/models/").unwrap_or_default();
     let model = super::passthrough::checked_suffix(raw)?.to_owned();
     // Out of scope is indistinguishable from absent here, as with OpenAI.
-    if !principal.models.allows(&model) {
+    if !principal.models().allows(&model) {
         return Err(ApiError::model_not_found(&model));
     }
     if let Some(route) = state.config.models.iter().find(|m| m.name == model) {
         let owner = &state.config.providers[route.provider].name;
-        return Ok((
-            [(http::header::CONTENT_TYPE, "application/json")],
-            model_object(&route.name, owner),
-        )
-            .into_response());
+        return Ok(
+            ([(http::header::CONTENT_TYPE, "application/json")], model_object(&route.name, owner)).into_response()
+        );
     }
     let (provider, upstream_model) = authorize_model(&state, &principal, &model)?;
     let suffix = format!("/models/{upstream_model}");
-    forward(
-        &state,
-        provider,
-        &parts,
-        &suffix,
-        None,
-        Body::empty(),
-        Some(model.clone()),
-    )
-    .await
+    forward(&state, provider, &parts, &suffix, None, Body::empty(), Some(model.clone())).await
 }

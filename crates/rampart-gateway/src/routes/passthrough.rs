@@ -37,17 +37,12 @@ pub(crate) fn checked_suffix(raw: &str) -> Result<&str, ApiError> {
         !segment.is_empty()
             && segment != "."
             && segment != ".."
-            && segment
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._:@+-".contains(&b))
+            && segment.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:@+-".contains(&b))
     };
     if raw.split('/').all(valid_segment) {
         Ok(raw)
     } else {
-        Err(ApiError::bad_request(
-            "invalid_path",
-            "invalid path segment",
-        ))
+        Err(ApiError::bad_request("invalid_path", "invalid path segment"))
     }
 }
 
@@ -58,26 +53,18 @@ pub(crate) async fn passthrough(
 ) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path();
-    let suffix = format!(
-        "/{}",
-        checked_suffix(path.strip_prefix("/v1/").unwrap_or_default())?
-    );
+    let suffix = format!("/{}", checked_suffix(path.strip_prefix("/v1/").unwrap_or_default())?);
 
     if MODEL_ROUTED.contains(&suffix.as_str()) {
         if !is_json(&parts.headers) {
-            return Err(ApiError::bad_request(
-                "not_json",
-                "this endpoint expects an application/json body",
-            ));
+            return Err(ApiError::bad_request("not_json", "this endpoint expects an application/json body"));
         }
         let bytes = read_limited(&parts.headers, body, state.config.server.max_body_bytes).await?;
         let head = parse_head(&bytes)?;
         let Some(model) = head.model.as_deref() else {
-            return Err(ApiError::bad_request(
-                "missing_model",
-                "you must provide a model parameter",
-            )
-            .with_param("model"));
+            return Err(
+                ApiError::bad_request("missing_model", "you must provide a model parameter").with_param("model")
+            );
         };
         let (provider, upstream_model) = authorize_model(&state, &principal, model)?;
         let body = if upstream_model != model {
@@ -94,16 +81,7 @@ pub(crate) async fn passthrough(
     let query = parts.uri.query();
     if !matches!(parts.method, Method::POST) {
         // GET and DELETE carry no body: send none rather than an empty chunked one.
-        return forward(
-            &state,
-            provider,
-            &parts,
-            &suffix,
-            query,
-            Body::empty(),
-            None,
-        )
-        .await;
+        return forward(&state, provider, &parts, &suffix, query, Body::empty(), None).await;
     }
     let limit = state.config.server.max_upload_bytes;
     let (body, exceeded) = limited_stream(&parts.headers, body, limit)?;

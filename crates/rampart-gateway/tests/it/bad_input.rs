@@ -24,16 +24,8 @@ async fn raw(addr: SocketAddr, bytes: &[u8], half_close: bool) -> String {
 }
 
 async fn still_serving(h: &Harness, key: &str) {
-    let response = h
-        .client
-        .post_json("/v1/chat/completions", key, &chat_body("gpt-4o-mini"))
-        .await;
-    assert_eq!(
-        response.status,
-        200,
-        "rampart stopped serving: {}",
-        response.text()
-    );
+    let response = h.client.post_json("/v1/chat/completions", key, &chat_body("gpt-4o-mini")).await;
+    assert_eq!(response.status, 200, "rampart stopped serving: {}", response.text());
 }
 
 #[tokio::test]
@@ -52,16 +44,9 @@ async fn malformed_json_is_a_400_in_openai_shape() {
     ] {
         let response = h.client.post_json("/v1/chat/completions", &key, body).await;
         assert_eq!(response.status, 400, "{body:?}: {}", response.text());
-        assert_eq!(
-            response.json()["error"]["type"],
-            "invalid_request_error",
-            "{body:?}"
-        );
+        assert_eq!(response.json()["error"]["type"], "invalid_request_error", "{body:?}");
     }
-    let response = h
-        .client
-        .post_json("/v1/chat/completions", &key, r#"{"messages":[]}"#)
-        .await;
+    let response = h.client.post_json("/v1/chat/completions", &key, r#"{"messages":[]}"#).await;
     assert_eq!(response.status, 400);
     assert_eq!(response.json()["error"]["param"], "model");
     let invalid_utf8 = h
@@ -79,22 +64,16 @@ async fn malformed_json_is_a_400_in_openai_shape() {
 async fn bodies_over_the_limit_are_a_413_declared_or_streamed() {
     let h = Harness::start().await; // max_body_size = 1MiB, max_upload_size = 4MiB
     let key = h.any_key().await;
-    let big = format!(
-        r#"{{"model":"gpt-4o-mini","messages":[{{"role":"user","content":"{}"}}]}}"#,
-        "a".repeat(1100 * 1024)
-    );
+    let big =
+        format!(r#"{{"model":"gpt-4o-mini","messages":[{{"role":"user","content":"{}"}}]}}"#, "a".repeat(1100 * 1024));
     let declared = h.client.post_json("/v1/chat/completions", &key, &big).await;
     assert_eq!(declared.status, 413, "{}", declared.text());
     assert_eq!(declared.error_code().as_deref(), Some("request_too_large"));
 
     // Chunked, no content-length: the limit trips while reading.
-    let chunks: Vec<Result<http_body::Frame<Bytes>, std::convert::Infallible>> = big
-        .as_bytes()
-        .chunks(64 * 1024)
-        .map(|c| Ok(http_body::Frame::data(Bytes::copy_from_slice(c))))
-        .collect();
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http();
+    let chunks: Vec<Result<http_body::Frame<Bytes>, std::convert::Infallible>> =
+        big.as_bytes().chunks(64 * 1024).map(|c| Ok(http_body::Frame::data(Bytes::copy_from_slice(c)))).collect();
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
     let request = http::Request::post(format!("http://{}/v1/chat/completions", h.addr))
         .header("authorization", format!("Bearer {key}"))
         .body(StreamBody::new(futures_util::stream::iter(chunks)))
@@ -113,10 +92,8 @@ async fn bodies_over_the_limit_are_a_413_declared_or_streamed() {
         .unwrap();
     assert_eq!(h.client.send(request).await.status, 413);
     // Streamed over the upload limit, without a declared length.
-    let chunks: Vec<Result<http_body::Frame<Bytes>, std::convert::Infallible>> = upload
-        .chunks(256 * 1024)
-        .map(|c| Ok(http_body::Frame::data(Bytes::copy_from_slice(c))))
-        .collect();
+    let chunks: Vec<Result<http_body::Frame<Bytes>, std::convert::Infallible>> =
+        upload.chunks(256 * 1024).map(|c| Ok(http_body::Frame::data(Bytes::copy_from_slice(c)))).collect();
     let request = http::Request::post(format!("http://{}/v1/files", h.addr))
         .header("authorization", format!("Bearer {key}"))
         .header("content-type", "multipart/form-data; boundary=x")
@@ -128,12 +105,7 @@ async fn bodies_over_the_limit_are_a_413_declared_or_streamed() {
         assert_eq!(response.status(), 413);
     }
     // Whatever reached the provider was cut before the limit's end.
-    assert!(
-        h.mock
-            .requests()
-            .iter()
-            .all(|r| r.body_len <= 4 * 1024 * 1024 + 256 * 1024)
-    );
+    assert!(h.mock.requests().iter().all(|r| r.body_len <= 4 * 1024 * 1024 + 256 * 1024));
     still_serving(&h, &key).await;
 }
 
@@ -141,10 +113,7 @@ async fn bodies_over_the_limit_are_a_413_declared_or_streamed() {
 async fn garbage_on_the_wire_gets_an_error_and_rampart_keeps_serving() {
     let h = Harness::start().await;
     let key = h.any_key().await;
-    let huge_header = format!(
-        "GET /healthz HTTP/1.1\r\nhost: x\r\nx-big: {}\r\n\r\n",
-        "a".repeat(100 * 1024)
-    );
+    let huge_header = format!("GET /healthz HTTP/1.1\r\nhost: x\r\nx-big: {}\r\n\r\n", "a".repeat(100 * 1024));
     let cases: Vec<(&str, Vec<u8>, bool)> = vec![
         ("not http", b"GARBAGE GARBAGE\r\n\r\n".to_vec(), false),
         ("binary", vec![0u8, 159, 146, 150, 255, 13, 10, 13, 10], false),
@@ -155,30 +124,22 @@ async fn garbage_on_the_wire_gets_an_error_and_rampart_keeps_serving() {
     ];
     for (context, bytes, half_close) in cases {
         let answer = raw(h.addr, &bytes, half_close).await;
-        assert!(
-            answer.is_empty() || answer.starts_with("HTTP/1.1 4"),
-            "{context}: {answer}"
-        );
+        assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 4"), "{context}: {answer}");
     }
     // A body shorter than its declared length, then the client gives up.
     let truncated = format!(
         "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {key}\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{{\"model\":\"gpt"
     );
     let answer = raw(h.addr, truncated.as_bytes(), true).await;
-    assert!(
-        answer.is_empty() || answer.starts_with("HTTP/1.1 400"),
-        "truncated: {answer}"
-    );
+    assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 400"), "truncated: {answer}");
     // Headers that are not valid UTF-8 / visible ASCII in a credential.
-    let answer = raw(h.addr, b"GET /v1/models HTTP/1.1\r\nhost: x\r\nauthorization: Bearer rk-\xff\xfe\r\nconnection: close\r\n\r\n", false).await;
-    assert!(
-        answer.starts_with("HTTP/1.1 401"),
-        "binary credential: {answer}"
-    );
-    assert_eq!(
-        h.mock.request_count(),
-        0,
-        "nothing malformed may reach the provider"
-    );
+    let answer = raw(
+        h.addr,
+        b"GET /v1/models HTTP/1.1\r\nhost: x\r\nauthorization: Bearer rk-\xff\xfe\r\nconnection: close\r\n\r\n",
+        false,
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 401"), "binary credential: {answer}");
+    assert_eq!(h.mock.request_count(), 0, "nothing malformed may reach the provider");
     still_serving(&h, &key).await;
 }

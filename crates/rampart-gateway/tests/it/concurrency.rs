@@ -8,16 +8,11 @@ async fn serves_1000_concurrent_requests_without_error() {
     let h = Harness::start().await;
     let key = h.any_key().await;
     let body = chat_body("gpt-4o-mini");
-    let stream_body =
-        r#"{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
+    let stream_body = r#"{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
     let requests = (0..1000).map(|i| {
         let client = h.client.clone();
         let key = key.clone();
-        let body = if i % 4 == 0 {
-            stream_body.to_owned()
-        } else {
-            body.clone()
-        };
+        let body = if i % 4 == 0 { stream_body.to_owned() } else { body.clone() };
         tokio::spawn(async move { client.post_json("/v1/chat/completions", &key, &body).await })
     });
     let responses = join_all(requests).await;

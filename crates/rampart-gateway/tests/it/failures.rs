@@ -8,16 +8,11 @@ use rampart_test::{Harness, Options, chat_body};
 #[tokio::test]
 async fn an_unreachable_provider_is_a_502() {
     // Port 1 on loopback: nothing listens there, so the connection is refused.
-    let h = Harness::start_with(Options {
-        provider_base_url: Some("http://127.0.0.1:1/v1".into()),
-        ..Default::default()
-    })
-    .await;
+    let h =
+        Harness::start_with(Options { provider_base_url: Some("http://127.0.0.1:1/v1".into()), ..Default::default() })
+            .await;
     let key = h.any_key().await;
-    let response = h
-        .client
-        .post_json("/v1/chat/completions", &key, &chat_body("gpt-4o-mini"))
-        .await;
+    let response = h.client.post_json("/v1/chat/completions", &key, &chat_body("gpt-4o-mini")).await;
     assert_eq!(response.status, 502, "{}", response.text());
     assert_eq!(response.error_code().as_deref(), Some("upstream_error"));
     assert!(response.headers.get("x-request-id").is_some());
@@ -25,11 +20,7 @@ async fn an_unreachable_provider_is_a_502() {
 
 #[tokio::test]
 async fn a_slow_provider_is_a_504() {
-    let h = Harness::start_with(Options {
-        response_timeout: "300ms".into(),
-        ..Default::default()
-    })
-    .await;
+    let h = Harness::start_with(Options { response_timeout: "300ms".into(), ..Default::default() }).await;
     let key = h.any_key().await;
     let request = h
         .client
@@ -43,13 +34,7 @@ async fn a_slow_provider_is_a_504() {
     assert_eq!(response.error_code().as_deref(), Some("upstream_timeout"));
     // The provider may be working on it: SDKs must not retry on their own.
     assert_eq!(response.headers["x-should-retry"], "false");
-    assert_eq!(
-        h.client
-            .post_json("/v1/chat/completions", &key, &chat_body("gpt-4o-mini"))
-            .await
-            .status,
-        200
-    );
+    assert_eq!(h.client.post_json("/v1/chat/completions", &key, &chat_body("gpt-4o-mini")).await.status, 200);
 }
 
 #[tokio::test]
@@ -67,13 +52,7 @@ async fn a_provider_closing_without_an_answer_is_a_502() {
     assert_eq!(response.status, 502, "{}", response.text());
     // Sent once: no retry of a request that reached the provider.
     assert_eq!(h.mock.request_count(), 1);
-    assert_eq!(
-        h.client
-            .post_json("/v1/chat/completions", &key, &chat_body("gpt-4o-mini"))
-            .await
-            .status,
-        200
-    );
+    assert_eq!(h.client.post_json("/v1/chat/completions", &key, &chat_body("gpt-4o-mini")).await.status, 200);
 }
 
 #[tokio::test]
@@ -90,16 +69,7 @@ async fn a_provider_reset_after_the_head_terminates_the_body() {
     let response = h.client.send_streaming(request).await;
     assert_eq!(response.status(), 200);
     let body = http_body_util::BodyExt::collect(response.into_body()).await;
-    assert!(
-        body.is_err(),
-        "a truncated JSON body must not look complete"
-    );
+    assert!(body.is_err(), "a truncated JSON body must not look complete");
     assert_eq!(h.mock.request_count(), 1);
-    assert_eq!(
-        h.client
-            .post_json("/v1/chat/completions", &key, &chat_body("gpt-4o-mini"))
-            .await
-            .status,
-        200
-    );
+    assert_eq!(h.client.post_json("/v1/chat/completions", &key, &chat_body("gpt-4o-mini")).await.status, 200);
 }

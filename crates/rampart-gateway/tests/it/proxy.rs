@@ -17,27 +17,12 @@ async fn forwards_each_json_endpoint_with_the_provider_credential() {
     let key = h.any_key().await;
     let cases = [
         ("/v1/chat/completions", chat_body("gpt-4o-mini")),
-        (
-            "/v1/completions",
-            r#"{"model":"gpt-3.5-turbo-instruct","prompt":"hi"}"#.to_owned(),
-        ),
-        (
-            "/v1/embeddings",
-            r#"{"model":"text-embedding-3-small","input":["a","b"]}"#.to_owned(),
-        ),
+        ("/v1/completions", r#"{"model":"gpt-3.5-turbo-instruct","prompt":"hi"}"#.to_owned()),
+        ("/v1/embeddings", r#"{"model":"text-embedding-3-small","input":["a","b"]}"#.to_owned()),
         ("/v1/moderations", r#"{"input":"hello"}"#.to_owned()),
-        (
-            "/v1/responses",
-            r#"{"model":"gpt-4o-mini","input":"hi"}"#.to_owned(),
-        ),
-        (
-            "/v1/images/generations",
-            r#"{"model":"dall-e-3","prompt":"a cat"}"#.to_owned(),
-        ),
-        (
-            "/v1/audio/speech",
-            r#"{"model":"tts-1","input":"hi","voice":"alloy"}"#.to_owned(),
-        ),
+        ("/v1/responses", r#"{"model":"gpt-4o-mini","input":"hi"}"#.to_owned()),
+        ("/v1/images/generations", r#"{"model":"dall-e-3","prompt":"a cat"}"#.to_owned()),
+        ("/v1/audio/speech", r#"{"model":"tts-1","input":"hi","voice":"alloy"}"#.to_owned()),
     ];
     for (path, body) in cases {
         let response = h.client.post_json(path, &key, &body).await;
@@ -45,21 +30,10 @@ async fn forwards_each_json_endpoint_with_the_provider_credential() {
         assert!(response.headers.get("x-request-id").is_some(), "{path}");
         let seen = last(&h);
         assert_eq!(seen.path, path);
-        assert_eq!(
-            seen.body,
-            body.as_bytes(),
-            "{path}: body must be forwarded verbatim"
-        );
-        assert_eq!(
-            seen.headers["authorization"],
-            format!("Bearer {PROVIDER_KEY}"),
-            "{path}"
-        );
+        assert_eq!(seen.body, body.as_bytes(), "{path}: body must be forwarded verbatim");
+        assert_eq!(seen.headers["authorization"], format!("Bearer {PROVIDER_KEY}"), "{path}");
         let forwarded = format!("{:?}", seen.headers);
-        assert!(
-            !forwarded.contains(&key),
-            "{path}: the client key went upstream"
-        );
+        assert!(!forwarded.contains(&key), "{path}: the client key went upstream");
     }
 }
 
@@ -82,16 +56,10 @@ async fn the_client_key_never_goes_upstream_and_the_provider_key_never_comes_bac
     let seen = last(&h);
     for (name, value) in &seen.headers {
         let value = value.to_str().unwrap_or_default();
-        assert!(
-            !value.contains(&key),
-            "client key leaked upstream in {name}"
-        );
+        assert!(!value.contains(&key), "client key leaked upstream in {name}");
     }
     assert!(seen.headers.get("cookie").is_none());
-    assert_eq!(
-        seen.headers["openai-beta"], "assistants=v2",
-        "ordinary headers pass"
-    );
+    assert_eq!(seen.headers["openai-beta"], "assistants=v2", "ordinary headers pass");
     let returned = format!("{:?}{}", response.headers, response.text());
     assert!(!returned.contains(PROVIDER_KEY));
 }
@@ -104,10 +72,7 @@ async fn unknown_fields_pass_verbatim_both_ways_and_aliases_are_rewritten() {
     let response = h.client.post_json("/v1/chat/completions", &key, body).await;
     assert_eq!(response.status, 200, "{}", response.text());
     // The response's unknown field came back untouched.
-    assert_eq!(
-        response.json()["x_mock_extra"],
-        serde_json::json!({"kept": true})
-    );
+    assert_eq!(response.json()["x_mock_extra"], serde_json::json!({"kept": true}));
     let seen = last(&h);
     let expected = body.replacen(r#""model":"alias-model""#, r#""model":"mock-model""#, 1);
     assert_eq!(String::from_utf8_lossy(&seen.body), expected);
@@ -119,12 +84,8 @@ async fn models_list_shows_only_what_the_key_may_use() {
     let (_, narrow) = h.key(&["gpt-4o*", "alias-*"]).await;
     let response = h.client.get("/v1/models", &narrow).await;
     assert_eq!(response.status, 200, "{}", response.text());
-    let ids: Vec<String> = response.json()["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_str().unwrap().to_owned())
-        .collect();
+    let ids: Vec<String> =
+        response.json()["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect();
     assert_eq!(ids, ["alias-model", "gpt-4o-mini", "gpt-4o"]);
 
     let all = h.any_key().await;
@@ -157,22 +118,14 @@ async fn multipart_uploads_stream_through_and_file_routes_pass() {
             .client
             .request(Method::POST, path)
             .header("authorization", format!("Bearer {key}"))
-            .header(
-                "content-type",
-                format!("multipart/form-data; boundary={boundary}"),
-            )
+            .header("content-type", format!("multipart/form-data; boundary={boundary}"))
             .body(Full::new(Bytes::from(body.clone())))
             .unwrap();
         let response = h.client.send(request).await;
         assert_eq!(response.status, 200, "{path}: {}", response.text());
         let seen = last(&h);
         assert_eq!((seen.path.as_str(), seen.body_len), (path, total));
-        assert!(
-            seen.headers["content-type"]
-                .to_str()
-                .unwrap()
-                .contains(boundary)
-        );
+        assert!(seen.headers["content-type"].to_str().unwrap().contains(boundary));
     }
     for (method, path) in [
         (Method::GET, "/v1/files?purpose=batch"),
@@ -196,7 +149,11 @@ async fn multipart_uploads_stream_through_and_file_routes_pass() {
     }
     let response = h
         .client
-        .post_json("/v1/batches", &key, r#"{"input_file_id":"file-mock","endpoint":"/v1/chat/completions","completion_window":"24h"}"#)
+        .post_json(
+            "/v1/batches",
+            &key,
+            r#"{"input_file_id":"file-mock","endpoint":"/v1/chat/completions","completion_window":"24h"}"#,
+        )
         .await;
     assert_eq!(response.status, 200, "{}", response.text());
 }
@@ -205,17 +162,9 @@ async fn multipart_uploads_stream_through_and_file_routes_pass() {
 async fn pass_through_paths_cannot_be_bent_into_other_endpoints() {
     let h = Harness::start().await;
     let key = h.any_key().await;
-    for path in [
-        "/v1/files/..%2Fchat%2Fcompletions",
-        "/v1/files/%2e%2e/chat/completions",
-        "/v1/audio/./speech",
-    ] {
+    for path in ["/v1/files/..%2Fchat%2Fcompletions", "/v1/files/%2e%2e/chat/completions", "/v1/audio/./speech"] {
         let response = h.client.post_json(path, &key, r#"{"model":"tts-1"}"#).await;
-        assert!(
-            matches!(response.status.as_u16(), 400 | 404 | 405),
-            "{path}: {}",
-            response.status
-        );
+        assert!(matches!(response.status.as_u16(), 400 | 404 | 405), "{path}: {}", response.status);
     }
     assert_eq!(h.mock.request_count(), 0);
 }
@@ -253,22 +202,12 @@ async fn provider_errors_are_relayed_as_they_are() {
 
 #[tokio::test]
 async fn unlisted_models_are_404_without_a_default_provider() {
-    let h = Harness::start_with(rampart_test::Options {
-        default_provider: false,
-        ..Default::default()
-    })
-    .await;
+    let h = Harness::start_with(rampart_test::Options { default_provider: false, ..Default::default() }).await;
     let key = h.any_key().await;
-    let response = h
-        .client
-        .post_json("/v1/chat/completions", &key, &chat_body("gpt-4o-mini"))
-        .await;
+    let response = h.client.post_json("/v1/chat/completions", &key, &chat_body("gpt-4o-mini")).await;
     assert_eq!(response.status, 404);
     assert_eq!(response.error_code().as_deref(), Some("model_not_found"));
-    let response = h
-        .client
-        .post_json("/v1/chat/completions", &key, &chat_body("alias-model"))
-        .await;
+    let response = h.client.post_json("/v1/chat/completions", &key, &chat_body("alias-model")).await;
     assert_eq!(response.status, 200);
     assert_eq!(last(&h).body, chat_body("mock-model").as_bytes());
 }

@@ -9,9 +9,7 @@ use rampart_test::Harness;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_official_python_sdk_works_through_rampart() {
     let Ok(python) = std::env::var("RAMPART_SDK_PYTHON") else {
-        eprintln!(
-            "RAMPART_SDK_PYTHON is not set (scripts/test sets it up): skipping the OpenAI SDK test"
-        );
+        eprintln!("RAMPART_SDK_PYTHON is not set (scripts/test sets it up): skipping the OpenAI SDK test");
         return;
     };
     let h = Harness::start().await;
@@ -34,9 +32,6 @@ async fn the_official_python_sdk_works_through_rampart() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     eprintln!("{stdout}");
-    assert!(
-        output.status.success(),
-        "SDK test failed:\n{stdout}\n{stderr}"
-    );
+    assert!(output.status.success(), "SDK test failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains(" 0 failed"), "{stdout}");
 }

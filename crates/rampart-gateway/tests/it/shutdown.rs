@@ -32,43 +32,23 @@ async fn in_flight_streams_drain_before_shutdown_completes() {
     let shutdown = tokio::spawn(gateway.shutdown());
     // Give the accept loop a moment to stop; then new connections are refused.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(
-        tokio::net::TcpStream::connect(addr).await.is_err(),
-        "still accepting after shutdown began"
-    );
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "still accepting after shutdown began");
     let mut rest = first.to_vec();
     while let Some(frame) = body.frame().await {
-        rest.extend_from_slice(
-            &frame
-                .expect("the in-flight stream was cut")
-                .into_data()
-                .unwrap(),
-        );
+        rest.extend_from_slice(&frame.expect("the in-flight stream was cut").into_data().unwrap());
     }
     let text = String::from_utf8(rest).unwrap();
     assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
-    tokio::time::timeout(Duration::from_secs(10), shutdown)
-        .await
-        .unwrap()
-        .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), shutdown).await.unwrap().unwrap();
 }
 
 #[tokio::test]
 async fn the_grace_period_bounds_the_drain() {
-    let mut h = Harness::start_with(Options {
-        shutdown_grace: "300ms".into(),
-        ..Default::default()
-    })
-    .await;
+    let mut h = Harness::start_with(Options { shutdown_grace: "300ms".into(), ..Default::default() }).await;
     let key = h.any_key().await;
-    let response = h
-        .client
-        .send_streaming(slow_stream(&h, &key, "100000"))
-        .await;
+    let response = h.client.send_streaming(slow_stream(&h, &key, "100000")).await;
     let mut body = response.into_body();
     body.frame().await.unwrap().unwrap();
     let gateway = h.take_gateway();
-    tokio::time::timeout(Duration::from_secs(10), gateway.shutdown())
-        .await
-        .expect("shutdown ignored its grace period");
+    tokio::time::timeout(Duration::from_secs(10), gateway.shutdown()).await.expect("shutdown ignored its grace period");
 }

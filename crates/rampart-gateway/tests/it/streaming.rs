@@ -24,9 +24,7 @@ fn stream_request(
     for (name, value) in controls {
         request = request.header(*name, *value);
     }
-    request
-        .body(Full::new(Bytes::from(body.to_owned())))
-        .unwrap()
+    request.body(Full::new(Bytes::from(body.to_owned()))).unwrap()
 }
 
 #[tokio::test]
@@ -36,7 +34,13 @@ async fn sse_passes_byte_for_byte() {
     let direct = TestClient::new(h.mock.addr());
     for (path, body) in [
         ("/v1/chat/completions", STREAM_CHAT.to_owned()),
-        ("/v1/chat/completions", STREAM_CHAT.replace(r#","tools":[{"type":"function","function":{"name":"lookup","parameters":{"type":"object"}}}]"#, "")),
+        (
+            "/v1/chat/completions",
+            STREAM_CHAT.replace(
+                r#","tools":[{"type":"function","function":{"name":"lookup","parameters":{"type":"object"}}}]"#,
+                "",
+            ),
+        ),
         ("/v1/completions", r#"{"model":"gpt-3.5-turbo-instruct","prompt":"hi","stream":true}"#.to_owned()),
         ("/v1/responses", r#"{"model":"gpt-4o-mini","input":"hi","stream":true}"#.to_owned()),
     ] {
@@ -56,19 +60,12 @@ async fn events_reach_the_client_while_the_provider_is_still_streaming() {
     let key = h.any_key().await;
     // The mock sends its first event at once, then waits a minute before the next:
     // the first event can only arrive in time if nothing buffers the stream.
-    let request = stream_request(
-        &h.client,
-        "/v1/chat/completions",
-        &key,
-        STREAM_CHAT,
-        &[("x-mock-chunk-delay-ms", "60000")],
-    );
+    let request =
+        stream_request(&h.client, "/v1/chat/completions", &key, STREAM_CHAT, &[("x-mock-chunk-delay-ms", "60000")]);
     let response = h.client.send_streaming(request).await;
     assert_eq!(response.status(), 200);
     let mut body = response.into_body();
-    let frame = tokio::time::timeout(Duration::from_secs(10), body.frame())
-        .await
-        .expect("first event was held back");
+    let frame = tokio::time::timeout(Duration::from_secs(10), body.frame()).await.expect("first event was held back");
     let data = frame.unwrap().unwrap().into_data().unwrap();
     assert!(data.starts_with(b"data: {"), "{data:?}");
     assert!(data.ends_with(b"\n\n"));
@@ -78,58 +75,30 @@ async fn events_reach_the_client_while_the_provider_is_still_streaming() {
 async fn a_provider_failing_mid_stream_ends_the_stream_with_an_error_event() {
     let h = Harness::start().await;
     let key = h.any_key().await;
-    let request = stream_request(
-        &h.client,
-        "/v1/chat/completions",
-        &key,
-        STREAM_CHAT,
-        &[("x-mock-fail", "reset-mid-stream")],
-    );
+    let request =
+        stream_request(&h.client, "/v1/chat/completions", &key, STREAM_CHAT, &[("x-mock-fail", "reset-mid-stream")]);
     let response = h.client.send(request).await;
     assert_eq!(response.status, 200);
     let text = response.text();
     let events: Vec<&str> = text.split("\n\n").filter(|e| !e.is_empty()).collect();
     assert_eq!(events.len(), 3, "{text}");
-    let last: serde_json::Value =
-        serde_json::from_str(events[2].strip_prefix("data: ").unwrap()).unwrap();
+    let last: serde_json::Value = serde_json::from_str(events[2].strip_prefix("data: ").unwrap()).unwrap();
     assert_eq!(last["error"]["code"], "upstream_error");
     assert!(!text.contains("[DONE]"));
     // rampart keeps serving.
-    let again = h
-        .client
-        .post_json(
-            "/v1/chat/completions",
-            &key,
-            &rampart_test::chat_body("gpt-4o-mini"),
-        )
-        .await;
+    let again = h.client.post_json("/v1/chat/completions", &key, &rampart_test::chat_body("gpt-4o-mini")).await;
     assert_eq!(again.status, 200);
 }
 
 #[tokio::test]
 async fn a_provider_going_silent_mid_stream_hits_the_idle_timeout() {
-    let h = Harness::start_with(rampart_test::Options {
-        idle_timeout: "300ms".into(),
-        ..Default::default()
-    })
-    .await;
+    let h = Harness::start_with(rampart_test::Options { idle_timeout: "300ms".into(), ..Default::default() }).await;
     let key = h.any_key().await;
-    let request = stream_request(
-        &h.client,
-        "/v1/chat/completions",
-        &key,
-        STREAM_CHAT,
-        &[("x-mock-fail", "hang-body")],
-    );
-    let response = tokio::time::timeout(Duration::from_secs(10), h.client.send(request))
-        .await
-        .expect("stream never ended");
+    let request = stream_request(&h.client, "/v1/chat/completions", &key, STREAM_CHAT, &[("x-mock-fail", "hang-body")]);
+    let response =
+        tokio::time::timeout(Duration::from_secs(10), h.client.send(request)).await.expect("stream never ended");
     assert_eq!(response.status, 200);
-    assert!(
-        response.text().contains("stopped sending data"),
-        "{}",
-        response.text()
-    );
+    assert!(response.text().contains("stopped sending data"), "{}", response.text());
 }
 
 #[tokio::test]
@@ -152,21 +121,11 @@ async fn a_client_leaving_mid_stream_cancels_the_upstream_stream() {
     drop(body);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while h.mock.open_streams() > 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the upstream stream was not cancelled"
-        );
+        assert!(tokio::time::Instant::now() < deadline, "the upstream stream was not cancelled");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(
-        h.client
-            .post_json(
-                "/v1/chat/completions",
-                &key,
-                &rampart_test::chat_body("gpt-4o-mini")
-            )
-            .await
-            .status,
+        h.client.post_json("/v1/chat/completions", &key, &rampart_test::chat_body("gpt-4o-mini")).await.status,
         200
     );
 }

@@ -36,33 +36,22 @@ fn self_signed() -> TestCert {
 async fn terminates_tls_with_http1_and_http2() {
     let cert = self_signed();
     let h = Harness::start_with(Options {
-        extra_server_toml: format!(
-            "tls = {{ cert_file = {:?}, key_file = {:?} }}",
-            cert.cert_file, cert.key_file
-        ),
+        extra_server_toml: format!("tls = {{ cert_file = {:?}, key_file = {:?} }}", cert.cert_file, cert.key_file),
         ..Default::default()
     })
     .await;
     let key = h.any_key().await;
     let mut roots = rustls::RootCertStore::empty();
     roots.add(cert.cert_der.clone()).unwrap();
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
     let url = format!("https://localhost:{}/v1/chat/completions", h.addr.port());
     for (http2, version) in [(false, Version::HTTP_11), (true, Version::HTTP_2)] {
-        let builder = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls.clone())
-            .https_only();
-        let connector = if http2 {
-            builder.enable_http2().build()
-        } else {
-            builder.enable_http1().build()
-        };
+        let builder = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls.clone()).https_only();
+        let connector = if http2 { builder.enable_http2().build() } else { builder.enable_http1().build() };
         let client = Client::builder(TokioExecutor::new()).build::<_, Full<Bytes>>(connector);
         let request = Request::builder()
             .method(Method::POST)
@@ -86,9 +75,7 @@ struct TestClientPlain;
 impl TestClientPlain {
     async fn get(addr: std::net::SocketAddr) -> Result<u16, hyper_util::client::legacy::Error> {
         let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-        let request = Request::get(format!("http://{addr}/healthz"))
-            .body(Full::new(Bytes::new()))
-            .unwrap();
+        let request = Request::get(format!("http://{addr}/healthz")).body(Full::new(Bytes::new())).unwrap();
         client.request(request).await.map(|r| r.status().as_u16())
     }
 }
@@ -97,11 +84,8 @@ impl TestClientPlain {
 async fn serves_http2_cleartext_by_prior_knowledge() {
     let h = Harness::start().await;
     let key = h.any_key().await;
-    let client = Client::builder(TokioExecutor::new())
-        .http2_only(true)
-        .build_http::<Full<Bytes>>();
-    let stream_body =
-        r#"{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
+    let client = Client::builder(TokioExecutor::new()).http2_only(true).build_http::<Full<Bytes>>();
+    let stream_body = r#"{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
     let request = Request::post(format!("http://{}/v1/chat/completions", h.addr))
         .header("authorization", format!("Bearer {key}"))
         .body(Full::new(Bytes::from_static(stream_body.as_bytes())))

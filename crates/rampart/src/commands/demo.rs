@@ -73,13 +73,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     // The mock provider, which only accepts rampart's provider credential.
     let mock_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let mock_addr = mock_listener.local_addr()?;
-    let mock = rampart_mock::router(
-        &MockOptions {
-            api_key: Some(mock_key.clone()),
-            ..MockOptions::default()
-        },
-        None,
-    );
+    let mock = rampart_mock::router(&MockOptions { api_key: Some(mock_key.clone()), ..MockOptions::default() }, None);
     tokio::spawn(rampart_mock::serve(mock_listener, mock));
 
     let listener = match tokio::net::TcpListener::bind(args.listen).await {
@@ -94,30 +88,18 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         ("DEMO_MOCK_URL", format!("http://{mock_addr}/v1")),
         ("DEMO_MOCK_KEY", mock_key),
     ];
-    let env = |name: &str| {
-        vars.iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.clone())
-    };
-    let config =
-        Config::from_toml(DEMO_CONFIG, &env).map_err(|e| anyhow::anyhow!("demo config: {e}"))?;
+    let env = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
+    let config = Config::from_toml(DEMO_CONFIG, &env).map_err(|e| anyhow::anyhow!("demo config: {e}"))?;
     crate::logging::init(&config.log);
-    let store = Store::connect(config.store.url.expose())
-        .await
-        .context("demo store")?;
+    let store = Store::connect(config.store.url.expose()).await.context("demo store")?;
     let hasher = KeyHasher::new(config.auth.key_secret.expose());
-    let (record, key) = store
-        .create_key(&hasher, "demo", &ModelScope::all(), None)
-        .await?;
+    let (record, key) = store.create_key(&hasher, "demo", &ModelScope::all(), None).await?;
     let gateway = Gateway::new(config, store)?.serve(listener)?;
     let base = format!("{}/v1", gateway.base_url());
 
     writeln!(out, "rampart demo")?;
     writeln!(out, "  gateway        {base}")?;
-    writeln!(
-        out,
-        "  mock provider  http://{mock_addr}/v1 (accepts only rampart's provider key)"
-    )?;
+    writeln!(out, "  mock provider  http://{mock_addr}/v1 (accepts only rampart's provider key)")?;
     writeln!(out, "  key store      {} (temporary)", db.display())?;
     writeln!(out, "  demo key       {} ({})", key.key, record.id)?;
     writeln!(out)?;
@@ -130,11 +112,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     writeln!(out)?;
     writeln!(out, "or with the OpenAI Python SDK (pip install openai):")?;
     writeln!(out, "  from openai import OpenAI")?;
-    writeln!(
-        out,
-        "  client = OpenAI(base_url=\"{base}\", api_key=\"{}\")",
-        key.key
-    )?;
+    writeln!(out, "  client = OpenAI(base_url=\"{base}\", api_key=\"{}\")", key.key)?;
     writeln!(
         out,
         "  reply = client.chat.completions.create(model=\"gpt-4o-mini\", messages=[{{\"role\": \"user\", \"content\": \"Hello\"}}])"
@@ -147,13 +125,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let bearer = format!("Bearer {}", key.key);
     let chat = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello"}]}"#;
     let samples: [(&str, Method, &str, &str, Option<&str>); 6] = [
-        (
-            "chat completion",
-            Method::POST,
-            "/chat/completions",
-            &bearer,
-            Some(chat),
-        ),
+        ("chat completion", Method::POST, "/chat/completions", &bearer, Some(chat)),
         (
             "streamed chat completion",
             Method::POST,
@@ -170,47 +142,18 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             &bearer,
             Some(r#"{"model":"text-embedding-3-small","input":"rampart"}"#),
         ),
-        (
-            "models this key may use",
-            Method::GET,
-            "/models",
-            &bearer,
-            None,
-        ),
-        (
-            "a wrong key",
-            Method::POST,
-            "/chat/completions",
-            "Bearer rk-not-a-real-key",
-            Some(chat),
-        ),
-        (
-            "an unknown route",
-            Method::GET,
-            "/nothing-here",
-            &bearer,
-            None,
-        ),
+        ("models this key may use", Method::GET, "/models", &bearer, None),
+        ("a wrong key", Method::POST, "/chat/completions", "Bearer rk-not-a-real-key", Some(chat)),
+        ("an unknown route", Method::GET, "/nothing-here", &bearer, None),
     ];
     let mut failures = 0;
     for (label, method, path, auth, body) in samples {
         let started = Instant::now();
-        let result = send(
-            &client,
-            method.clone(),
-            &format!("{base}{path}"),
-            auth,
-            body,
-        )
-        .await;
+        let result = send(&client, method.clone(), &format!("{base}{path}"), auth, body).await;
         let elapsed = started.elapsed().as_secs_f64() * 1e3;
         match result {
             Ok((status, summary)) => {
-                writeln!(
-                    out,
-                    "  {label:<26} {method} /v1{path} -> {} in {elapsed:.1} ms: {summary}",
-                    status.as_u16()
-                )?;
+                writeln!(out, "  {label:<26} {method} /v1{path} -> {} in {elapsed:.1} ms: {summary}", status.as_u16())?;
             }
             Err(error) => {
                 failures += 1;
@@ -221,11 +164,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     writeln!(out)?;
     if args.exit {
         gateway.shutdown().await;
-        return Ok(if failures == 0 {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        });
+        return Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE });
     }
     writeln!(out, "Serving until Ctrl-C.")?;
     drop(out);
@@ -249,10 +188,7 @@ async fn send(
         .body(Full::new(Bytes::from(body.unwrap_or_default().to_owned())))?;
     let response = client.request(request).await?;
     let status = response.status();
-    let is_sse = response
-        .headers()
-        .get("content-type")
-        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    let is_sse = response.headers().get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
     let mut body = response.into_body();
     let mut bytes = Vec::new();
     let mut frames = 0;
@@ -276,10 +212,7 @@ fn summarize(body: &[u8], is_sse: bool, frames: usize) -> String {
             };
             events += 1;
             if let Ok(v) = serde_json::from_str::<serde_json::Value>(data) {
-                if let Some(delta) = v
-                    .pointer("/choices/0/delta/content")
-                    .and_then(|d| d.as_str())
-                {
+                if let Some(delta) = v.pointer("/choices/0/delta/content").and_then(|d| d.as_str()) {
                     text.push_str(delta);
                 }
             }
@@ -292,10 +225,7 @@ fn summarize(body: &[u8], is_sse: bool, frames: usize) -> String {
     if let Some(message) = v.pointer("/error/message").and_then(|m| m.as_str()) {
         return format!("error \"{message}\"");
     }
-    if let Some(content) = v
-        .pointer("/choices/0/message/content")
-        .and_then(|c| c.as_str())
-    {
+    if let Some(content) = v.pointer("/choices/0/message/content").and_then(|c| c.as_str()) {
         return format!("\"{content}\"");
     }
     if let Some(data) = v.get("data").and_then(|d| d.as_array()) {
@@ -303,10 +233,7 @@ fn summarize(body: &[u8], is_sse: bool, frames: usize) -> String {
             let dims = embedding.as_array().map_or(0, Vec::len);
             return format!("{} embedding(s) of {dims} dimensions", data.len());
         }
-        let ids: Vec<&str> = data
-            .iter()
-            .filter_map(|m| m.get("id").and_then(|i| i.as_str()))
-            .collect();
+        let ids: Vec<&str> = data.iter().filter_map(|m| m.get("id").and_then(|i| i.as_str())).collect();
         return format!("{} models: {}", ids.len(), ids.join(", "));
     }
     format!("{} bytes of JSON", body.len())
@@ -315,8 +242,6 @@ fn summarize(body: &[u8], is_sse: bool, frames: usize) -> String {
 fn random_hex(bytes: usize) -> anyhow::Result<String> {
     use rand::TryRngCore;
     let mut buf = vec![0u8; bytes];
-    rand::rngs::OsRng
-        .try_fill_bytes(&mut buf)
-        .context("OS random number generator")?;
+    rand::rngs::OsRng.try_fill_bytes(&mut buf).context("OS random number generator")?;
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }

@@ -51,31 +51,19 @@ pub(crate) enum KeysCommand {
 
 async fn open(config: &Path) -> anyhow::Result<(Store, KeyHasher)> {
     let text = super::read(config)?;
-    let (store, auth) = Config::store_and_auth(&text, &ProcessEnv).map_err(|errors| {
-        anyhow::anyhow!("invalid configuration {}:\n{errors}", config.display())
-    })?;
+    let (store, auth) = Config::store_and_auth(&text, &ProcessEnv)
+        .map_err(|errors| anyhow::anyhow!("invalid configuration {}:\n{errors}", config.display()))?;
     let hasher = KeyHasher::new(auth.key_secret.expose());
-    let store = Store::connect(store.url.expose())
-        .await
-        .context("cannot open the key store")?;
+    let store = Store::connect(store.url.expose()).await.context("cannot open the key store")?;
     Ok((store, hasher))
 }
 
 pub(crate) async fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match command {
-        KeysCommand::Create {
-            config,
-            name,
-            models,
-            expires,
-            json,
-        } => {
-            let models: Vec<String> = models
-                .into_iter()
-                .map(|m| m.trim().to_owned())
-                .filter(|m| !m.is_empty())
-                .collect();
+        KeysCommand::Create { config, name, models, expires, json } => {
+            let models: Vec<String> =
+                models.into_iter().map(|m| m.trim().to_owned()).filter(|m| !m.is_empty()).collect();
             anyhow::ensure!(!models.is_empty(), "--models needs at least one pattern");
             anyhow::ensure!(!name.trim().is_empty(), "--name must not be empty");
             let expires_at = match expires {
@@ -84,22 +72,13 @@ pub(crate) async fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
                     let lifetime = humantime::parse_duration(&text)
                         .with_context(|| format!("invalid --expires `{text}` (e.g. 30d, 12h)"))?;
                     anyhow::ensure!(!lifetime.is_zero(), "--expires must be greater than zero");
-                    Some(
-                        unix_now()
-                            .saturating_add(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX)),
-                    )
+                    Some(unix_now().saturating_add(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX)))
                 }
             };
             let (store, hasher) = open(&config).await?;
-            let (record, key) = store
-                .create_key(&hasher, name.trim(), &ModelScope::new(models), expires_at)
-                .await?;
+            let (record, key) = store.create_key(&hasher, name.trim(), &ModelScope::new(models), expires_at).await?;
             if json {
-                writeln!(
-                    out,
-                    "{}",
-                    serde_json::json!({"id": record.id, "key": key.key})
-                )?;
+                writeln!(out, "{}", serde_json::json!({"id": record.id, "key": key.key}))?;
             } else {
                 writeln!(out, "created {} ({})", record.id, record.name)?;
                 writeln!(out, "key: {}", key.key)?;
@@ -127,8 +106,7 @@ pub(crate) async fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
                         k.prefix,
                         k.status(now).as_str(),
                         k.models.patterns().join(","),
-                        k.expires_at
-                            .map_or_else(|| "-".to_owned(), |t| t.to_string()),
+                        k.expires_at.map_or_else(|| "-".to_owned(), |t| t.to_string()),
                         k.name
                     )?;
                 }

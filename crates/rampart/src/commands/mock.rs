@@ -9,14 +9,9 @@ use anyhow::Context;
 use rampart_mock::MockOptions;
 
 pub(crate) async fn run(listen: SocketAddr) -> anyhow::Result<ExitCode> {
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
-    writeln!(
-        std::io::stdout(),
-        "rampart mock provider on http://{addr}/v1"
-    )?;
+    writeln!(std::io::stdout(), "rampart mock provider on http://{addr}/v1")?;
     let router = rampart_mock::router(&MockOptions::default(), None);
     tokio::select! {
         result = rampart_mock::serve(listener, router) => result?,

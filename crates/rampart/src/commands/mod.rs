@@ -13,8 +13,7 @@ use rampart_config::Config;
 
 /// Loads a config file, or explains every error and fails.
 pub(crate) fn load_config(path: &Path) -> anyhow::Result<Config> {
-    Config::load(path)
-        .map_err(|errors| anyhow::anyhow!("invalid configuration {}:\n{errors}", path.display()))
+    Config::load(path).map_err(|errors| anyhow::anyhow!("invalid configuration {}:\n{errors}", path.display()))
 }
 
 /// Waits for SIGINT or SIGTERM.

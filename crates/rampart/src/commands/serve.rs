@@ -10,9 +10,7 @@ use rampart_store::Store;
 pub(crate) async fn run(path: &Path) -> anyhow::Result<ExitCode> {
     let config = super::load_config(path)?;
     crate::logging::init(&config.log);
-    let store = Store::connect(config.store.url.expose())
-        .await
-        .context("cannot open the key store")?;
+    let store = Store::connect(config.store.url.expose()).await.context("cannot open the key store")?;
     let grace = config.server.shutdown_grace;
     let gateway = Gateway::new(config, store)?.bind().await?;
     tracing::info!(address = %gateway.local_addr(), url = %gateway.base_url(), "rampart listening");
