@@ -3,12 +3,12 @@
 //!
 //! | # | layer | adds / reads | rejects with |
 //! |---|-------|--------------|--------------|
-//! | 1 | [`observe`](crate::observe): request id, panic → 500, access log (once) | adds `RequestId`; reads `KeyId`, `RouteInfo`, `ErrorOutcome` from the response | 500 |
+//! | 1 | [`observe`](crate::observe): request id, panic → 500, access log (once) | adds `RequestId`; reads `Principal`, `RouteInfo`, `ErrorOutcome` from the response | 500 |
 //! | 2 | public allow-list: `/healthz`, `/readyz` (no credentials, no data) | | |
-//! | 3 | [`authenticate`](crate::auth): virtual key → `Principal`; every other path, unknown ones included | adds `Arc<Principal>` | 401, 503 (store down: fail closed) |
-//! | 4 | route: OpenAI path → handler; unknown path 404, wrong method 405 | | 404, 405 |
-//! | 5 | handler: bounded body read, JSON head parse, model scope, route to provider | reads `Principal`; adds `RouteInfo` | 413, 400, 403, 404 |
-//! | 6 | upstream: credential swap, header hygiene, timeouts, relay (SSE event-aligned) | | 502, 504; mid-stream: error event |
+//! | 3 | [`authenticate`](crate::auth): virtual key → `Principal` (key cache under the store's key-change epoch); every other path, unknown ones included | adds `Arc<Principal>` to the request and its response | 401, 503 (store down: fail closed) |
+//! | 4 | route: OpenAI path and method → handler; unknown path 404, undefined method 405 | | 404, 405 |
+//! | 5 | handler: bounded body read, JSON head parse, model scope (incl. tool models), route to provider | reads `Principal`; adds `RouteInfo` | 408, 413, 415, 400, 403, 404 |
+//! | 6 | upstream: credential swap, header allow-list, timeouts, relay (SSE event-aligned) | | 502, 504 (`x-should-retry: false` when the provider may have it); mid-stream: error event |
 //!
 //! Phases, as in logs and docs: `request` (1–5) → `upstream` (6, until headers) →
 //! `response_head` → `response_chunk` (relay) → `log` (1, on the response head).
