@@ -21,6 +21,7 @@ CPU_CLIENT="${BENCH_CPU_CLIENT:-1}"        # mock, load generator
 BUILD="${BENCH_BUILD:-1}"                  # 1: cargo build --release -p rampart first
 RAMPART_BIN="${RAMPART_BIN:-$REPO/target/release/rampart}"
 RESULTS="${BENCH_RESULTS:-$BENCH_DIR/results/latest.md}"
+QUIET_WAIT="${BENCH_WAIT_QUIET_SECONDS:-300}" # wait up to this long for an idle machine first
 
 int_in() { # name value min max
   [[ "$2" =~ ^[0-9]+$ ]] && (($2 >= $3 && $2 <= $4)) || { echo "bench: $1=$2 must be an integer in [$3, $4]" >&2; exit 2; }
@@ -31,6 +32,7 @@ int_in BENCH_CONNECTIONS "$CONNS" 1 1024
 int_in BENCH_RATE "$RATE" 1 1000000
 int_in BENCH_BODY_BYTES "$BODY_BYTES" 256 1048576
 int_in BENCH_PORT_BASE "$PORT_BASE" 1024 65000
+int_in BENCH_WAIT_QUIET_SECONDS "$QUIET_WAIT" 0 3600
 
 log() { echo "bench: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -72,15 +74,18 @@ grep -q -- '--latency-correction' <<<"$OHA_HELP" && OHA_CORR=(--latency-correcti
 
 if [[ "$BUILD" == 1 ]]; then
   log "cargo build --release -p rampart"
-  (cd "$REPO" && timeout 3600 cargo build --release -p rampart >&2)
+  (cd "$REPO" && timeout 3600 cargo build --release -p rampart >&2) \
+    || die "cargo build --release -p rampart failed (BENCH_BUILD=0 uses the existing binary)"
 fi
 [[ -x "$RAMPART_BIN" ]] || die "no rampart binary at $RAMPART_BIN"
 
 # ---------------------------------------------------------------- processes
 WORK="$(mktemp -d /tmp/rampart-bench.XXXXXX)"
-PIDS=()
+declare -A PIDS=() # everything started and not yet reaped
 stop_pid() { # pid: TERM, up to 5 s, then KILL
   local pid="$1" i
+  [[ -n "${PIDS[$pid]:-}" ]] || return 0
+  unset "PIDS[$pid]"
   kill -0 "$pid" 2>/dev/null || return 0
   kill -TERM "$pid" 2>/dev/null || true
   for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -89,7 +94,7 @@ stop_pid() { # pid: TERM, up to 5 s, then KILL
 }
 cleanup() {
   local pid
-  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+  for pid in "${!PIDS[@]}"; do stop_pid "$pid"; done
   [[ "${BENCH_KEEP_WORKDIR:-0}" == 1 ]] && log "work dir kept: $WORK" || rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -110,6 +115,23 @@ wait_http() { # url expected-code pid what: polls up to 30 s
   die "$4 not ready after 30 s ($1 -> $code)"
 }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+CLK_TCK="$(getconf CLK_TCK)"
+cpu_ticks() { # utime+stime of a process and its direct children (nginx's worker)
+  local total=0 p t
+  for p in "$1" $(cat "/proc/$1/task/$1/children" 2>/dev/null || true); do
+    t="$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}')" || t=0
+    total=$((total + ${t:-0}))
+  done
+  echo "$total"
+}
+cpu_stat() { # "busy steal total" ticks of one CPU, from /proc/stat (busy: all but idle and iowait;
+  # softirq counts, as the kernel also bills it to the process it ran in, e.g. loopback networking)
+  awk -v c="cpu$1" '$1 == c {print $2+$3+$4+$7+$8+$9, $9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat
+}
+cpu_busy() { # CPU before-sample after-sample -> "busy% steal%" over the interval
+  awk -v a="$2" -v b="$3" 'BEGIN {split(a, x, " "); split(b, y, " "); t = y[3] - x[3]; if (t <= 0) t = 1;
+    printf "%.0f %.0f", 100 * (y[1] - x[1]) / t, 100 * (y[2] - x[2]) / t}'
+}
 
 # ---------------------------------------------------------------- request body
 BODY="$WORK/body.json"
@@ -143,39 +165,108 @@ check_post() { # url auth-header expected-code what
 # run_oha NAME URL AUTH SECONDS [extra oha args...] -> $WORK/NAME.json
 run_oha() {
   local name="$1" url="$2" auth="$3" secs="$4"; shift 4
+  # In the background and waited for, so that a signal ends the script (and the trap stops oha) at once.
   timeout $((secs + 60)) taskset -c "$CPU_CLIENT" "$OHA" --no-tui "${OHA_JSON[@]}" "${OHA_WAIT[@]}" \
     -z "${secs}s" -c "$CONNS" -m POST -H 'Content-Type: application/json' -H "$auth" \
-    -D "$BODY" "$@" "$url" >"$WORK/$name.json" 2>"$WORK/$name.err" \
-    || { cat "$WORK/$name.err" >&2; die "oha failed for $name"; }
+    -D "$BODY" "$@" "$url" >"$WORK/$name.json" 2>"$WORK/$name.err" &
+  local pid=$! rc=0
+  PIDS[$pid]=1
+  wait "$pid" || rc=$?
+  unset "PIDS[$pid]"
+  ((rc == 0)) || { cat "$WORK/$name.err" >&2; die "oha failed for $name (exit $rc)"; }
 }
-TSV="$WORK/targets.tsv"
-: >"$TSV"
-# measure LABEL URL AUTH RSS_PID(or -) : warm-up, saturation, fixed rate
-measure() {
-  local label="$1" url="$2" auth="$3" pid="$4" slug rss_idle="-" rss_after="-"
-  slug="$(tr -c 'a-z0-9\n' '_' <<<"$label")"
-  [[ "$pid" != - ]] && rss_idle="$(rss_kib "$pid")"
-  log "$label: warm-up ${WARMUP}s"
-  ((WARMUP > 0)) && run_oha "${slug}_warm" "$url" "$auth" "$WARMUP"
-  log "$label: saturation ${DURATION}s, $CONNS connections"
-  run_oha "${slug}_sat" "$url" "$auth" "$DURATION"
-  log "$label: fixed rate $RATE req/s ${DURATION}s"
-  run_oha "${slug}_rate" "$url" "$auth" "$DURATION" -q "$RATE" "${OHA_CORR[@]}"
-  [[ "$pid" != - ]] && rss_after="$(rss_kib "$pid")"
-  local warm="-"; ((WARMUP > 0)) && warm="$WORK/${slug}_warm.json"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$WORK/${slug}_sat.json" "$WORK/${slug}_rate.json" \
-    "$warm" "$rss_idle" "$rss_after" >>"$TSV"
+# Other work on the machine (a compile) skews every figure: wait, bounded, for a quiet one.
+all_busy_pct() { # busy % of all CPUs over 3 s
+  local a b
+  a="$(awk '$1 == "cpu" {print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)"; sleep 3
+  b="$(awk '$1 == "cpu" {print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)"
+  awk -v a="$a" -v b="$b" 'BEGIN {split(a, x, " "); split(b, y, " "); t = y[2] - x[2]; if (t <= 0) t = 1;
+    printf "%.0f", 100 * (y[1] - x[1]) / t}'
+}
+wait_quiet() { # CAP_SECONDS -> BUSY_NOW
+  local start=$SECONDS
+  BUSY_NOW="$(all_busy_pct)"
+  while ((BUSY_NOW > 15 && SECONDS - start < $1)); do
+    log "machine busy (${BUSY_NOW}% CPU over 3 s): waiting for it to quieten ($(($1 - SECONDS + start)) s left)"
+    sleep 7
+    BUSY_NOW="$(all_busy_pct)"
+  done
+  if ((BUSY_NOW > 15)); then log "machine still busy (${BUSY_NOW}% CPU): measuring anyway"; fi
+}
+own_cpu() { # CPU seconds of the reaped children of this shell (the oha runs), as of the last `times >"$WORK/times"`
+  awk 'NR == 2 {s = 0; for (i = 1; i <= 2; i++) {split($i, p, "m"); s += p[1] * 60 + p[2]}; printf "%.3f", s}' "$WORK/times"
 }
 
+TSV="$WORK/targets.tsv"
+: >"$TSV"
+RETRIES="${BENCH_RETRIES:-2}"
+int_in BENCH_RETRIES "$RETRIES" 0 5
+# measure LABEL URL AUTH SERVER_PID RSS(yes|no): warm-up, saturation, fixed rate.
+# SERVER_PID's CPU time (with children) is sampled around the saturation run. Over the
+# saturation + fixed-rate window, the CPU time that neither the server, the mock nor oha
+# used on each of the two CPUs is "foreign"; above 10% the target is measured again
+# (after waiting for a quiet machine), up to BENCH_RETRIES times.
+measure() {
+  local label="$1" url="$2" auth="$3" pid="$4" slug rss_idle="-" rss_after="-" attempt
+  local t0 t1 t2 w0 w1 m0 m1 c0 c1 s0a s0b s1a s1b n0a n0b n1a n1b noise f0 f1 f discarded=""
+  slug="$(tr -c 'a-z0-9\n' '_' <<<"$label")"
+  [[ "$5" == yes ]] && rss_idle="$(rss_kib "$pid")"
+  for ((attempt = 1; ; attempt++)); do
+    if ((WARMUP > 0)); then
+      log "$label: warm-up ${WARMUP}s"
+      run_oha "${slug}_warm" "$url" "$auth" "$WARMUP"
+    fi
+    log "$label: saturation ${DURATION}s, $CONNS connections"
+    times >"$WORK/times"; c0="$(own_cpu)"; m0="$(cpu_ticks "$MOCK_PID")"
+    n0a="$(cpu_stat "$CPU_SERVER")"; n1a="$(cpu_stat "$CPU_CLIENT")"
+    t0="$(cpu_ticks "$pid")"; w0="$(date +%s.%N)"; s0a="$n0a"; s1a="$n1a"
+    run_oha "${slug}_sat" "$url" "$auth" "$DURATION"
+    t1="$(cpu_ticks "$pid")"; w1="$(date +%s.%N)"
+    s0b="$(cpu_stat "$CPU_SERVER")"; s1b="$(cpu_stat "$CPU_CLIENT")"
+    log "$label: fixed rate $RATE req/s ${DURATION}s"
+    run_oha "${slug}_rate" "$url" "$auth" "$DURATION" -q "$RATE" "${OHA_CORR[@]}"
+    t2="$(cpu_ticks "$pid")"; m1="$(cpu_ticks "$MOCK_PID")"
+    n0b="$(cpu_stat "$CPU_SERVER")"; n1b="$(cpu_stat "$CPU_CLIENT")"; times >"$WORK/times"; c1="$(own_cpu)"
+    # foreign % per CPU = (busy - ours) / elapsed; ours on the server CPU = the proxy
+    # (nothing for the direct target), on the client CPU = mock + oha.
+    noise="$(awk -v a0="$n0a" -v b0="$n0b" -v a1="$n1a" -v b1="$n1b" -v hz="$CLK_TCK" \
+      -v srv=$(( pid == MOCK_PID ? 0 : t2 - t0 )) -v cli="$(awk -v m=$((m1 - m0)) -v c0="$c0" -v c1="$c1" -v hz="$CLK_TCK" \
+        'BEGIN {print m + (c1 - c0) * hz}')" \
+      'BEGIN {split(a0, x, " "); split(b0, y, " "); t = y[3] - x[3]; if (t <= 0) t = 1; f0 = 100 * (y[1] - x[1] - srv) / t;
+              split(a1, x, " "); split(b1, y, " "); t = y[3] - x[3]; if (t <= 0) t = 1; f1 = 100 * (y[1] - x[1] - cli) / t;
+              printf "%.0f %.0f", (f0 < 0 ? 0 : f0), (f1 < 0 ? 0 : f1)}')"
+    read -r f0 f1 <<<"$noise"
+    if ((f0 > 10 || f1 > 10)) && ((attempt <= RETRIES)); then
+      log "$label: other processes took ${f0}% of CPU $CPU_SERVER and ${f1}% of CPU $CPU_CLIENT: measuring again"
+      for f in warm sat rate; do # kept so that their non-2xx/errors still count
+        [[ -f "$WORK/${slug}_$f.json" ]] || continue
+        mv "$WORK/${slug}_$f.json" "$WORK/${slug}_try${attempt}_$f.json"
+        discarded+="${discarded:+,}$WORK/${slug}_try${attempt}_$f.json"
+      done
+      wait_quiet "$QUIET_WAIT"
+      continue
+    fi
+    break
+  done
+  [[ "$5" == yes ]] && rss_after="$(rss_kib "$pid")"
+  local warm="-"; ((WARMUP > 0)) && warm="$WORK/${slug}_warm.json"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$WORK/${slug}_sat.json" "$WORK/${slug}_rate.json" \
+    "$warm" "$rss_idle" "$rss_after" "$(awk -v t=$((t1 - t0)) -v h="$CLK_TCK" 'BEGIN {print t / h}')" \
+    "$(awk -v a="$w0" -v b="$w1" 'BEGIN {print b - a}')" \
+    "$(cpu_busy "$CPU_SERVER" "$s0a" "$s0b")" "$(cpu_busy "$CPU_CLIENT" "$s1a" "$s1b")" "$f0 $f1" "$attempt" "${discarded:--}" >>"$TSV"
+}
+
+wait_quiet "$QUIET_WAIT"
+BUSY_BEFORE="$BUSY_NOW"
 LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg)"
 CHAT=/v1/chat/completions
 
 # 1. mock provider, directly
 taskset -c "$CPU_CLIENT" "$RAMPART_BIN" mock --listen "127.0.0.1:$P_MOCK" >"$WORK/mock.log" 2>&1 &
-MOCK_PID=$!; PIDS+=("$MOCK_PID")
+MOCK_PID=$!; PIDS[$MOCK_PID]=1
 wait_http "http://127.0.0.1:$P_MOCK/v1/models" 200 "$MOCK_PID" mock
 check_post "http://127.0.0.1:$P_MOCK$CHAT" "Authorization: Bearer $MOCK_API_KEY" 200 mock
-measure "direct (mock)" "http://127.0.0.1:$P_MOCK$CHAT" "Authorization: Bearer $MOCK_API_KEY" -
+measure "direct (mock)" "http://127.0.0.1:$P_MOCK$CHAT" "Authorization: Bearer $MOCK_API_KEY" "$MOCK_PID" no
 
 # 2. nginx reverse proxy
 mkdir -p "$WORK/nginx/tmp"
@@ -211,10 +302,10 @@ http {
 }
 EOF
 taskset -c "$CPU_SERVER" "$NGINX" -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" >"$WORK/nginx/stdout.log" 2>&1 &
-NGINX_PID=$!; PIDS+=("$NGINX_PID")
+NGINX_PID=$!; PIDS[$NGINX_PID]=1
 wait_http "http://127.0.0.1:$P_NGINX/v1/models" 200 "$NGINX_PID" nginx
 check_post "http://127.0.0.1:$P_NGINX$CHAT" "Authorization: Bearer $MOCK_API_KEY" 200 nginx
-measure "nginx" "http://127.0.0.1:$P_NGINX$CHAT" "Authorization: Bearer $MOCK_API_KEY" -
+measure "nginx" "http://127.0.0.1:$P_NGINX$CHAT" "Authorization: Bearer $MOCK_API_KEY" "$NGINX_PID" no
 stop_pid "$NGINX_PID"
 
 # 3. rampart, once per log level
@@ -251,12 +342,12 @@ EOF
   key="$(timeout 60 "$RAMPART_BIN" keys create --config "$dir/rampart.toml" --name bench --json \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')"
   taskset -c "$CPU_SERVER" "$RAMPART_BIN" serve --config "$dir/rampart.toml" >"$dir/rampart.log" 2>&1 &
-  RAMPART_PID=$!; PIDS+=("$RAMPART_PID")
+  RAMPART_PID=$!; PIDS[$RAMPART_PID]=1
   wait_http "http://127.0.0.1:$P_RAMPART/readyz" 200 "$RAMPART_PID" rampart
   check_post "http://127.0.0.1:$P_RAMPART$CHAT" "Authorization: Bearer $key" 200 "rampart ($level)"
   check_post "http://127.0.0.1:$P_RAMPART$CHAT" "Authorization: Bearer rk-not-a-key" 401 "rampart without a valid key"
   sleep 1 # let it settle before the idle RSS reading
-  measure "rampart (log $level)" "http://127.0.0.1:$P_RAMPART$CHAT" "Authorization: Bearer $key" "$RAMPART_PID"
+  measure "rampart (log $level)" "http://127.0.0.1:$P_RAMPART$CHAT" "Authorization: Bearer $key" "$RAMPART_PID" yes
   stop_pid "$RAMPART_PID"
   echo "$level $(wc -l <"$dir/rampart.log")" >>"$WORK/rampart-loglines"
 done
@@ -272,9 +363,11 @@ BENCH_META_NPROC="$(nproc)" \
 BENCH_META_CPU="$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)" \
 BENCH_META_KERNEL="$(uname -sr)" \
 BENCH_META_REV="$rev" \
+BENCH_META_BIN="$RAMPART_BIN, built $(date -u -r "$RAMPART_BIN" '+%Y-%m-%d %H:%M:%S UTC')" \
 BENCH_META_OHA="$("$OHA" --version 2>/dev/null | head -1)" \
 BENCH_META_NGINX="$("$NGINX" -v 2>&1 | head -1)" \
 BENCH_META_LOAD="$LOAD_START -> $LOAD_END" \
+BENCH_META_BUSY_BEFORE="$BUSY_BEFORE" \
 BENCH_META_LOGLINES="$(cat "$WORK/rampart-loglines" 2>/dev/null | tr '\n' ';')" \
 python3 "$BENCH_DIR/report.py" "$TSV" "$DURATION" "$WARMUP" "$CONNS" "$RATE" "$BODY_LEN" \
   "$CPU_SERVER" "$CPU_CLIENT" >"$WORK/report.md"

@@ -90,7 +90,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     ];
     let env = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
     let config = Config::from_toml(DEMO_CONFIG, &env).map_err(|e| anyhow::anyhow!("demo config: {e}"))?;
-    crate::logging::init(&config.log);
+    let _log_guard = crate::logging::init(&config.log);
     let store = Store::connect(config.store.url.expose()).await.context("demo store")?;
     let hasher = KeyHasher::new(config.auth.key_secret.expose());
     let (record, key) = store.create_key(&hasher, "demo", &ModelScope::all(), None).await?;

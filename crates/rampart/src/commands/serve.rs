@@ -9,7 +9,7 @@ use rampart_store::Store;
 
 pub(crate) async fn run(path: &Path) -> anyhow::Result<ExitCode> {
     let config = super::load_config(path)?;
-    crate::logging::init(&config.log);
+    let _log_guard = crate::logging::init(&config.log);
     let store = Store::connect(config.store.url.expose()).await.context("cannot open the key store")?;
     let grace = config.server.shutdown_grace;
     let gateway = Gateway::new(config, store)?.bind().await?;
