@@ -252,13 +252,19 @@ impl TestClient {
 
     /// POSTs JSON with a bearer key.
     pub async fn post_json(&self, path: &str, key: &str, body: &str) -> TestResponse {
-        let request = self
+        self.send(self.json_request(path, key, body, &[])).await
+    }
+
+    /// A JSON POST with a bearer key and extra headers (e.g. the mock's `x-mock-*`).
+    pub fn json_request(&self, path: &str, key: &str, body: &str, headers: &[(&str, &str)]) -> Request<Full<Bytes>> {
+        let mut request = self
             .request(Method::POST, path)
             .header("authorization", format!("Bearer {key}"))
-            .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(body.to_owned())))
-            .unwrap();
-        self.send(request).await
+            .header("content-type", "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.body(Full::new(Bytes::from(body.to_owned()))).unwrap()
     }
 
     /// GETs with a bearer key.

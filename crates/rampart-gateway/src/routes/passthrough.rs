@@ -19,11 +19,11 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use http::Method;
 
-use super::{authorize_model, default_provider, forward, require_unrestricted};
+use super::inference::forward_model_routed;
+use super::{default_provider, forward, require_unrestricted};
 use crate::auth::Principal;
-use crate::body::{is_json, limited_stream, read_limited};
+use crate::body::{is_json, limited_stream};
 use crate::error::ApiError;
-use crate::json::{parse_head, replace_model};
 use crate::state::AppState;
 
 /// Pass-through endpoints (below `/v1`) whose JSON body names the model they run.
@@ -59,21 +59,7 @@ pub(crate) async fn passthrough(
         if !is_json(&parts.headers) {
             return Err(ApiError::bad_request("not_json", "this endpoint expects an application/json body"));
         }
-        let bytes = read_limited(&parts.headers, body, state.config.server.max_body_bytes).await?;
-        let head = parse_head(&bytes)?;
-        let Some(model) = head.model.as_deref() else {
-            return Err(
-                ApiError::bad_request("missing_model", "you must provide a model parameter").with_param("model")
-            );
-        };
-        let (provider, upstream_model) = authorize_model(&state, &principal, model)?;
-        let body = if upstream_model != model {
-            Body::from(replace_model(&bytes, upstream_model)?)
-        } else {
-            Body::from(bytes.clone())
-        };
-        let model = model.to_owned();
-        return forward(&state, provider, &parts, &suffix, None, body, Some(model)).await;
+        return forward_model_routed(&state, &principal, &parts, &suffix, body, None).await;
     }
 
     require_unrestricted(&principal, path)?;

@@ -1,8 +1,5 @@
 //! Upstream failures become clean OpenAI errors, and rampart keeps serving.
 
-use bytes::Bytes;
-use http::Method;
-use http_body_util::Full;
 use rampart_test::{Harness, Options, chat_body};
 
 #[tokio::test]
@@ -22,13 +19,8 @@ async fn an_unreachable_provider_is_a_502() {
 async fn a_slow_provider_is_a_504() {
     let h = Harness::start_with(Options { response_timeout: "300ms".into(), ..Default::default() }).await;
     let key = h.any_key().await;
-    let request = h
-        .client
-        .request(Method::POST, "/v1/chat/completions")
-        .header("authorization", format!("Bearer {key}"))
-        .header("x-mock-delay-ms", "5000")
-        .body(Full::new(Bytes::from(chat_body("gpt-4o-mini"))))
-        .unwrap();
+    let request =
+        h.client.json_request("/v1/chat/completions", &key, &chat_body("gpt-4o-mini"), &[("x-mock-delay-ms", "5000")]);
     let response = h.client.send(request).await;
     assert_eq!(response.status, 504, "{}", response.text());
     assert_eq!(response.error_code().as_deref(), Some("upstream_timeout"));
@@ -41,13 +33,8 @@ async fn a_slow_provider_is_a_504() {
 async fn a_provider_closing_without_an_answer_is_a_502() {
     let h = Harness::start().await;
     let key = h.any_key().await;
-    let request = h
-        .client
-        .request(Method::POST, "/v1/chat/completions")
-        .header("authorization", format!("Bearer {key}"))
-        .header("x-mock-fail", "close")
-        .body(Full::new(Bytes::from(chat_body("gpt-4o-mini"))))
-        .unwrap();
+    let request =
+        h.client.json_request("/v1/chat/completions", &key, &chat_body("gpt-4o-mini"), &[("x-mock-fail", "close")]);
     let response = h.client.send(request).await;
     assert_eq!(response.status, 502, "{}", response.text());
     // Sent once: no retry of a request that reached the provider.
@@ -59,13 +46,12 @@ async fn a_provider_closing_without_an_answer_is_a_502() {
 async fn a_provider_reset_after_the_head_terminates_the_body() {
     let h = Harness::start().await;
     let key = h.any_key().await;
-    let request = h
-        .client
-        .request(Method::POST, "/v1/chat/completions")
-        .header("authorization", format!("Bearer {key}"))
-        .header("x-mock-fail", "reset-mid-stream")
-        .body(Full::new(Bytes::from(chat_body("gpt-4o-mini"))))
-        .unwrap();
+    let request = h.client.json_request(
+        "/v1/chat/completions",
+        &key,
+        &chat_body("gpt-4o-mini"),
+        &[("x-mock-fail", "reset-mid-stream")],
+    );
     let response = h.client.send_streaming(request).await;
     assert_eq!(response.status(), 200);
     let body = http_body_util::BodyExt::collect(response.into_body()).await;

@@ -188,13 +188,8 @@ async fn unknown_paths_and_methods_get_openai_errors() {
 async fn provider_errors_are_relayed_as_they_are() {
     let h = Harness::start().await;
     let key = h.any_key().await;
-    let request = h
-        .client
-        .request(Method::POST, "/v1/chat/completions")
-        .header("authorization", format!("Bearer {key}"))
-        .header("x-mock-status", "429")
-        .body(Full::new(Bytes::from(chat_body("gpt-4o-mini"))))
-        .unwrap();
+    let request =
+        h.client.json_request("/v1/chat/completions", &key, &chat_body("gpt-4o-mini"), &[("x-mock-status", "429")]);
     let response = h.client.send(request).await;
     assert_eq!(response.status, 429);
     assert!(response.json()["error"].is_object());

@@ -3,29 +3,10 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::Method;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use rampart_test::{Harness, PROVIDER_KEY, TestClient};
 
 const STREAM_CHAT: &str = r#"{"model":"gpt-4o-mini","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"lookup","parameters":{"type":"object"}}}]}"#;
-
-fn stream_request(
-    client: &TestClient,
-    path: &str,
-    auth: &str,
-    body: &str,
-    controls: &[(&str, &str)],
-) -> http::Request<Full<Bytes>> {
-    let mut request = client
-        .request(Method::POST, path)
-        .header("authorization", format!("Bearer {auth}"))
-        .header("content-type", "application/json");
-    for (name, value) in controls {
-        request = request.header(*name, *value);
-    }
-    request.body(Full::new(Bytes::from(body.to_owned()))).unwrap()
-}
 
 #[tokio::test]
 async fn sse_passes_byte_for_byte() {
@@ -45,8 +26,8 @@ async fn sse_passes_byte_for_byte() {
         ("/v1/responses", r#"{"model":"gpt-4o-mini","input":"hi","stream":true}"#.to_owned()),
     ] {
         let controls = [("x-mock-chunks", "40")];
-        let via = h.client.send(stream_request(&h.client, path, &key, &body, &controls)).await;
-        let straight = direct.send(stream_request(&direct, path, PROVIDER_KEY, &body, &controls)).await;
+        let via = h.client.send(h.client.json_request(path, &key, &body, &controls)).await;
+        let straight = direct.send(direct.json_request(path, PROVIDER_KEY, &body, &controls)).await;
         assert_eq!(via.status, 200, "{path}: {}", via.text());
         assert_eq!(via.headers["content-type"], straight.headers["content-type"]);
         assert_eq!(via.body, straight.body, "{path}: stream altered");
@@ -61,7 +42,7 @@ async fn events_reach_the_client_while_the_provider_is_still_streaming() {
     // The mock sends its first event at once, then waits a minute before the next:
     // the first event can only arrive in time if nothing buffers the stream.
     let request =
-        stream_request(&h.client, "/v1/chat/completions", &key, STREAM_CHAT, &[("x-mock-chunk-delay-ms", "60000")]);
+        h.client.json_request("/v1/chat/completions", &key, STREAM_CHAT, &[("x-mock-chunk-delay-ms", "60000")]);
     let response = h.client.send_streaming(request).await;
     assert_eq!(response.status(), 200);
     let mut body = response.into_body();
@@ -76,7 +57,7 @@ async fn a_provider_failing_mid_stream_ends_the_stream_with_an_error_event() {
     let h = Harness::start().await;
     let key = h.any_key().await;
     let request =
-        stream_request(&h.client, "/v1/chat/completions", &key, STREAM_CHAT, &[("x-mock-fail", "reset-mid-stream")]);
+        h.client.json_request("/v1/chat/completions", &key, STREAM_CHAT, &[("x-mock-fail", "reset-mid-stream")]);
     let response = h.client.send(request).await;
     assert_eq!(response.status, 200);
     let text = response.text();
@@ -94,7 +75,7 @@ async fn a_provider_failing_mid_stream_ends_the_stream_with_an_error_event() {
 async fn a_provider_going_silent_mid_stream_hits_the_idle_timeout() {
     let h = Harness::start_with(rampart_test::Options { idle_timeout: "300ms".into(), ..Default::default() }).await;
     let key = h.any_key().await;
-    let request = stream_request(&h.client, "/v1/chat/completions", &key, STREAM_CHAT, &[("x-mock-fail", "hang-body")]);
+    let request = h.client.json_request("/v1/chat/completions", &key, STREAM_CHAT, &[("x-mock-fail", "hang-body")]);
     let response =
         tokio::time::timeout(Duration::from_secs(10), h.client.send(request)).await.expect("stream never ended");
     assert_eq!(response.status, 200);
@@ -105,8 +86,7 @@ async fn a_provider_going_silent_mid_stream_hits_the_idle_timeout() {
 async fn a_client_leaving_mid_stream_cancels_the_upstream_stream() {
     let h = Harness::start().await;
     let key = h.any_key().await;
-    let request = stream_request(
-        &h.client,
+    let request = h.client.json_request(
         "/v1/chat/completions",
         &key,
         STREAM_CHAT,
