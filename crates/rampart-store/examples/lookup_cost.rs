@@ -7,7 +7,7 @@
 //! taskset -c 0 target/release/examples/lookup_cost postgres://postgres@127.0.0.1/postgres
 //! ```
 
-#![allow(clippy::unwrap_used, clippy::print_stdout)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 use std::time::Instant;
 
