@@ -115,6 +115,11 @@ impl MockProvider {
         self.recorder.open_streams()
     }
 
+    /// Requests still waiting for their response head (see [`Recorder::pending`]).
+    pub fn pending_responses(&self) -> usize {
+        self.recorder.pending()
+    }
+
     /// The shared recorder (e.g. to clear it between test phases).
     pub fn recorder(&self) -> Recorder {
         self.recorder.clone()
@@ -295,6 +300,7 @@ async fn handle(State(ctx): State<Arc<Ctx>>, request: Request) -> Response {
         });
     }
 
+    let _pending = ctx.recorder.as_ref().map(Recorder::pending_guard);
     if !controls.delay.is_zero() {
         tokio::time::sleep(controls.delay).await;
     }

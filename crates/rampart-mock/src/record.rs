@@ -43,6 +43,7 @@ impl RecordedRequest {
 pub struct Recorder {
     inner: Arc<Mutex<Vec<RecordedRequest>>>,
     open_streams: Arc<std::sync::atomic::AtomicUsize>,
+    pending: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Counts a streamed response body as open until it is dropped (finished, failed, or
@@ -85,6 +86,17 @@ impl Recorder {
     /// Streamed response bodies currently open (sent or pending, not yet dropped).
     pub fn open_streams(&self) -> usize {
         self.open_streams.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Requests whose response head is not produced yet (e.g. in `x-mock-delay-ms`);
+    /// drops when the handler finishes or is cancelled because the caller went away.
+    pub fn pending(&self) -> usize {
+        self.pending.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub(crate) fn pending_guard(&self) -> StreamGuard {
+        self.pending.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        StreamGuard(self.pending.clone())
     }
 
     pub(crate) fn stream_guard(&self) -> StreamGuard {

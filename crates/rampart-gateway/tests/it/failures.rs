@@ -1,5 +1,7 @@
 //! Upstream failures become clean OpenAI errors, and rampart keeps serving.
 
+use std::time::Duration;
+
 use rampart_test::{Harness, Options, chat_body};
 
 #[tokio::test]
@@ -58,4 +60,28 @@ async fn a_provider_reset_after_the_head_terminates_the_body() {
     assert!(body.is_err(), "a truncated JSON body must not look complete");
     assert_eq!(h.mock.request_count(), 1);
     assert_eq!(h.client.post_json("/v1/chat/completions", &key, &chat_body("gpt-4o-mini")).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_client_leaving_before_the_answer_cancels_the_upstream_request() {
+    let h = Harness::start().await;
+    let key = h.any_key().await;
+    // The provider would answer only after a minute.
+    let request =
+        h.client.json_request("/v1/chat/completions", &key, &chat_body("gpt-4o-mini"), &[("x-mock-delay-ms", "60000")]);
+    let client = h.client.clone();
+    let waiting = tokio::spawn(async move { client.send(request).await });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while h.mock.pending_responses() == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the request never reached the provider");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The client gives up: its connection closes.
+    waiting.abort();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while h.mock.pending_responses() > 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the upstream request was not cancelled");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(h.mock.request_count(), 1);
 }
