@@ -222,11 +222,12 @@ impl Config {
         }
     }
 
-    /// The provider serving `model`, and the model name to send upstream.
-    pub fn route<'a>(&'a self, model: &'a str) -> Option<(&'a ProviderSettings, &'a str)> {
+    /// The index in [`Config::providers`] of the provider serving `model`, and the
+    /// model name to send upstream: the model table first, then the default provider.
+    pub fn route<'a>(&'a self, model: &'a str) -> Option<(usize, &'a str)> {
         match self.models.iter().find(|m| m.name == model) {
-            Some(route) => Some((&self.providers[route.provider], &route.upstream_model)),
-            None => self.default_provider.map(|p| (&self.providers[p], model)),
+            Some(route) => Some((route.provider, &route.upstream_model)),
+            None => self.default_provider.map(|p| (p, model)),
         }
     }
 }

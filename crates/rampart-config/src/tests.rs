@@ -48,9 +48,9 @@ fn compiles_a_minimal_file_with_defaults() {
     assert_eq!(config.providers[0].api_key.as_ref().unwrap().expose(), "sk-upstream");
     assert_eq!(config.auth.key_secret.expose(), SECRET.as_bytes());
     let (provider, upstream) = config.route("fast").unwrap();
-    assert_eq!((provider.name.as_str(), upstream), ("openai", "gpt-4o-mini"));
+    assert_eq!((config.providers[provider].name.as_str(), upstream), ("openai", "gpt-4o-mini"));
     let (provider, upstream) = config.route("anything-else").unwrap();
-    assert_eq!((provider.name.as_str(), upstream), ("openai", "anything-else"));
+    assert_eq!((config.providers[provider].name.as_str(), upstream), ("openai", "anything-else"));
 }
 
 #[test]

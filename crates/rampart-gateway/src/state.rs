@@ -33,12 +33,4 @@ impl AppState {
         let keys = crate::auth::KeyCache::new(&store, config.auth.cache_ttl);
         Ok(Self { config, store, hasher, keys, providers, provider_names, ready: AtomicBool::new(true) })
     }
-
-    /// The provider index serving `model` and the upstream model name.
-    pub(crate) fn route<'a>(&'a self, model: &'a str) -> Option<(usize, &'a str)> {
-        match self.config.models.iter().find(|m| m.name == model) {
-            Some(route) => Some((route.provider, route.upstream_model.as_str())),
-            None => self.config.default_provider.map(|p| (p, model)),
-        }
-    }
 }

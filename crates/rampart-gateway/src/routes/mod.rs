@@ -32,7 +32,7 @@ pub(crate) fn authorize_model<'a>(
     model: &'a str,
 ) -> Result<(usize, &'a str), ApiError> {
     check_scope(principal, model)?;
-    state.route(model).ok_or_else(|| ApiError::model_not_found(model))
+    state.config.route(model).ok_or_else(|| ApiError::model_not_found(model))
 }
 
 /// 403 unless the key's scope covers `model`.
