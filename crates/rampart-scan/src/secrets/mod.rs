@@ -1,0 +1,633 @@
+//! Secrets detector: provider credentials recognised by their format (AWS, GCP, Azure,
+//! GitHub, GitLab, OpenAI, Anthropic, Slack, Stripe, private keys, JWTs, connection
+//! strings, …) plus high-entropy values assigned to secret-sounding names
+//! (`API_KEY = "…"`, `"password": "…"`).
+//!
+//! Matching is ripgrep style: one [`RegexSet`] over every rule tells which rules can
+//! match, then only those rules run their own regex to locate spans. All patterns are
+//! ASCII-only and compiled by the linear-time `regex` engine, so scanning is linear in
+//! the input. Overlapping candidates are resolved by rule order: format rules beat
+//! context rules, which beat the generic entropy rule; each secret is reported once.
+
+mod rules;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+
+use crate::{Family, Finding};
+use rules::{CONTEXT, Check, FIXED};
+
+/// Names that make an assignment "secret-sounding" for the generic rule.
+const GENERIC_PATTERN: &str = concat!(
+    r#"(?i-u)(?P<k>[a-z0-9_.\-]*(?:key|token|secret|passw(?:or)?d|pwd|pass|auth|credential|creds|access|private|tkn)[a-z0-9_.\-]*?)"#,
+    r#"(?:(?P<eq>\\?["'`]?[ \t]*(?:=|:|=>|:=|\|\|=|[!=]==?)[ \t]*|["'`][ \t]*,[ \t]*["'`])(?:\\?["'`])?|(?P<sp>[ \t]+(?:[a-z_]{1,12}[ \t]+)?|[\-.]))"#,
+    // value: printable ASCII without quotes, `,` `;` `\`; no leading `:`
+    r#"(?P<s>[\x21\x23-\x26\x28-\x2B\x2D-\x39\x3C-\x5B\x5D-\x5F\x61-\x7E][\x21\x23-\x26\x28-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x5F\x61-\x7E]{5,})"#
+);
+
+struct Compiled {
+    id: &'static str,
+    category: &'static str,
+    entity: &'static str,
+    score: f32,
+    check: Check,
+    re: Regex,
+}
+
+/// Compiled secrets rules; build once with [`SecretsDetector::new`], then share.
+pub struct SecretsDetector {
+    set: RegexSet,
+    rules: Vec<Compiled>,
+    generic: Regex,
+    xml_add: Regex,
+    keyword: Regex,
+}
+
+impl std::fmt::Debug for SecretsDetector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretsDetector").field("rules", &self.rules.len()).finish()
+    }
+}
+
+impl Default for SecretsDetector {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Makes `\b` ASCII-only so the lazy DFA never has to give up on non-ASCII input.
+fn asciify(pattern: &str) -> String {
+    pattern.replace(r"\b", r"(?-u:\b)")
+}
+
+fn compile(pattern: &str) -> Regex {
+    #[allow(clippy::expect_used)]
+    RegexBuilder::new(&asciify(pattern))
+        .size_limit(32 << 20)
+        .dfa_size_limit(8 << 20)
+        .build()
+        .expect("built-in secrets pattern must compile")
+}
+
+impl SecretsDetector {
+    /// Compiles every rule. Panics only if a built-in pattern is invalid (a bug caught
+    /// by the tests).
+    pub fn new() -> Self {
+        let mut rules = Vec::with_capacity(FIXED.len() + CONTEXT.len());
+        for rule in FIXED {
+            rules.push(Compiled {
+                id: rule.id,
+                category: rule.category,
+                entity: rule.entity,
+                score: rule.score,
+                check: rule.check,
+                re: compile(rule.pattern),
+            });
+        }
+        for &(id, category, entity, names, score, value) in CONTEXT {
+            rules.push(Compiled {
+                id,
+                category,
+                entity,
+                score,
+                check: Check::Entropy(2.5),
+                re: compile(&rules::ctx(names, value)),
+            });
+        }
+        #[allow(clippy::expect_used)]
+        let set = RegexSetBuilder::new(rules.iter().map(|r| r.re.as_str()))
+            .size_limit(64 << 20)
+            .dfa_size_limit(32 << 20)
+            .build()
+            .expect("built-in secrets patterns must compile as a set");
+        let generic = compile(GENERIC_PATTERN);
+        let xml_add = compile(r#"(?i)<add\s+key\s*=\s*"(?P<k>[^"]{1,80})"\s+value\s*=\s*"(?P<s>[^"\s]{6,200})""#);
+        let keyword = compile(r"(?i)key|token|secret|passw(?:or)?d|pwd|credential");
+        Self { set, rules, generic, xml_add, keyword }
+    }
+
+    /// Number of distinct format rules (fixed + context; the generic rule excluded).
+    pub fn rule_count(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// Appends one finding per secret found in `text` to `out`, ordered by position.
+    pub fn scan(&self, text: &str, out: &mut Vec<Finding>) {
+        let mut cands: Vec<(usize, Finding)> = Vec::new();
+        for idx in self.set.matches(text).iter() {
+            let rule = &self.rules[idx];
+            for caps in rule.re.captures_iter(text) {
+                let m = match caps.name("s") {
+                    Some(m) => m,
+                    None => match caps.get(0) {
+                        Some(m) => m,
+                        None => continue,
+                    },
+                };
+                let value = m.as_str();
+                if !passes(rule.check, value) {
+                    continue;
+                }
+                cands.push((
+                    idx,
+                    Finding {
+                        family: Family::Secrets,
+                        rule: rule.id,
+                        category: rule.category,
+                        entity: rule.entity,
+                        span: m.start()..m.end(),
+                        score: rule.score,
+                    },
+                ));
+            }
+        }
+        let generic_prio = self.rules.len();
+        for caps in self.xml_add.captures_iter(text) {
+            let (Some(k), Some(v)) = (caps.name("k"), caps.name("s")) else { continue };
+            if !self.keyword.is_match(k.as_str()) {
+                continue;
+            }
+            if let Some(score) = generic_score(k.as_str(), v.as_str(), false) {
+                cands.push((generic_prio, generic_finding(v.start()..v.end(), score)));
+            }
+        }
+        let mut pos = 0;
+        let mut retried = false;
+        while pos < text.len() {
+            let Some(caps) = self.generic.captures_at(text, pos) else { break };
+            let (Some(k), Some(v)) = (caps.name("k"), caps.name("s")) else { break };
+            // A rejected candidate's value may itself hold a `name = secret` pair
+            // (`private token: …`), so resume once at its value; a second rejection in a
+            // row skips past it, which keeps the scan linear (each byte is searched at
+            // most twice).
+            pos = if retried { v.end() } else { v.start() };
+            retried = !retried;
+            if k.len() > 80 {
+                continue;
+            }
+            // values are ASCII (see the pattern), so any byte index is a char boundary
+            let value = trim_value(&v.as_str()[..v.len().min(200)]);
+            let loose = caps.name("sp").is_some();
+            // `<add key="Name" value="…"/>` is handled above: `key` is the attribute
+            if k.as_str().eq_ignore_ascii_case("key")
+                && text[..k.start()].trim_end().to_ascii_lowercase().ends_with("<add")
+            {
+                continue;
+            }
+            if let Some(score) = generic_score(k.as_str(), value, loose) {
+                cands.push((generic_prio, generic_finding(v.start()..v.start() + value.len(), score)));
+                pos = v.end();
+                retried = false;
+            }
+        }
+        if cands.is_empty() {
+            return;
+        }
+        cands.sort_by_key(|(prio, f)| (*prio, f.span.start, std::cmp::Reverse(f.span.end)));
+        // Accepted spans keyed by start; non-overlapping, so neighbours suffice.
+        let mut taken: BTreeMap<usize, usize> = BTreeMap::new();
+        let mut kept = Vec::new();
+        for (_, f) in cands {
+            let (s, e) = (f.span.start, f.span.end);
+            let before = taken.range(..e).next_back().is_some_and(|(_, &pe)| pe > s);
+            if before {
+                continue;
+            }
+            taken.insert(s, e);
+            kept.push(f);
+        }
+        kept.sort_by_key(|f| f.span.start);
+        out.extend(kept);
+    }
+}
+
+fn generic_finding(span: std::ops::Range<usize>, score: f32) -> Finding {
+    Finding {
+        family: Family::Secrets,
+        rule: "secrets.generic.assignment",
+        category: "generic",
+        entity: "GENERIC_SECRET",
+        span,
+        score,
+    }
+}
+
+/// Shannon entropy in bits per byte.
+pub(crate) fn entropy(s: &str) -> f32 {
+    let bytes = s.as_bytes();
+    if bytes.is_empty() {
+        return 0.0;
+    }
+    let mut counts = [0u32; 256];
+    for &b in bytes {
+        counts[b as usize] += 1;
+    }
+    let n = bytes.len() as f32;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = c as f32 / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+fn passes(check: Check, value: &str) -> bool {
+    match check {
+        Check::None => true,
+        Check::Jwt => jwt_ok(value),
+        Check::Base64Pem => base64_pem_ok(value),
+        Check::Entropy(min) => !is_placeholder(value) && entropy(value) >= min,
+        Check::Password => password_ok(value),
+    }
+}
+
+fn jwt_ok(value: &str) -> bool {
+    let Some(header) = value.split('.').next() else { return false };
+    let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header.trim_end_matches('=')) else {
+        return false;
+    };
+    let Ok(json) = std::str::from_utf8(&bytes) else { return false };
+    let json = json.trim_start();
+    json.starts_with('{') && json.contains("\"alg\"")
+}
+
+fn base64_pem_ok(value: &str) -> bool {
+    let body = value.trim_end_matches('=');
+    let take = body.len().min(120) / 4 * 4;
+    base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(&body[..take])
+        .is_ok_and(|b| b.windows(11).any(|w| w == b"PRIVATE KEY"))
+}
+
+/// True for values that name or stand in for a secret rather than being one.
+pub(crate) fn is_placeholder(value: &str) -> bool {
+    let lower = value.to_ascii_lowercase();
+    const MARKERS: &[&str] = &[
+        "xxxx",
+        "****",
+        "....",
+        "----",
+        "____",
+        "####",
+        "<",
+        ">",
+        "${",
+        "{{",
+        "}}",
+        "$(",
+        "%(",
+        "%s",
+        "{0}",
+        "your",
+        "example",
+        "sample",
+        "changeme",
+        "change_me",
+        "change-me",
+        "placeholder",
+        "dummy",
+        "redacted",
+        "replace",
+        "insert",
+        "process.env",
+        "environ",
+        "getenv",
+        "env.",
+        "env[",
+        "env(",
+        "config.",
+        "settings.",
+        "secrets.",
+        "todo",
+        "fixme",
+        "not-set",
+        "notset",
+        "here",
+        "enter",
+        "secret_key_base",
+    ];
+    if MARKERS.iter().any(|m| lower.contains(m)) {
+        return true;
+    }
+    if is_stand_in(value) {
+        return true;
+    }
+    const WORDS: &[&str] = &[
+        "password",
+        "passwd",
+        "pass",
+        "pwd",
+        "secret",
+        "token",
+        "key",
+        "apikey",
+        "api_key",
+        "null",
+        "none",
+        "nil",
+        "undefined",
+        "true",
+        "false",
+        "admin",
+        "root",
+        "guest",
+        "user",
+        "username",
+        "test",
+        "default",
+        "anonymous",
+        "string",
+        "empty",
+        "required",
+        "optional",
+        "foo",
+        "bar",
+        "foobar",
+        "mypassword",
+        "secret123",
+        "password123",
+        "qwerty",
+        "letmein",
+    ];
+    WORDS.contains(&lower.as_str())
+}
+
+/// Variables, templates and repeated characters: never a real value, even in a URL.
+fn is_stand_in(value: &str) -> bool {
+    let lower = value.to_ascii_lowercase();
+    const MARKERS: &[&str] = &[
+        "xxxx",
+        "****",
+        "<",
+        ">",
+        "${",
+        "{{",
+        "}}",
+        "$(",
+        "%(",
+        "%s",
+        "{0}",
+        "your",
+        "changeme",
+        "placeholder",
+        "redacted",
+    ];
+    if MARKERS.iter().any(|m| lower.contains(m)) {
+        return true;
+    }
+    let b = value.as_bytes();
+    // shell / template variable anywhere: `$VAR`, `${…}`, `$(…)`, `@VAR@`, `%VAR%`
+    if b.windows(2)
+        .any(|w| w[0] == b'$' && (w[1].is_ascii_alphabetic() || w[1] == b'_' || w[1] == b'{' || w[1] == b'('))
+    {
+        return true;
+    }
+    if (b.first() == Some(&b'%') && b.last() == Some(&b'%')) || (b.first() == Some(&b'@') && b.last() == Some(&b'@')) {
+        return true;
+    }
+    // one or two distinct characters, e.g. `00000000-0000-…`, `aaaa…`
+    let mut distinct = [false; 256];
+    for &c in b.iter().filter(|c| c.is_ascii_alphanumeric()) {
+        distinct[c as usize] = true;
+    }
+    distinct.iter().filter(|&&d| d).count() <= 2
+}
+
+/// Whether `value` is a plausible password in a URL or connection string.
+fn password_ok(value: &str) -> bool {
+    !value.is_empty() && !is_stand_in(value) && !value.starts_with('[') && !value.starts_with('{')
+}
+
+/// Strips closing punctuation that the value class let through.
+fn trim_value(v: &str) -> &str {
+    v.trim_end_matches([')', ']', '}', '>', '.', '|'])
+}
+
+fn is_uuid(v: &str) -> bool {
+    let b = v.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, &c)| match i {
+            8 | 13 | 18 | 23 => c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+/// Looks like a code identifier, path, URL or expression rather than a secret.
+fn looks_like_code(v: &str, long_words_ok: bool) -> bool {
+    let b = v.as_bytes();
+    let lower = v.to_ascii_lowercase();
+    if lower.contains("://") || lower.contains(".com/") || lower.contains("www.") || v.starts_with('@') {
+        return true;
+    }
+    if lower.starts_with("http")
+        || lower.starts_with("ftp:")
+        || v.starts_with('/')
+        || v.starts_with("./")
+        || v.starts_with("~/")
+        || v.starts_with('#')
+        || v.starts_with('&')
+        || v.starts_with('!')
+    {
+        return true;
+    }
+    if v.contains('(') || v.contains("::") || v.contains("->") || v.contains('[') {
+        return true;
+    }
+    for ext in [".json", ".pem", ".txt", ".key", ".yaml", ".yml", ".crt", ".p12", ".pfx", ".env", ".js", ".py", ".html"]
+    {
+        if lower.ends_with(ext) {
+            return true;
+        }
+    }
+    // snake_case / kebab-case / dotted lowercase identifiers without digits
+    // (a long lowercase run is accepted as a password: `thisismypassword`)
+    if b.iter().all(|c| c.is_ascii_lowercase() || matches!(c, b'_' | b'-' | b'.'))
+        && !(long_words_ok && v.len() >= 12 && b.iter().all(u8::is_ascii_lowercase))
+    {
+        return true;
+    }
+    // CONSTANT_CASE names, e.g. `CF_R2_ACCESS_KEY_ID`
+    if b.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_')
+        && (b.contains(&b'_') || !b.iter().any(u8::is_ascii_digit))
+    {
+        return true;
+    }
+    // camelCase / PascalCase without digits or symbols, e.g. `getPassword`, `AdminPassword`
+    if b.iter().all(|c| c.is_ascii_alphabetic()) && b.len() < 24 {
+        let uppers = b.iter().filter(|c| c.is_ascii_uppercase()).count();
+        if uppers <= 4 {
+            return true;
+        }
+    }
+    // dotted member access like `this.token`, `req.body.password`
+    if v.contains('.') && v.split('.').all(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_alphabetic() || c == b'_'))
+    {
+        return true;
+    }
+    // lowercase paths and routes, e.g. `cms/sites/passwords#edit`
+    if v.contains('/') && !b.iter().any(|c| c.is_ascii_digit() || c.is_ascii_uppercase()) {
+        return true;
+    }
+    false
+}
+
+/// Score for a generic `name = value` candidate, or `None` when it is not a secret.
+fn generic_score(key: &str, value: &str, loose: bool) -> Option<f32> {
+    let k = key.to_ascii_lowercase();
+    const NON_SECRET_SUFFIXES: &[&str] = &[
+        "id",
+        "name",
+        "url",
+        "uri",
+        "path",
+        "file",
+        "filename",
+        "length",
+        "len",
+        "size",
+        "type",
+        "label",
+        "header",
+        "prefix",
+        "field",
+        "format",
+        "mode",
+        "method",
+        "count",
+        "index",
+        "policy",
+        "hint",
+        "placeholder",
+        "timeout",
+        "expiry",
+        "expires",
+        "expiration",
+        "ttl",
+        "version",
+        "endpoint",
+        "host",
+        "user",
+        "username",
+        "public",
+        "pub",
+        "publickey",
+        "public_key",
+        "text",
+        "message",
+        "msg",
+        "title",
+        "description",
+        "desc",
+        "enabled",
+        "required",
+        "location",
+        "dir",
+        "env",
+        "var",
+        "column",
+        "col",
+        "param",
+        "arg",
+        "regex",
+        "pattern",
+        "rule",
+        "strength",
+        "reset",
+        "forgot",
+        "confirm",
+        "hash",
+        "salt",
+        "algorithm",
+        "alg",
+        "class",
+        "provider",
+        "store",
+        "storage",
+        "service",
+        "plugin",
+        "route",
+        "author",
+        "authors",
+        "authority",
+        "keyword",
+        "keywords",
+        "keyboard",
+    ];
+    let k_trim = k.trim_end_matches(['_', '-', '.']);
+    if NON_SECRET_SUFFIXES.iter().any(|s| k_trim.ends_with(s)) {
+        return None;
+    }
+    if k.contains("author")
+        || k.contains("keyboard")
+        || k.contains("keyword")
+        || k.contains("monkey")
+        || k.contains("turkey")
+        || k.contains("donkey")
+        || k.contains("passport")
+        || k.contains("bypass")
+        || k.contains("passage")
+        || k.contains("accessib")
+        || k.contains("accessor")
+        || k.contains("accessed")
+        || k.contains("accessing")
+        || k.contains("privacy")
+        || k.contains("compass")
+        || k.contains("passenger")
+        || k.contains("tokeniz")
+    {
+        return None;
+    }
+    let is_password = k.contains("pass") || k.contains("pwd");
+    if value.len() < 6 || is_placeholder(value) || looks_like_code(value, is_password) {
+        return None;
+    }
+    let b = value.as_bytes();
+    if b.iter().all(u8::is_ascii_digit) {
+        // long numeric API keys exist; short numbers are ids, ports, amounts
+        return (!is_password && value.len() >= 20).then_some(0.55);
+    }
+    let ent = entropy(value);
+    if loose {
+        // `provider SECRET value` / `name-key-value`: no assignment, so demand a token
+        // shape: long, with digits, high entropy
+        let has_digit = b.iter().any(u8::is_ascii_digit);
+        let uppers = b.iter().filter(|c| c.is_ascii_uppercase()).count();
+        let lowers = b.iter().filter(|c| c.is_ascii_lowercase()).count();
+        let mixed = uppers >= 3 && lowers >= 3;
+        let token_chars = b.iter().all(|c| c.is_ascii_alphanumeric() || b"_-+/=.~".contains(c));
+        if value.len() < 12 || !token_chars || !(has_digit || (mixed && value.len() >= 16)) || ent < 3.0 {
+            return None;
+        }
+        return Some(if ent >= 4.0 { 0.7 } else { 0.6 });
+    }
+    if is_password {
+        // passwords are short and human: accept anything that is not a word-ish constant
+        if value.len() < 6 || ent < 2.0 {
+            return None;
+        }
+        return Some(if ent >= 3.0 { 0.75 } else { 0.6 });
+    }
+    if is_uuid(value) {
+        return Some(0.55);
+    }
+    if value.len() < 10 {
+        return None;
+    }
+    let has_digit = b.iter().any(u8::is_ascii_digit);
+    let has_upper = b.iter().any(u8::is_ascii_uppercase);
+    let has_lower = b.iter().any(u8::is_ascii_lowercase);
+    if !(has_digit || (has_upper && has_lower)) {
+        return None;
+    }
+    let need = if value.len() >= 16 { 3.0 } else { 2.7 };
+    if ent < need {
+        return None;
+    }
+    Some(if ent >= 4.0 { 0.8 } else { 0.7 })
+}
