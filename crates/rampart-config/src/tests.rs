@@ -1,3 +1,5 @@
+//! Config compilation tests: defaults, every error with its path, secrets never echoed.
+
 use super::*;
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef";

@@ -1,3 +1,5 @@
+//! Normalizer tests: each transformation, offset round-trips, char boundaries, limits.
+
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::ops::Range;

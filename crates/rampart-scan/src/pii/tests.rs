@@ -1,3 +1,5 @@
+//! PII detector tests: positives and near misses per entity, spans, pathological input.
+
 use super::*;
 
 fn scan(text: &str) -> Vec<(&'static str, String)> {
