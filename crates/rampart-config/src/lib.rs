@@ -633,7 +633,7 @@ impl Compiler<'_> {
                 Some(uri)
             }
             _ => {
-                self.error(path, format!("invalid base URL `{text}`, expected http(s)://host[:port][/path]"));
+                self.error(path, "invalid base URL, expected http(s)://host[:port][/path] without a query");
                 None
             }
         }

@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 
 use axum::response::{IntoResponse, Response};
-use http::{HeaderValue, StatusCode, header};
+use http::{HeaderValue, StatusCode};
 
 /// Who caused an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,8 +50,6 @@ pub struct ApiError {
     pub side: Side,
     /// Closed label for logs and metrics.
     pub label: &'static str,
-    /// Seconds the client should wait before retrying, when known.
-    pub retry_after: Option<u64>,
     /// Sends `x-should-retry: false`: the request may have reached the provider.
     pub no_retry: bool,
 }
@@ -74,17 +72,7 @@ impl ApiError {
         label: &'static str,
         message: impl Into<Cow<'static, str>>,
     ) -> Self {
-        Self {
-            status,
-            kind,
-            code,
-            param: None,
-            message: message.into(),
-            side,
-            label,
-            retry_after: None,
-            no_retry: false,
-        }
+        Self { status, kind, code, param: None, message: message.into(), side, label, no_retry: false }
     }
 
     /// Marks the error as unsafe to retry automatically (`x-should-retry: false`,
@@ -255,9 +243,6 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status, axum::Json(self.body())).into_response();
-        if let Some(seconds) = self.retry_after {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        }
         if self.no_retry {
             response.headers_mut().insert("x-should-retry", HeaderValue::from_static("false"));
         }
