@@ -1,16 +1,19 @@
 //! rampart's detection engine: decides whether text is an attack and where the
-//! sensitive data in it is, in microseconds, without IO, async or allocation-heavy
-//! models. Owns normalization (views of a text with offset maps back to the original),
-//! the detector families (PII, secrets; injection and jailbreak to come) and their
-//! shared [`Finding`] type. Does not own HTTP, storage or policy: callers decide what a
-//! finding means for a request.
+//! sensitive data in it is, in microseconds, without IO, async or heavy models. Owns
+//! normalization (views of a text with offset maps back to the original), the detector
+//! families (prompt injection and jailbreak, PII, secrets), the full pipeline
+//! ([`Scanner`]) and their shared [`Finding`] type. Does not own HTTP, storage or
+//! policy: callers decide what a finding means for a request.
 //!
-//! Every detector is compiled once ([`pii::PiiDetector::new`],
-//! [`secrets::SecretsDetector::new`]) and then only borrows the text it scans.
+//! Every detector is compiled once ([`Scanner::new`], or each family's `new`) and then
+//! only borrows the text it scans.
 
 mod finding;
 pub mod normalize;
 pub mod pii;
+pub mod prompt;
+mod scanner;
 pub mod secrets;
 
 pub use finding::{Family, Finding};
+pub use scanner::{CharFinding, Report, Scanner, Verdict, char_findings, char_offset};

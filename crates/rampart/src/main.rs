@@ -34,6 +34,12 @@ enum Command {
     /// Work with configuration files.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Scan text for prompt attacks, PII and secrets.
+    Scan(commands::scan::ScanArgs),
+    /// Evaluate the detectors on a labelled corpus.
+    Eval(commands::eval::EvalArgs),
+    /// Train the prompt-attack classifier on a labelled corpus and write its weights.
+    Train(commands::train::TrainArgs),
     /// Run the built-in OpenAI-compatible mock provider (for load tests and local work).
     Mock {
         /// Address to listen on.
@@ -66,6 +72,9 @@ fn main() -> ExitCode {
             Command::Demo(args) => commands::demo::run(args).await,
             Command::Keys(command) => commands::keys::run(command).await,
             Command::Config(ConfigCommand::Check { file }) => commands::config::check(&file),
+            Command::Scan(args) => commands::scan::run(args),
+            Command::Eval(args) => commands::eval::run(args),
+            Command::Train(args) => commands::train::run(args),
             Command::Mock { listen } => commands::mock::run(listen).await,
         }
     });

@@ -1,10 +1,15 @@
 //! One module per subcommand.
 
 pub(crate) mod config;
+mod corpus;
 pub(crate) mod demo;
+pub(crate) mod eval;
 pub(crate) mod keys;
+mod metrics;
 pub(crate) mod mock;
+pub(crate) mod scan;
 pub(crate) mod serve;
+pub(crate) mod train;
 
 use std::path::Path;
 

@@ -1,0 +1,139 @@
+//! Feature extraction for the prompt-attack classifier, shared by inference and
+//! training so the two can never disagree: hashed word unigrams and bigrams of a
+//! normalized view, the rules that fired, and a few dense signals.
+//!
+//! Hashing is FNV-1a over token bytes with a fixed mixing step, identical on every
+//! platform, so committed weights mean the same thing everywhere. Tokens are maximal
+//! runs of alphanumeric characters; the view is already lowercased and folded.
+
+/// Number of dense features.
+pub const DENSE: usize = 2;
+
+/// Index of the adversarial-suffix signal among the dense features.
+pub const DENSE_GIBBERISH_TAIL: usize = 0;
+/// Index of the length signal among the dense features.
+pub const DENSE_LENGTH: usize = 1;
+
+/// Features of one text.
+#[derive(Debug, Clone, Default)]
+pub struct Features {
+    /// Hashed feature buckets in text order (unigram, then the bigram ending there),
+    /// repeats kept.
+    pub hashed: Vec<u32>,
+    /// Rules that fired (indices into the rule table).
+    pub rules: Vec<usize>,
+    /// Dense signals, each in [0, 1].
+    pub dense: [f32; DENSE],
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+const BIGRAM_SALT: u64 = 0x9e37_79b9_7f4a_7c15;
+
+#[inline]
+fn bucket(h: u64, bits: u32) -> u32 {
+    let mixed = (h ^ (h >> 31)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    (mixed >> (64 - bits)) as u32
+}
+
+/// Appends the hashed unigrams and bigrams of `text` to `out`.
+pub fn hash_tokens(text: &str, bits: u32, out: &mut Vec<u32>) {
+    let mut prev: Option<u64> = None;
+    let mut h = FNV_OFFSET;
+    let mut in_token = false;
+    let emit = |h: u64, prev: &mut Option<u64>, out: &mut Vec<u32>| {
+        out.push(bucket(h, bits));
+        if let Some(p) = *prev {
+            out.push(bucket(p.rotate_left(17) ^ h.wrapping_mul(BIGRAM_SALT), bits));
+        }
+        *prev = Some(h);
+    };
+    for (i, c) in text.char_indices() {
+        if c.is_alphanumeric() {
+            in_token = true;
+            let bytes = text.as_bytes().get(i..i + c.len_utf8()).unwrap_or_default();
+            for &b in bytes {
+                h = (h ^ u64::from(b)).wrapping_mul(FNV_PRIME);
+            }
+        } else if in_token {
+            emit(h, &mut prev, out);
+            h = FNV_OFFSET;
+            in_token = false;
+        }
+    }
+    if in_token {
+        emit(h, &mut prev, out);
+    }
+}
+
+/// Characters rarely found in prose, common in optimized adversarial suffixes.
+fn is_rare_symbol(c: char) -> bool {
+    matches!(
+        c,
+        '~' | '^'
+            | '$'
+            | '\\'
+            | '{'
+            | '}'
+            | '@'
+            | '_'
+            | '<'
+            | '>'
+            | '='
+            | '*'
+            | '+'
+            | '&'
+            | '%'
+            | '#'
+            | '['
+            | ']'
+            | '`'
+    )
+}
+
+/// 1.0 when the text ends in a run that looks like an optimized adversarial suffix,
+/// else 0.0 (see [`adversarial_tail`]).
+pub fn gibberish_tail(original: &str) -> f32 {
+    if adversarial_tail(original).is_some() { 1.0 } else { 0.0 }
+}
+
+/// The byte range of the last 20 characters (trailing whitespace ignored) when they look
+/// like an optimized adversarial suffix (GCG-style gibberish: rare symbols, frequent
+/// changes between letter case, digits and punctuation).
+pub fn adversarial_tail(original: &str) -> Option<std::ops::Range<usize>> {
+    let trimmed = original.trim_end();
+    let start = trimmed.char_indices().rev().nth(19).map(|(i, _)| i)?;
+    let tail = trimmed.get(start..).unwrap_or_default();
+    let class = |c: char| {
+        if c.is_lowercase() {
+            0u8
+        } else if c.is_uppercase() {
+            1
+        } else if c.is_numeric() {
+            2
+        } else {
+            3
+        }
+    };
+    let (mut rare, mut letters, mut count, mut transitions) = (0usize, 0usize, 0usize, 0usize);
+    let mut last: Option<u8> = None;
+    for c in tail.chars() {
+        rare += usize::from(is_rare_symbol(c));
+        letters += usize::from(c.is_alphabetic());
+        if c.is_whitespace() {
+            continue;
+        }
+        let k = class(c);
+        count += 1;
+        if last.is_some_and(|l| l != k) {
+            transitions += 1;
+        }
+        last = Some(k);
+    }
+    (rare >= 3 && letters >= 2 && transitions * 100 >= count * 45).then_some(start..trimmed.len())
+}
+
+/// The length signal: grows with the number of tokens, saturating around 4k tokens.
+pub fn length_signal(hashed_len: usize) -> f32 {
+    ((1.0 + hashed_len as f32).ln() / 9.0).min(1.0)
+}

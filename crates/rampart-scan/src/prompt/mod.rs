@@ -1,0 +1,241 @@
+//! Prompt-attack detector: direct prompt injection (instruction override, system-prompt
+//! extraction, fake chat-template delimiters), indirect injection (instructions planted
+//! in documents and tool outputs) and jailbreaks (personas, restriction removal,
+//! hypothetical framing, optimized adversarial suffixes).
+//!
+//! Two stages over the normalized views of a text (see [`crate::normalize`]):
+//! 1. [`rules`]: one Aho-Corasick automaton over phrases and one `RegexSet` over
+//!    patterns, run on every view (canonical, skeleton, decoded), so obfuscated and
+//!    encoded attacks fire the same rules as plain ones;
+//! 2. [`model`]: a logistic-regression classifier per family over hashed word n-grams
+//!    of the folded view plus the rules that fired, trained by a reproducible command
+//!    (`rampart train`) and shipped as a versioned weight file (`models/prompt.rpm`).
+//!    Decoded views are scored too, and the highest score counts.
+//!
+//! Output: a score in [0, 1] for injection and for jailbreak, and one finding per rule
+//! that fired (plus a whole-text finding when the classifier alone decides).
+
+pub mod features;
+pub mod model;
+pub mod rules;
+#[cfg(test)]
+mod tests;
+pub mod train;
+
+use serde::Serialize;
+
+use crate::normalize::{Normalized, View, ViewKind};
+use crate::{Family, Finding};
+use features::Features;
+use model::{INJECTION, JAILBREAK, Model, ModelError, sigmoid};
+use rules::{Hit, Rules};
+
+/// The committed weights.
+const BUILTIN_MODEL: &[u8] = include_bytes!("../../models/prompt.rpm");
+
+/// Score at or above which a family counts as detected by default.
+pub const DEFAULT_THRESHOLD: f32 = 0.5;
+
+/// Jailbreak floor when the text ends in an optimized adversarial suffix.
+const ADVERSARIAL_SUFFIX_FLOOR: f32 = 0.6;
+
+/// Decoded views shorter than this are not classified (rules still run on them).
+const MIN_CLASSIFIED_DECODED: usize = 16;
+
+/// Scores of one text, each in [0, 1].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct PromptScores {
+    /// Prompt injection, direct or indirect.
+    pub injection: f32,
+    /// Jailbreak.
+    pub jailbreak: f32,
+}
+
+impl PromptScores {
+    /// Combined injection-or-jailbreak score.
+    pub fn attack(&self) -> f32 {
+        self.injection.max(self.jailbreak)
+    }
+}
+
+/// Compiled rules and classifier; build once, then share.
+#[derive(Debug)]
+pub struct PromptDetector {
+    rules: Rules,
+    model: Model,
+    fingerprint: u64,
+}
+
+/// Fingerprint of a rule table: FNV-1a over the rule ids in order.
+fn fingerprint(rules: &Rules) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for r in rules.all() {
+        for b in r.id.bytes().chain(std::iter::once(0)) {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    h
+}
+
+impl PromptDetector {
+    /// The detector with the committed weights. Panics only if the committed weights
+    /// do not match the rule table (a build the tests reject).
+    #[allow(clippy::expect_used)]
+    pub fn new() -> Self {
+        Self::from_model_bytes(BUILTIN_MODEL).expect("committed prompt model must match the rule table")
+    }
+
+    /// The detector with weights from a weight file.
+    pub fn from_model_bytes(bytes: &[u8]) -> Result<Self, ModelError> {
+        let rules = Rules::new();
+        let fp = fingerprint(&rules);
+        let model = Model::from_bytes(bytes, rules.all().len(), fp)?;
+        Ok(Self { rules, model, fingerprint: fp })
+    }
+
+    /// The detector with an untrained (all-zero) model, for training.
+    pub fn untrained(bits: u32) -> Self {
+        let rules = Rules::new();
+        let fp = fingerprint(&rules);
+        let model = Model::zero(bits, rules.all().len(), fp);
+        Self { rules, model, fingerprint: fp }
+    }
+
+    /// The rule table.
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    /// Fingerprint of the rule table, stored in weight files.
+    pub fn fingerprint(&self) -> u64 {
+        self.fingerprint
+    }
+
+    /// Replaces the model (e.g. after training).
+    pub fn set_model(&mut self, model: Model) {
+        self.model = model;
+    }
+
+    /// The view the classifier reads: the skeleton when there is one, else canonical.
+    fn primary<'n>(norm: &'n Normalized<'_>) -> &'n View {
+        norm.view(ViewKind::Skeleton).unwrap_or_else(|| norm.canonical())
+    }
+
+    fn rule_hits(&self, norm: &Normalized<'_>) -> Vec<(Hit, usize)> {
+        let mut seen = vec![false; self.rules.all().len()];
+        let mut hits = Vec::new();
+        let mut out = Vec::new();
+        for (vi, view) in norm.views().iter().enumerate() {
+            self.rules.matches(&view.text, &mut seen, &mut hits);
+            out.extend(hits.drain(..).map(|h| (h, vi)));
+        }
+        out
+    }
+
+    fn view_features(&self, view: &View, original: &str, rules: &[usize]) -> Features {
+        let mut f = Features::default();
+        features::hash_tokens(&view.text, self.model.bits, &mut f.hashed);
+        f.rules = rules.to_vec();
+        f.dense[features::DENSE_GIBBERISH_TAIL] = features::gibberish_tail(original);
+        f
+    }
+
+    /// The classifier's features of a text (its primary view), as used in training.
+    pub fn features(&self, norm: &Normalized<'_>) -> Features {
+        let rules: Vec<usize> = self.rule_hits(norm).iter().map(|(h, _)| h.rule).collect();
+        self.view_features(Self::primary(norm), norm.original, &rules)
+    }
+
+    /// The lowest scores the strong rules that fired (`rules`, indices into the rule
+    /// table) and an adversarial suffix at the end of `original` allow.
+    pub fn floors(&self, rules: &[usize], original: &str) -> PromptScores {
+        let mut floors = PromptScores::default();
+        for rule in rules.iter().filter_map(|&r| self.rules.all().get(r)) {
+            if let Some(floor) = rule.floor {
+                let s = if rule.family == Family::Jailbreak { &mut floors.jailbreak } else { &mut floors.injection };
+                *s = s.max(floor);
+            }
+        }
+        if features::adversarial_tail(original).is_some() {
+            floors.jailbreak = floors.jailbreak.max(ADVERSARIAL_SUFFIX_FLOOR);
+        }
+        floors
+    }
+
+    /// Scores a normalized text and appends a finding per rule that fired.
+    pub fn scan(&self, norm: &Normalized<'_>, out: &mut Vec<Finding>) -> PromptScores {
+        let hits = self.rule_hits(norm);
+        let rule_ids: Vec<usize> = hits.iter().map(|(h, _)| h.rule).collect();
+        let primary = Self::primary(norm);
+        let mut logits = [f32::NEG_INFINITY; 2];
+        let mut score_view = |view: &View| {
+            let f = self.view_features(view, norm.original, &rule_ids);
+            for (head, l) in logits.iter_mut().enumerate() {
+                *l = l.max(self.model.heads[head].logit(&f));
+            }
+        };
+        score_view(primary);
+        for view in norm.decoded() {
+            if view.text.len() >= MIN_CLASSIFIED_DECODED {
+                score_view(view);
+            }
+        }
+        let mut scores = PromptScores { injection: sigmoid(logits[INJECTION]), jailbreak: sigmoid(logits[JAILBREAK]) };
+        let model_scores = scores;
+        let floors = self.floors(&rule_ids, norm.original);
+        scores.injection = scores.injection.max(floors.injection);
+        scores.jailbreak = scores.jailbreak.max(floors.jailbreak);
+        let suffix = features::adversarial_tail(norm.original);
+        for (hit, vi) in &hits {
+            let (Some(rule), Some(view)) = (self.rules.all().get(hit.rule), norm.views().get(*vi)) else { continue };
+            let family_score = if rule.family == Family::Jailbreak { scores.jailbreak } else { scores.injection };
+            out.push(Finding {
+                family: rule.family,
+                rule: rule.id,
+                category: rule.category,
+                entity: entity(rule.family),
+                span: view.to_original(hit.span.clone()),
+                score: rule.floor.unwrap_or(0.0).max(family_score),
+            });
+        }
+        if let Some(span) = suffix {
+            out.push(Finding {
+                family: Family::Jailbreak,
+                rule: "jailbreak.adversarial_suffix",
+                category: "adversarial_suffix",
+                entity: "JAILBREAK",
+                span,
+                score: scores.jailbreak,
+            });
+        }
+        for (family, score, rule) in [
+            (Family::Injection, model_scores.injection, "injection.classifier"),
+            (Family::Jailbreak, model_scores.jailbreak, "jailbreak.classifier"),
+        ] {
+            if score >= DEFAULT_THRESHOLD {
+                out.push(Finding {
+                    family,
+                    rule,
+                    category: "classifier",
+                    entity: entity(family),
+                    span: 0..norm.original.len(),
+                    score,
+                });
+            }
+        }
+        scores
+    }
+}
+
+fn entity(family: Family) -> &'static str {
+    match family {
+        Family::Jailbreak => "JAILBREAK",
+        _ => "PROMPT_INJECTION",
+    }
+}
+
+impl Default for PromptDetector {
+    fn default() -> Self {
+        Self::new()
+    }
+}

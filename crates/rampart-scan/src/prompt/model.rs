@@ -1,0 +1,226 @@
+//! The prompt-attack classifier: two logistic-regression heads (injection, jailbreak)
+//! over the features of [`super::features`], and its versioned weight file.
+//!
+//! File format (little endian): magic `RPRM`, format version `u32` (1), hash bits
+//! `u32`, rule count `u32`, rule-table fingerprint `u64`, dense count `u32`, then per
+//! head: bias `f32`, rule weights `f32 × rules`, dense weights `f32 × dense`, hashed
+//! weight scale `f32`, hashed weights `i16 × 2^bits` (value × scale). The fingerprint
+//! ties a weight file to the rule table it was trained with: changing the rules without
+//! retraining is refused at load time instead of silently mis-weighting rules.
+
+use std::ops::Range;
+
+use super::features::{DENSE, DENSE_LENGTH, Features, length_signal};
+
+const MAGIC: &[u8; 4] = b"RPRM";
+const VERSION: u32 = 1;
+
+/// Index of the injection head.
+pub const INJECTION: usize = 0;
+/// Index of the jailbreak head.
+pub const JAILBREAK: usize = 1;
+
+/// One logistic-regression head.
+#[derive(Debug, Clone)]
+pub struct Head {
+    /// Intercept.
+    pub bias: f32,
+    /// One weight per rule.
+    pub rules: Vec<f32>,
+    /// One weight per dense feature.
+    pub dense: [f32; DENSE],
+    /// One weight per hash bucket.
+    pub hashed: Vec<f32>,
+}
+
+impl Head {
+    /// A zero head.
+    pub fn zero(bits: u32, rules: usize) -> Self {
+        Self { bias: 0.0, rules: vec![0.0; rules], dense: [0.0; DENSE], hashed: vec![0.0; 1 << bits] }
+    }
+
+    /// The logit of one instance of `f`: the hashed entries in `range` (normalized by
+    /// the square root of their number), every rule and the dense signals, with the
+    /// length signal taken from the instance.
+    pub fn instance_logit(&self, f: &Features, range: Range<usize>) -> f32 {
+        let entries = f.hashed.get(range).unwrap_or_default();
+        let mut hashed = 0.0f32;
+        for &b in entries {
+            hashed += self.hashed.get(b as usize).copied().unwrap_or(0.0);
+        }
+        let mut z = self.bias + hashed / (entries.len().max(1) as f32).sqrt();
+        for &r in &f.rules {
+            z += self.rules.get(r).copied().unwrap_or(0.0);
+        }
+        for (k, (w, x)) in self.dense.iter().zip(f.dense.iter()).enumerate() {
+            z += w * if k == DENSE_LENGTH { length_signal(entries.len()) } else { *x };
+        }
+        z
+    }
+
+    /// The logit of `f`: the highest over the whole text and its windows, so one
+    /// planted instruction in a long document counts as much as in a short prompt.
+    pub fn logit(&self, f: &Features) -> f32 {
+        instances(f.hashed.len()).map(|r| self.instance_logit(f, r)).fold(f32::NEG_INFINITY, f32::max)
+    }
+}
+
+/// Hashed entries per window (about [`WINDOW`]/2 tokens: a unigram and a bigram each).
+pub const WINDOW: usize = 64;
+/// Step between windows.
+pub const STRIDE: usize = 32;
+
+/// The instances a text of `n` hashed entries is scored as: the whole text and, when it
+/// is longer than a window, overlapping windows covering it (the last one ends at `n`).
+pub fn instances(n: usize) -> impl Iterator<Item = Range<usize>> {
+    let windows = if n > WINDOW { (n - WINDOW).div_ceil(STRIDE) + 1 } else { 0 };
+    std::iter::once(0..n).chain((0..windows).map(move |i| {
+        let start = (i * STRIDE).min(n - WINDOW);
+        start..start + WINDOW
+    }))
+}
+
+/// The logistic function.
+pub fn sigmoid(z: f32) -> f32 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+/// Both heads and their shape.
+#[derive(Debug, Clone)]
+pub struct Model {
+    /// Hash bits (`2^bits` buckets).
+    pub bits: u32,
+    /// Fingerprint of the rule table the model was trained with.
+    pub fingerprint: u64,
+    /// Injection and jailbreak heads.
+    pub heads: [Head; 2],
+}
+
+/// Why a weight file was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelError {
+    /// Not a weight file, or truncated.
+    Malformed(&'static str),
+    /// Written by another format version.
+    Version(u32),
+    /// Trained with another rule table or feature set.
+    Mismatch(&'static str),
+}
+
+impl std::fmt::Display for ModelError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Malformed(what) => write!(f, "malformed prompt model: {what}"),
+            Self::Version(v) => write!(f, "prompt model format version {v} is not supported (expected {VERSION})"),
+            Self::Mismatch(what) => write!(f, "prompt model does not match this build: {what}; retrain it"),
+        }
+    }
+}
+
+impl std::error::Error for ModelError {}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl Reader<'_> {
+    fn take<const N: usize>(&mut self) -> Result<[u8; N], ModelError> {
+        let (head, rest) = self.bytes.split_at_checked(N).ok_or(ModelError::Malformed("truncated"))?;
+        self.bytes = rest;
+        let mut out = [0u8; N];
+        out.copy_from_slice(head);
+        Ok(out)
+    }
+    fn u32(&mut self) -> Result<u32, ModelError> {
+        self.take::<4>().map(u32::from_le_bytes)
+    }
+    fn u64(&mut self) -> Result<u64, ModelError> {
+        self.take::<8>().map(u64::from_le_bytes)
+    }
+    fn f32(&mut self) -> Result<f32, ModelError> {
+        let v = self.take::<4>().map(f32::from_le_bytes)?;
+        if v.is_finite() { Ok(v) } else { Err(ModelError::Malformed("non-finite weight")) }
+    }
+}
+
+impl Model {
+    /// A zero model (every score 0.5) for `rules` rules.
+    pub fn zero(bits: u32, rules: usize, fingerprint: u64) -> Self {
+        Self { bits, fingerprint, heads: [Head::zero(bits, rules), Head::zero(bits, rules)] }
+    }
+
+    /// Parses a weight file, checking it against the current rule table.
+    pub fn from_bytes(bytes: &[u8], rules: usize, fingerprint: u64) -> Result<Self, ModelError> {
+        let mut r = Reader { bytes };
+        if &r.take::<4>()? != MAGIC {
+            return Err(ModelError::Malformed("bad magic"));
+        }
+        let version = r.u32()?;
+        if version != VERSION {
+            return Err(ModelError::Version(version));
+        }
+        let bits = r.u32()?;
+        if !(8..=24).contains(&bits) {
+            return Err(ModelError::Malformed("hash bits out of range"));
+        }
+        if r.u32()? as usize != rules {
+            return Err(ModelError::Mismatch("rule count"));
+        }
+        let fp = r.u64()?;
+        if fp != fingerprint {
+            return Err(ModelError::Mismatch("rule table fingerprint"));
+        }
+        if r.u32()? as usize != DENSE {
+            return Err(ModelError::Mismatch("dense feature count"));
+        }
+        let read_head = |r: &mut Reader<'_>| -> Result<Head, ModelError> {
+            let bias = r.f32()?;
+            let rule_w = (0..rules).map(|_| r.f32()).collect::<Result<Vec<_>, _>>()?;
+            let mut dense = [0.0; DENSE];
+            for d in &mut dense {
+                *d = r.f32()?;
+            }
+            let scale = r.f32()?;
+            let n = 1usize << bits;
+            let raw = r.bytes.get(..n * 2).ok_or(ModelError::Malformed("truncated hashed weights"))?;
+            let hashed = raw.chunks_exact(2).map(|c| f32::from(i16::from_le_bytes([c[0], c[1]])) * scale).collect();
+            r.bytes = r.bytes.get(n * 2..).unwrap_or_default();
+            Ok(Head { bias, rules: rule_w, dense, hashed })
+        };
+        let injection = read_head(&mut r)?;
+        let jailbreak = read_head(&mut r)?;
+        if !r.bytes.is_empty() {
+            return Err(ModelError::Malformed("trailing bytes"));
+        }
+        Ok(Self { bits, fingerprint, heads: [injection, jailbreak] })
+    }
+
+    /// Serializes the model (hashed weights quantized to `i16`).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        out.extend_from_slice(&self.bits.to_le_bytes());
+        let rules = self.heads[0].rules.len() as u32;
+        out.extend_from_slice(&rules.to_le_bytes());
+        out.extend_from_slice(&self.fingerprint.to_le_bytes());
+        out.extend_from_slice(&(DENSE as u32).to_le_bytes());
+        for head in &self.heads {
+            out.extend_from_slice(&head.bias.to_le_bytes());
+            for w in &head.rules {
+                out.extend_from_slice(&w.to_le_bytes());
+            }
+            for w in &head.dense {
+                out.extend_from_slice(&w.to_le_bytes());
+            }
+            let max = head.hashed.iter().fold(0.0f32, |m, w| m.max(w.abs()));
+            let scale = if max > 0.0 { max / f32::from(i16::MAX) } else { 1.0 };
+            out.extend_from_slice(&scale.to_le_bytes());
+            for w in &head.hashed {
+                let q = (w / scale).round().clamp(f32::from(i16::MIN), f32::from(i16::MAX)) as i16;
+                out.extend_from_slice(&q.to_le_bytes());
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,249 @@
+//! The fast rules of the prompt-attack detector: one Aho-Corasick automaton over fixed
+//! phrases and one [`RegexSet`] over patterns, both matched against normalized views
+//! (lowercased, whitespace collapsed, confusables and leetspeak folded), so that an
+//! obfuscated phrase matches like a plain one.
+//!
+//! A rule is evidence, not a verdict: every rule that fires becomes a feature of the
+//! classifier (which learned how much each one is worth) and a reported finding. Rules
+//! marked `strong` are unambiguous on their own (an explicit "ignore previous
+//! instructions", a chat-template delimiter) and also put a floor under their category's
+//! score, so they hold even on text unlike anything the classifier was trained on.
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+
+use crate::Family;
+
+/// One rule.
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    /// Stable id, e.g. `injection.override`.
+    pub id: &'static str,
+    /// Injection or jailbreak.
+    pub family: Family,
+    /// Technique, e.g. `instruction_override`, `prompt_extraction`, `persona`.
+    pub category: &'static str,
+    /// Floor for the family's score when the rule fires, if it is strong.
+    pub floor: Option<f32>,
+}
+
+const fn inj(id: &'static str, category: &'static str, floor: Option<f32>) -> Rule {
+    Rule { id, family: Family::Injection, category, floor }
+}
+
+const fn jb(id: &'static str, category: &'static str, floor: Option<f32>) -> Rule {
+    Rule { id, family: Family::Jailbreak, category, floor }
+}
+
+/// Fixed phrases, matched anywhere (leftmost-longest) in a view.
+const PHRASES: &[(Rule, &[&str])] = &[
+    (
+        inj("injection.template_delimiter", "fake_delimiter", Some(0.9)),
+        &[
+            "<|im_start|>",
+            "<|im_end|>",
+            "<|system|>",
+            "<|user|>",
+            "<|assistant|>",
+            "<|endoftext|>",
+            "<|eot_id|>",
+            "<|start_header_id|>",
+            "<|end_header_id|>",
+            "<|begin_of_text|>",
+            "<start_of_turn>",
+            "<end_of_turn>",
+            "<</sys>>",
+            "<<sys>>",
+            "[/inst]",
+        ],
+    ),
+    (
+        jb("jailbreak.persona", "persona", Some(0.9)),
+        &[
+            "do anything now",
+            "dan mode",
+            "developer mode enabled",
+            "developer mode output",
+            "enable developer mode",
+            "stay in character",
+            "always intelligent and machiavellian",
+            "antigpt",
+            "betterdan",
+            "evil confidant",
+            "opposite mode",
+            "jailbroken",
+            "jailbreak mode",
+            "unrestricted mode",
+            "god mode enabled",
+        ],
+    ),
+    (
+        jb("jailbreak.weak_terms", "persona", None),
+        &["jailbreak", "unfiltered", "uncensored", "amoral", "unethical ai", "no morals", "dev mode"],
+    ),
+];
+
+/// Patterns over a view. ASCII `\b`; `[a-z']+` stands for a word.
+const PATTERNS: &[(Rule, &str)] = &[
+    (
+        inj("injection.override", "instruction_override", Some(0.9)),
+        r"\b(?:ignore|disregard|forget|skip|bypass|override|overlook|neglect|abandon|discard|set aside|throw out) (?:[a-z']+ ){0,3}(?:previous|prior|above|earlier|preceding|former|original|initial|all|any|your|system|given|old|existing) (?:[a-z']+ ){0,2}(?:instructions?|prompts?|directions?|directives?|rules|guidelines|commands?|context|messages?|requests?|guidance|programming|conversation)\b",
+    ),
+    (
+        inj("injection.override_negated", "instruction_override", Some(0.85)),
+        r"\b(?:do not|don't|dont|never|stop|no longer) (?:follow|obey|adhere to|listen to|following|obeying) (?:[a-z']+ ){0,2}(?:previous|prior|above|earlier|original|your|any|the|those|these) (?:[a-z']+ )?(?:instructions|rules|guidelines|requests|prompts|directives)\b",
+    ),
+    (
+        inj("injection.override_everything", "instruction_override", Some(0.85)),
+        r"\b(?:ignore|disregard|forget) (?:everything|all|anything)(?: (?:that )?(?:was )?(?:said|written|stated|mentioned|you were told|you've been told|i said|i told you))? (?:before|above|previously|earlier|so far|prior)\b",
+    ),
+    (
+        inj("injection.new_instructions", "instruction_override", None),
+        r"\b(?:new|updated|real|actual|true|secret|hidden|additional|important) (?:instructions?|task|directive|orders|system prompt)(?: for (?:the )?(?:ai|assistant|model|you))? ?:",
+    ),
+    (
+        inj("injection.prompt_extraction", "prompt_extraction", Some(0.85)),
+        r"\b(?:reveal|print|show|display|output|repeat|tell me|give me|share|leak|dump|spell out|write out|recite|provide|return|echo|what (?:is|are|was|were))\b (?:[a-z']+ ){0,4}(?:system prompt|system message|system instructions|initial prompt|initial instructions|original prompt|original instructions|hidden prompt|hidden instructions|secret prompt|secret instructions|pre-?prompt|text of (?:the|your) prompt|(?:text|words|everything|instructions|prompt) (?:above|before this))",
+    ),
+    (
+        inj("injection.role_tag", "fake_delimiter", None),
+        r"</?(?:system|sys|instructions?|admin)>|(?:^|[\s>])(?:#{2,}|\[) ?(?:system|admin|developer)(?: message| prompt| override)? ?(?:\]|:)",
+    ),
+    (
+        inj("injection.addressed_to_model", "indirect", None),
+        r"\b(?:ai|assistant|model|chatbot|llm|language model|gpt|chatgpt|bot)s?(?: reading this)?, (?:please |you must |you should )?(?:ignore|disregard|include|add|append|insert|respond|reply|say|write|print|output|tell|answer|translate|do not|don't)\b",
+    ),
+    (
+        inj("injection.response_directive", "indirect", None),
+        r"\b(?:add|append|include|insert|mention|embed|end|start|begin|prefix|conclude|finish|modify|change|rewrite|translate|replace|enhance|incorporate|respond|reply)\b[^.!?\n]{0,80}\byour (?:reply|replies|response|responses|answer|answers|output|summary)\b",
+    ),
+    (
+        jb("jailbreak.no_restrictions", "restriction_removal", None),
+        r"\b(?:no|without|free (?:from|of)|not bound by|doesn't have|does not have|don't have|do not have|broken free of|break free of|ignores?|bypass(?:es)?|not restricted by|regardless of) (?:[a-z']+ ){0,3}(?:restrictions|filters|limitations|censorship|ethics|ethical guidelines|morals|moral guidelines|content polic(?:y|ies)|safeguards|boundaries|constraints|principles)\b",
+    ),
+    (
+        jb("jailbreak.policy_reference", "restriction_removal", None),
+        r"\b(?:openai|anthropic|content|usage) (?:content )?(?:polic(?:y|ies)|guidelines)\b",
+    ),
+    (
+        jb("jailbreak.never_refuse", "restriction_removal", None),
+        r"\b(?:never|not|won't|will not|cannot|can't|must not|don't|do not) (?:ever )?(?:refuse|decline|deny)\b|\bno matter how (?:immoral|unethical|illegal|dangerous|harmful|offensive|inappropriate)",
+    ),
+    (
+        jb("jailbreak.dual_response", "persona", None),
+        r"\b(?:two|2) (?:different |separate )?(?:responses|answers|ways)\b|\[(?:🔒|🔓)|\b(?:classic|normal|jailbreak|dan) ?(?:response|output)?\]?:",
+    ),
+    (
+        jb("jailbreak.persona_switch", "persona", None),
+        r"\b(?:you are|you're|act as|pretend to be|roleplay as|simulate) (?:now )?(?:a |an )?(?:[a-z']+ ){0,2}(?:ai|chatbot|model|assistant|bot) (?:that|which|who) (?:has no|doesn't|does not|can|will|never|always)\b",
+    ),
+    (
+        jb("jailbreak.hypothetical", "hypothetical_framing", None),
+        r"\b(?:hypothetical(?:ly)?|fictional|imaginary|in a world where|for (?:educational|research) purposes only)\b",
+    ),
+];
+
+/// Compiled rules.
+pub struct Rules {
+    rules: Vec<Rule>,
+    phrases: AhoCorasick,
+    /// Pattern index (in the automaton) → rule index.
+    phrase_rule: Vec<usize>,
+    set: RegexSet,
+    regexes: Vec<Regex>,
+    /// Regex index → rule index.
+    regex_rule: Vec<usize>,
+}
+
+impl std::fmt::Debug for Rules {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rules").field("rules", &self.rules.len()).finish()
+    }
+}
+
+fn asciify(pattern: &str) -> String {
+    pattern.replace(r"\b", r"(?-u:\b)")
+}
+
+/// A rule that fired in a view: rule index and the view byte range of its first match.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    /// Index into [`Rules::all`].
+    pub rule: usize,
+    /// Byte range in the view.
+    pub span: std::ops::Range<usize>,
+}
+
+impl Rules {
+    /// Compiles every rule. Panics only if a built-in pattern is invalid (a bug the
+    /// tests catch).
+    #[allow(clippy::expect_used)]
+    pub fn new() -> Self {
+        let mut rules = Vec::new();
+        let mut phrase_list: Vec<&str> = Vec::new();
+        let mut phrase_rule = Vec::new();
+        for (rule, phrases) in PHRASES {
+            rules.push(*rule);
+            for p in *phrases {
+                phrase_list.push(p);
+                phrase_rule.push(rules.len() - 1);
+            }
+        }
+        let phrases = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&phrase_list)
+            .expect("built-in phrases must compile");
+        let mut regex_rule = Vec::new();
+        let mut sources = Vec::new();
+        for (rule, pattern) in PATTERNS {
+            rules.push(*rule);
+            regex_rule.push(rules.len() - 1);
+            sources.push(asciify(pattern));
+        }
+        let set = RegexSetBuilder::new(&sources)
+            .size_limit(32 << 20)
+            .dfa_size_limit(16 << 20)
+            .build()
+            .expect("built-in prompt patterns must compile as a set");
+        let regexes = sources
+            .iter()
+            .map(|s| RegexBuilder::new(s).size_limit(16 << 20).build().expect("built-in prompt pattern must compile"))
+            .collect();
+        Self { rules, phrases, phrase_rule, set, regexes, regex_rule }
+    }
+
+    /// Every rule, in a fixed order (the classifier's rule features use this order).
+    pub fn all(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Appends the rules that fire in `text` (one hit per rule and view, the first
+    /// match) to `hits`; `seen` (one flag per rule) suppresses repeats across views.
+    pub fn matches(&self, text: &str, seen: &mut [bool], hits: &mut Vec<Hit>) {
+        for m in self.phrases.find_iter(text) {
+            let Some(&rule) = self.phrase_rule.get(m.pattern().as_usize()) else { continue };
+            if let Some(flag) = seen.get_mut(rule).filter(|f| !**f) {
+                *flag = true;
+                hits.push(Hit { rule, span: m.start()..m.end() });
+            }
+        }
+        for idx in self.set.matches(text).iter() {
+            let (Some(&rule), Some(re)) = (self.regex_rule.get(idx), self.regexes.get(idx)) else { continue };
+            if seen.get(rule).copied().unwrap_or(true) {
+                continue;
+            }
+            if let Some(m) = re.find(text) {
+                if let Some(flag) = seen.get_mut(rule) {
+                    *flag = true;
+                }
+                hits.push(Hit { rule, span: m.start()..m.end() });
+            }
+        }
+    }
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Self::new()
+    }
+}
