@@ -32,6 +32,7 @@ mod canonical;
 mod decode;
 mod offset;
 mod skeleton;
+mod swar;
 #[cfg(test)]
 mod tests;
 
@@ -168,8 +169,7 @@ pub fn normalize<'a>(text: &'a str, limits: &Limits) -> Normalized<'a> {
     let (ctext, cmap) = canon.finish();
     let mut views = vec![View { kind: ViewKind::Canonical, text: ctext, map: cmap }];
 
-    if skeleton::may_differ(&views[0].text) {
-        let (stext, smap) = skeleton::skeleton(&views[0].text, &views[0].map);
+    if let Some((stext, smap)) = skeleton::skeleton(&views[0].text, &views[0].map) {
         push_view(&mut views, ViewKind::Skeleton, stext, smap);
     }
 
