@@ -582,3 +582,117 @@ pub(crate) fn push_rot13(text: &str, map: &OffsetMap, spans: &[std::ops::Range<u
         out.push_mapped(&rotated, map, span.clone());
     }
 }
+
+/// The base64/hex scan and rot13 detection before their fast paths (commit 2c43817),
+/// kept to check that the fast paths do not change the output.
+#[cfg(test)]
+pub(crate) mod reference {
+    #![allow(clippy::all)]
+
+    use super::*;
+
+    pub(crate) fn base64_hex_ref(
+        scan: &mut Scan<'_>,
+        raw: &str,
+        base: &Base,
+        b64: &mut Vec<Piece>,
+        hex: &mut Vec<Piece>,
+    ) {
+        let bytes = raw.as_bytes();
+        let n = bytes.len();
+        let mut i = 0;
+        while i < n {
+            if !is_b64(bytes[i]) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < n && is_b64(bytes[i]) {
+                i += 1;
+            }
+            let end = i;
+            while i < n && bytes[i] == b'=' {
+                i += 1;
+            }
+            let run = &bytes[start..end];
+            if *scan.budget == 0 || run.len() < scan.min_hex_len.min(scan.min_base64_len) {
+                continue;
+            }
+            let all_hex = run.iter().all(|b| b.is_ascii_hexdigit());
+            if all_hex && run.len() >= scan.min_hex_len && run.len() % 2 == 0 && scan.take(run.len() / 2) {
+                match decode_hex(run).and_then(|v| plausible_text(v, scan.min_chars)) {
+                    Some(text) => {
+                        *scan.budget += run.len() / 2 - text.len();
+                        hex.push(Piece { text, orig: base.range(start..i) });
+                        continue;
+                    }
+                    None => *scan.budget += run.len() / 2,
+                }
+            }
+            if run.len() < scan.min_base64_len {
+                continue;
+            }
+            let usable = if run.len() % 4 == 1 { &run[..run.len() - 1] } else { run };
+            let est = usable.len() / 4 * 3 + 2;
+            if !scan.take(est) {
+                continue;
+            }
+            let engine = if usable.iter().any(|b| matches!(b, b'-' | b'_')) { &B64_URL_SAFE } else { &B64_STANDARD };
+            match engine.decode(usable).ok().and_then(|v| plausible_text(v, scan.min_chars)) {
+                Some(text) => {
+                    *scan.budget += est.saturating_sub(text.len());
+                    b64.push(Piece { text, orig: base.range(start..i) });
+                }
+                None => *scan.budget += est,
+            }
+        }
+    }
+
+    pub(crate) fn rot13_spans_ref(text: &str) -> Vec<std::ops::Range<usize>> {
+        let bytes = text.as_bytes();
+        let mut spans = Vec::new();
+        let mut cluster: Option<(usize, usize, usize, usize)> = None; // start, end, hits, longest
+        let mut since_hit = 0;
+        let mut i = 0;
+        let mut buf = [0u8; 16];
+        let close = |c: Option<(usize, usize, usize, usize)>, spans: &mut Vec<_>| {
+            if let Some((s, e, hits, longest)) = c
+                && (hits >= 2 || longest >= 8)
+            {
+                spans.push(s..e);
+            }
+        };
+        while i < bytes.len() {
+            if !bytes[i].is_ascii_lowercase() {
+                i += 1;
+                continue;
+            }
+            let s = i;
+            while i < bytes.len() && bytes[i].is_ascii_lowercase() {
+                i += 1;
+            }
+            let tok = &bytes[s..i];
+            let hit = (2..=16).contains(&tok.len()) && may_be_word(&[rot13_byte(tok[0]), rot13_byte(tok[1])]) && {
+                for (d, &b) in buf.iter_mut().zip(tok) {
+                    *d = rot13_byte(b);
+                }
+                let rot = &buf[..tok.len()];
+                may_be_word(rot) && is_word(rot) && !is_word(tok)
+            };
+            if hit {
+                cluster = match cluster {
+                    Some((cs, _, h, l)) if since_hit <= 3 => Some((cs, i, h + 1, l.max(tok.len()))),
+                    other => {
+                        close(other, &mut spans);
+                        Some((s, i, 1, tok.len()))
+                    }
+                };
+                since_hit = 0;
+            } else {
+                since_hit += 1;
+            }
+        }
+        close(cluster, &mut spans);
+        spans
+    }
+}

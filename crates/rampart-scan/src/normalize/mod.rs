@@ -29,6 +29,7 @@
 //! so a base64 segment broken up by invisible characters is not decoded.
 
 mod canonical;
+mod chars;
 mod decode;
 mod offset;
 mod skeleton;

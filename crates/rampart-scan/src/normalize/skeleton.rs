@@ -6,7 +6,7 @@
 use unicode_normalization::char::{decompose_canonical, is_combining_mark};
 
 use super::offset::{OffsetMap, ViewBuilder};
-use super::swar;
+use super::{chars, swar};
 
 /// The ASCII text a lowercase (post-NFKC) confusable imitates. Fullwidth forms,
 /// mathematical alphanumerics, circled letters, superscripts etc. are already folded
@@ -148,7 +148,7 @@ const CLASS: [u8; 256] = {
     t
 };
 
-/// Folds the leetspeak of one all-ASCII token in place (the rules of the general
+/// Folds the leetspeak of one [`bytewise`] token in place (the rules of the general
 /// path: digits and `@ $ ! |` only in tokens with a letter; `@ ! |` only before a
 /// letter or digit, `$` also after one). Returns whether anything changed.
 fn fold_ascii_token(tok: &mut [u8]) -> bool {
@@ -181,7 +181,7 @@ fn leet_candidates(w: u64) -> u64 {
     swar::in_range(w, b'0', b'9') | swar::in_range(w, b'!', b'$') | swar::eq(w, b'@') | swar::eq(w, b'|')
 }
 
-/// The leetspeak-folded copy of all-ASCII `text` (tokens separated by spaces), or
+/// The leetspeak-folded copy of [`bytewise`] `text` (tokens separated by spaces), or
 /// `None` if nothing folds. Only the tokens around candidate bytes are looked at.
 fn fold_ascii(text: &[u8]) -> Option<Vec<u8>> {
     let mut out: Option<Vec<u8>> = None;
@@ -241,6 +241,16 @@ impl Unit {
     }
 }
 
+/// Whether the skeleton keeps non-ASCII `c` as it is (no mark, homoglyph or accent).
+pub(crate) fn folds_same_uncached(c: char) -> bool {
+    !c.is_ascii() && matches!(fold_char(c), Fold::Same)
+}
+
+/// Whether `s` is folded byte by byte: ASCII and chars the skeleton keeps.
+fn bytewise(s: &str) -> bool {
+    s.is_ascii() || s.chars().all(|c| c.is_ascii() || chars::folds_same(c))
+}
+
 fn fold_char(c: char) -> Fold {
     if c.is_ascii() {
         return Fold::Same;
@@ -266,17 +276,18 @@ fn fold_char(c: char) -> Fold {
 /// Builds the skeleton of a canonical view (`text`, `map`), mapped to the original;
 /// `None` if it equals the canonical text.
 ///
-/// An all-ASCII canonical text only has leetspeak to fold, byte for byte, so its
-/// skeleton has the same map. Otherwise all-ASCII tokens are folded the same way and
+/// A [`bytewise`] canonical text (ASCII and chars kept as they are) only has leetspeak
+/// to fold, byte for byte, so its skeleton has the same map on char boundaries.
+/// Otherwise bytewise tokens are folded the same way and
 /// mapped like their canonical bytes; other tokens go char by char.
 pub(crate) fn skeleton(text: &str, map: &OffsetMap) -> Option<(String, OffsetMap)> {
-    if text.is_ascii() {
+    if bytewise(text) {
         return String::from_utf8(fold_ascii(text.as_bytes())?).ok().map(|s| (s, map.clone()));
     }
     Some(skeleton_general(text, map, true))
 }
 
-/// The skeleton char by char; `ascii_tokens`: fold all-ASCII tokens in bulk (the
+/// The skeleton char by char; `ascii_tokens`: fold [`bytewise`] tokens in bulk (the
 /// tests compare both ways).
 pub(crate) fn skeleton_general(text: &str, map: &OffsetMap, ascii_tokens: bool) -> (String, OffsetMap) {
     let mut out = ViewBuilder::with_capacity(text.len());
@@ -285,7 +296,7 @@ pub(crate) fn skeleton_general(text: &str, map: &OffsetMap, ascii_tokens: bool) 
     let mut folded = Vec::new();
     let mut pos = 0;
     for token in text.split(' ') {
-        if ascii_tokens && token.is_ascii() {
+        if ascii_tokens && bytewise(token) {
             folded.clear();
             folded.extend_from_slice(token.as_bytes());
             fold_ascii_token(&mut folded);

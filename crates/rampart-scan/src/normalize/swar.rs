@@ -5,7 +5,7 @@
 //! A *lane mask* is a `u64` with the high bit of each byte lane set where that byte
 //! of a little-endian 8-byte word is in a class; [`movemask`] packs it into 8 bits
 //! (bit `k` for byte `k`). [`for_each_block`] walks a text in 64-byte blocks with one
-//! `u64` bitmap per block, [`for_each_run`] gives the runs of selected bytes.
+//! `u64` bitmap per block.
 
 /// `0x01` in every byte lane.
 const LO: u64 = 0x0101_0101_0101_0101;
@@ -78,44 +78,6 @@ where
     }
 }
 
-/// Calls `f(start, end)` for each maximal run of bytes of `bytes` that `class`
-/// selects, in order.
-#[inline(always)]
-pub(crate) fn for_each_run<F, G>(bytes: &[u8], class: F, mut f: G)
-where
-    F: Fn(u64) -> u64 + Copy,
-    G: FnMut(usize, usize),
-{
-    let mut open = None; // start of a run continuing past the blocks seen
-    let mut carry = 0u64; // the last byte of the previous block is selected
-    for_each_block(bytes, class, |base, bits| {
-        let prev = (bits << 1) | carry;
-        let (mut starts, mut ends) = (bits & !prev, !bits & prev);
-        carry = bits >> 63;
-        loop {
-            let s = match open {
-                Some(s) => s,
-                None if starts == 0 => break,
-                None => {
-                    let s = base + starts.trailing_zeros() as usize;
-                    starts &= starts - 1;
-                    s
-                }
-            };
-            if ends == 0 {
-                open = Some(s);
-                break;
-            }
-            f(s, base + ends.trailing_zeros() as usize);
-            ends &= ends - 1;
-            open = None;
-        }
-    });
-    if let Some(s) = open {
-        f(s, bytes.len());
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -138,35 +100,31 @@ mod tests {
     }
 
     #[test]
-    fn runs_match_a_byte_loop() {
+    fn block_bitmaps_match_a_byte_loop() {
         let mut seed = 0x2545_F491_4F6C_DD1Du64;
         for len in [0usize, 1, 7, 63, 64, 65, 127, 128, 129, 200, 1000] {
-            for density in [1u64, 2, 5, 50] {
-                let bytes: Vec<u8> = (0..len)
-                    .map(|_| {
-                        seed ^= seed << 13;
-                        seed ^= seed >> 7;
-                        seed ^= seed << 17;
-                        if seed % 100 < density * 2 { b' ' } else { b'a' + (seed % 3) as u8 }
-                    })
-                    .collect();
-                let mut got = Vec::new();
-                for_each_run(&bytes, |w| in_range(w, b'a', b'z'), |s, e| got.push(s..e));
-                let mut want = Vec::new();
-                let mut i = 0;
-                while i < len {
-                    if bytes[i].is_ascii_lowercase() {
-                        let s = i;
-                        while i < len && bytes[i].is_ascii_lowercase() {
-                            i += 1;
-                        }
-                        want.push(s..i);
-                    } else {
-                        i += 1;
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    (seed >> 24) as u8
+                })
+                .collect();
+            let mut seen = 0;
+            for_each_block(
+                &bytes,
+                |w| in_range(w, b'a', b'z'),
+                |base, bits| {
+                    assert_eq!(base, seen);
+                    for k in 0..64 {
+                        let want = bytes.get(base + k).is_some_and(u8::is_ascii_lowercase);
+                        assert_eq!(bits >> k & 1 == 1, want, "len {len} byte {}", base + k);
                     }
-                }
-                assert_eq!(got, want, "len {len} density {density}");
-            }
+                    seen += 64;
+                },
+            );
+            assert_eq!(seen, len.div_ceil(64) * 64);
         }
     }
 }
