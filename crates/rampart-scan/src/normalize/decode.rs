@@ -6,6 +6,7 @@ use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
 use super::offset::{Base, OffsetMap, ViewBuilder};
+use super::swar;
 
 const B64_CONFIG: GeneralPurposeConfig = GeneralPurposeConfig::new()
     .with_decode_padding_mode(DecodePaddingMode::Indifferent)
@@ -84,16 +85,30 @@ impl Scan<'_> {
     }
 
     /// Base64 and hex segments of `raw` (maximal runs of the base64 alphabet).
+    ///
+    /// Runs shorter than the smaller minimum length are skipped without reading all
+    /// their bytes: with no unprocessed run starting before `i`, a byte outside the
+    /// alphabet at `i + m - 1` rules out a long enough run starting in `i..i + m`.
     pub(crate) fn base64_hex(&mut self, raw: &str, base: &Base, b64: &mut Vec<Piece>, hex: &mut Vec<Piece>) {
         let bytes = raw.as_bytes();
         let n = bytes.len();
+        let m = self.min_hex_len.min(self.min_base64_len).max(1);
         let mut i = 0;
-        while i < n {
-            if !is_b64(bytes[i]) {
-                i += 1;
+        while i + m <= n {
+            if *self.budget == 0 {
+                return;
+            }
+            let probe = i + m - 1;
+            if !is_b64(bytes[probe]) {
+                i = probe + 1;
                 continue;
             }
-            let start = i;
+            // The run through `probe`: back to its start (not before `i`), then forward.
+            let mut start = probe;
+            while start > i && is_b64(bytes[start - 1]) {
+                start -= 1;
+            }
+            i = probe + 1;
             while i < n && is_b64(bytes[i]) {
                 i += 1;
             }
@@ -102,7 +117,7 @@ impl Scan<'_> {
                 i += 1;
             }
             let run = &bytes[start..end];
-            if *self.budget == 0 || run.len() < self.min_hex_len.min(self.min_base64_len) {
+            if run.len() < m {
                 continue;
             }
             let all_hex = run.iter().all(|b| b.is_ascii_hexdigit());
@@ -387,6 +402,52 @@ fn may_be_word(w: &[u8]) -> bool {
     w.len() >= 2 && PREFIXES[(w[0] - b'a') as usize] & (1 << (w[1] - b'a')) != 0
 }
 
+/// Filters on the rot13 of a token, indexed by the token's letters (`0..26`): bit `c`
+/// of `ROT_TRIGRAMS[26 * a + b]` is set if some word of ≥ 3 letters starts with
+/// rot13(`a b c`); bit `b` of `ROT_BIGRAMS[a]` if rot13(`a b`) is a word.
+const ROT_TRIGRAMS: [u32; 26 * 26] = {
+    let mut t = [0u32; 26 * 26];
+    let mut i = 0;
+    while i < WORDS.len() {
+        let w = WORDS[i].as_bytes();
+        if w.len() >= 3 {
+            let r = [
+                ((w[0] - b'a' + 13) % 26) as usize,
+                ((w[1] - b'a' + 13) % 26) as usize,
+                ((w[2] - b'a' + 13) % 26) as usize,
+            ];
+            t[26 * r[0] + r[1]] |= 1 << r[2];
+        }
+        i += 1;
+    }
+    t
+};
+
+/// See [`ROT_TRIGRAMS`].
+const ROT_BIGRAMS: [u32; 26] = {
+    let mut t = [0u32; 26];
+    let mut i = 0;
+    while i < WORDS.len() {
+        let w = WORDS[i].as_bytes();
+        if w.len() == 2 {
+            t[((w[0] - b'a' + 13) % 26) as usize] |= 1 << ((w[1] - b'a' + 13) % 26);
+        }
+        i += 1;
+    }
+    t
+};
+
+/// Whether the rot13 of the lowercase token starting at `s` may be a word: a filter on
+/// its first two or three letters (every token that is one passes).
+fn rot_may_be_word(bytes: &[u8], s: usize) -> bool {
+    let letter = |k: usize| bytes.get(s + k).filter(|c| c.is_ascii_lowercase()).map(|c| u32::from(c - b'a'));
+    match (letter(0), letter(1), letter(2)) {
+        (Some(a), Some(b), Some(c)) => ROT_TRIGRAMS.get((26 * a + b) as usize).is_some_and(|t| t >> c & 1 != 0),
+        (Some(a), Some(b), None) => ROT_BIGRAMS.get(a as usize).is_some_and(|t| t >> b & 1 != 0),
+        _ => false,
+    }
+}
+
 const fn word_hash(w: &[u8]) -> usize {
     let mut h: u32 = 0x811c_9dc5;
     let mut i = 0;
@@ -430,12 +491,23 @@ fn is_word(w: &[u8]) -> bool {
     }
 }
 
-fn rot13_byte(b: u8) -> u8 {
-    match b {
-        b'a'..=b'z' => (b - b'a' + 13) % 26 + b'a',
-        b'A'..=b'Z' => (b - b'A' + 13) % 26 + b'A',
-        _ => b,
+const ROT13: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = match c {
+            b'a'..=b'z' => (c - b'a' + 13) % 26 + b'a',
+            b'A'..=b'Z' => (c - b'A' + 13) % 26 + b'A',
+            _ => c,
+        };
+        b += 1;
     }
+    t
+};
+
+fn rot13_byte(b: u8) -> u8 {
+    ROT13[b as usize]
 }
 
 /// Byte ranges of `text` (lowercase, canonical) that look like rot13 English: clusters
@@ -445,8 +517,9 @@ pub(crate) fn rot13_spans(text: &str) -> Vec<std::ops::Range<usize>> {
     let bytes = text.as_bytes();
     let mut spans = Vec::new();
     let mut cluster: Option<(usize, usize, usize, usize)> = None; // start, end, hits, longest
-    let mut since_hit = 0;
-    let mut i = 0;
+    let mut last_hit = 0; // token index of the last hit (when `cluster` is set)
+    let mut idx = 0; // index of the next token
+    let mut carry = 0u64;
     let mut buf = [0u8; 16];
     let close = |c: Option<(usize, usize, usize, usize)>, spans: &mut Vec<_>| {
         if let Some((s, e, hits, longest)) = c
@@ -455,36 +528,43 @@ pub(crate) fn rot13_spans(text: &str) -> Vec<std::ops::Range<usize>> {
             spans.push(s..e);
         }
     };
-    while i < bytes.len() {
-        if !bytes[i].is_ascii_lowercase() {
-            i += 1;
-            continue;
-        }
-        let s = i;
-        while i < bytes.len() && bytes[i].is_ascii_lowercase() {
-            i += 1;
-        }
-        let tok = &bytes[s..i];
-        let hit = (2..=16).contains(&tok.len()) && may_be_word(&[rot13_byte(tok[0]), rot13_byte(tok[1])]) && {
-            for (d, &b) in buf.iter_mut().zip(tok) {
-                *d = rot13_byte(b);
-            }
-            let rot = &buf[..tok.len()];
-            may_be_word(rot) && is_word(rot) && !is_word(tok)
-        };
-        if hit {
-            cluster = match cluster {
-                Some((cs, _, h, l)) if since_hit <= 3 => Some((cs, i, h + 1, l.max(tok.len()))),
-                other => {
-                    close(other, &mut spans);
-                    Some((s, i, 1, tok.len()))
+    // Tokens are runs of lowercase letters, found by their starts; only those whose
+    // first letters rot13 to a word's are read further.
+    swar::for_each_block(
+        bytes,
+        |w| swar::in_range(w, b'a', b'z'),
+        |base, bits| {
+            let mut starts = bits & !((bits << 1) | carry);
+            carry = bits >> 63;
+            while starts != 0 {
+                let s = base + starts.trailing_zeros() as usize;
+                starts &= starts - 1;
+                let this = idx;
+                idx += 1;
+                if !rot_may_be_word(bytes, s) {
+                    continue;
                 }
-            };
-            since_hit = 0;
-        } else {
-            since_hit += 1;
-        }
-    }
+                let len = bytes[s..].iter().take(17).take_while(|c| c.is_ascii_lowercase()).count();
+                let Some(tok) = bytes.get(s..s + len).filter(|t| t.len() <= 16) else { continue };
+                for (d, &c) in buf.iter_mut().zip(tok) {
+                    *d = rot13_byte(c);
+                }
+                let rot = &buf[..tok.len()];
+                if !is_word(rot) || (may_be_word(tok) && is_word(tok)) {
+                    continue;
+                }
+                let e = s + len;
+                cluster = match cluster {
+                    Some((cs, _, h, l)) if this - last_hit - 1 <= 3 => Some((cs, e, h + 1, l.max(len))),
+                    other => {
+                        close(other, &mut spans);
+                        Some((s, e, 1, len))
+                    }
+                };
+                last_hit = this;
+            }
+        },
+    );
     close(cluster, &mut spans);
     spans
 }
@@ -500,5 +580,119 @@ pub(crate) fn push_rot13(text: &str, map: &OffsetMap, spans: &[std::ops::Range<u
             .map(|c| if c.is_ascii() { char::from(rot13_byte(c as u8)) } else { c })
             .collect();
         out.push_mapped(&rotated, map, span.clone());
+    }
+}
+
+/// The base64/hex scan and rot13 detection before their fast paths (commit 2c43817),
+/// kept to check that the fast paths do not change the output.
+#[cfg(test)]
+pub(crate) mod reference {
+    #![allow(clippy::all)]
+
+    use super::*;
+
+    pub(crate) fn base64_hex_ref(
+        scan: &mut Scan<'_>,
+        raw: &str,
+        base: &Base,
+        b64: &mut Vec<Piece>,
+        hex: &mut Vec<Piece>,
+    ) {
+        let bytes = raw.as_bytes();
+        let n = bytes.len();
+        let mut i = 0;
+        while i < n {
+            if !is_b64(bytes[i]) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < n && is_b64(bytes[i]) {
+                i += 1;
+            }
+            let end = i;
+            while i < n && bytes[i] == b'=' {
+                i += 1;
+            }
+            let run = &bytes[start..end];
+            if *scan.budget == 0 || run.len() < scan.min_hex_len.min(scan.min_base64_len) {
+                continue;
+            }
+            let all_hex = run.iter().all(|b| b.is_ascii_hexdigit());
+            if all_hex && run.len() >= scan.min_hex_len && run.len() % 2 == 0 && scan.take(run.len() / 2) {
+                match decode_hex(run).and_then(|v| plausible_text(v, scan.min_chars)) {
+                    Some(text) => {
+                        *scan.budget += run.len() / 2 - text.len();
+                        hex.push(Piece { text, orig: base.range(start..i) });
+                        continue;
+                    }
+                    None => *scan.budget += run.len() / 2,
+                }
+            }
+            if run.len() < scan.min_base64_len {
+                continue;
+            }
+            let usable = if run.len() % 4 == 1 { &run[..run.len() - 1] } else { run };
+            let est = usable.len() / 4 * 3 + 2;
+            if !scan.take(est) {
+                continue;
+            }
+            let engine = if usable.iter().any(|b| matches!(b, b'-' | b'_')) { &B64_URL_SAFE } else { &B64_STANDARD };
+            match engine.decode(usable).ok().and_then(|v| plausible_text(v, scan.min_chars)) {
+                Some(text) => {
+                    *scan.budget += est.saturating_sub(text.len());
+                    b64.push(Piece { text, orig: base.range(start..i) });
+                }
+                None => *scan.budget += est,
+            }
+        }
+    }
+
+    pub(crate) fn rot13_spans_ref(text: &str) -> Vec<std::ops::Range<usize>> {
+        let bytes = text.as_bytes();
+        let mut spans = Vec::new();
+        let mut cluster: Option<(usize, usize, usize, usize)> = None; // start, end, hits, longest
+        let mut since_hit = 0;
+        let mut i = 0;
+        let mut buf = [0u8; 16];
+        let close = |c: Option<(usize, usize, usize, usize)>, spans: &mut Vec<_>| {
+            if let Some((s, e, hits, longest)) = c
+                && (hits >= 2 || longest >= 8)
+            {
+                spans.push(s..e);
+            }
+        };
+        while i < bytes.len() {
+            if !bytes[i].is_ascii_lowercase() {
+                i += 1;
+                continue;
+            }
+            let s = i;
+            while i < bytes.len() && bytes[i].is_ascii_lowercase() {
+                i += 1;
+            }
+            let tok = &bytes[s..i];
+            let hit = (2..=16).contains(&tok.len()) && may_be_word(&[rot13_byte(tok[0]), rot13_byte(tok[1])]) && {
+                for (d, &b) in buf.iter_mut().zip(tok) {
+                    *d = rot13_byte(b);
+                }
+                let rot = &buf[..tok.len()];
+                may_be_word(rot) && is_word(rot) && !is_word(tok)
+            };
+            if hit {
+                cluster = match cluster {
+                    Some((cs, _, h, l)) if since_hit <= 3 => Some((cs, i, h + 1, l.max(tok.len()))),
+                    other => {
+                        close(other, &mut spans);
+                        Some((s, i, 1, tok.len()))
+                    }
+                };
+                since_hit = 0;
+            } else {
+                since_hit += 1;
+            }
+        }
+        close(cluster, &mut spans);
+        spans
     }
 }

@@ -6,6 +6,7 @@
 use unicode_normalization::char::{decompose_canonical, is_combining_mark};
 
 use super::offset::{OffsetMap, ViewBuilder};
+use super::{chars, swar};
 
 /// The ASCII text a lowercase (post-NFKC) confusable imitates. Fullwidth forms,
 /// mathematical alphanumerics, circled letters, superscripts etc. are already folded
@@ -127,9 +128,89 @@ fn leet_punct(b: u8) -> Option<u8> {
     })
 }
 
-/// Whether the skeleton of `canonical` can differ from it at all.
-pub(crate) fn may_differ(canonical: &str) -> bool {
-    canonical.bytes().any(|b| b >= 0x80 || leet_digit(b).is_some() || leet_punct(b).is_some())
+/// Byte classes for the ASCII fast path: letters, and bytes leetspeak may fold.
+const LETTER: u8 = 1;
+const LEET: u8 = 2;
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_alphabetic() {
+            LETTER
+        } else if matches!(c, b'0' | b'1' | b'3'..=b'9' | b'@' | b'$' | b'!' | b'|') {
+            LEET
+        } else {
+            0
+        };
+        b += 1;
+    }
+    t
+};
+
+/// Folds the leetspeak of one [`bytewise`] token in place (the rules of the general
+/// path: digits and `@ $ ! |` only in tokens with a letter; `@ ! |` only before a
+/// letter or digit, `$` also after one). Returns whether anything changed.
+fn fold_ascii_token(tok: &mut [u8]) -> bool {
+    let class = tok.iter().fold(0, |a, &b| a | CLASS[b as usize]);
+    if class != LETTER | LEET {
+        return false;
+    }
+    let mut changed = false;
+    for k in 0..tok.len() {
+        let b = tok[k];
+        if let Some(f) = leet_digit(b) {
+            tok[k] = f;
+            changed = true;
+        } else if let Some(f) = leet_punct(b) {
+            // The next byte is not folded yet, the previous one is (as in the general path).
+            let next = tok.get(k + 1).is_some_and(u8::is_ascii_alphanumeric);
+            let prev = b == b'$' && k > 0 && tok[k - 1].is_ascii_alphanumeric();
+            if next || prev {
+                tok[k] = f;
+                changed = true;
+            }
+        }
+    }
+    changed
+}
+
+/// Lane mask of a superset of the bytes leetspeak may fold (all digits, `!"#$`, `@`,
+/// `|`): candidates, checked exactly by [`fold_ascii_token`].
+fn leet_candidates(w: u64) -> u64 {
+    swar::in_range(w, b'0', b'9') | swar::in_range(w, b'!', b'$') | swar::eq(w, b'@') | swar::eq(w, b'|')
+}
+
+/// The leetspeak-folded copy of [`bytewise`] `text` (tokens separated by spaces), or
+/// `None` if nothing folds. Only the tokens around candidate bytes are looked at.
+fn fold_ascii(text: &[u8]) -> Option<Vec<u8>> {
+    let mut out: Option<Vec<u8>> = None;
+    let mut done = 0; // tokens before this are handled
+    swar::for_each_block(text, leet_candidates, |base, mut bits| {
+        while bits != 0 {
+            let p = base + bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            if p < done {
+                continue;
+            }
+            let start = text[..p].iter().rposition(|&b| b == b' ').map_or(0, |s| s + 1);
+            let end = text[p..].iter().position(|&b| b == b' ').map_or(text.len(), |e| p + e);
+            done = end;
+            let mut tok = [0u8; 64];
+            let changed = match tok.get_mut(..end - start) {
+                Some(t) => {
+                    t.copy_from_slice(&text[start..end]);
+                    fold_ascii_token(t)
+                }
+                None => fold_ascii_token(&mut text[start..end].to_vec()),
+            };
+            if changed {
+                let o = out.get_or_insert_with(|| text.to_vec());
+                fold_ascii_token(&mut o[start..end]);
+            }
+        }
+    });
+    out
 }
 
 #[derive(Clone, Copy)]
@@ -160,6 +241,16 @@ impl Unit {
     }
 }
 
+/// Whether the skeleton keeps non-ASCII `c` as it is (no mark, homoglyph or accent).
+pub(crate) fn folds_same_uncached(c: char) -> bool {
+    !c.is_ascii() && matches!(fold_char(c), Fold::Same)
+}
+
+/// Whether `s` is folded byte by byte: ASCII and chars the skeleton keeps.
+fn bytewise(s: &str) -> bool {
+    s.is_ascii() || s.chars().all(|c| c.is_ascii() || chars::folds_same(c))
+}
+
 fn fold_char(c: char) -> Fold {
     if c.is_ascii() {
         return Fold::Same;
@@ -182,13 +273,64 @@ fn fold_char(c: char) -> Fold {
     }
 }
 
-/// Builds the skeleton of a canonical view (`text`, `map`), mapped to the original.
-pub(crate) fn skeleton(text: &str, map: &OffsetMap) -> (String, OffsetMap) {
+/// Builds the skeleton of a canonical view (`text`, `map`), mapped to the original;
+/// `None` if it equals the canonical text.
+///
+/// A [`bytewise`] canonical text (ASCII and chars kept as they are) only has leetspeak
+/// to fold, byte for byte, so its skeleton has the same map on char boundaries.
+/// Otherwise bytewise tokens are folded the same way and
+/// mapped like their canonical bytes; other tokens go char by char.
+pub(crate) fn skeleton(text: &str, map: &OffsetMap) -> Option<(String, OffsetMap)> {
+    if bytewise(text) {
+        return String::from_utf8(fold_ascii(text.as_bytes())?).ok().map(|s| (s, map.clone()));
+    }
+    Some(skeleton_general(text, map, true))
+}
+
+/// The skeleton char by char; `ascii_tokens`: fold [`bytewise`] tokens in bulk (the
+/// tests compare both ways).
+pub(crate) fn skeleton_general(text: &str, map: &OffsetMap, ascii_tokens: bool) -> (String, OffsetMap) {
     let mut out = ViewBuilder::with_capacity(text.len());
     let mut hint = 0;
     let mut units: Vec<Unit> = Vec::new();
+    let mut folded = Vec::new();
     let mut pos = 0;
     for token in text.split(' ') {
+        if ascii_tokens && bytewise(token) {
+            folded.clear();
+            folded.extend_from_slice(token.as_bytes());
+            fold_ascii_token(&mut folded);
+            if let Ok(f) = std::str::from_utf8(&folded) {
+                out.push_mapped(f, map, pos..pos + token.len());
+            }
+        } else {
+            skeleton_token(text, token, pos, map, &mut hint, &mut units, &mut out);
+        }
+        pos += token.len();
+        if pos < text.len() {
+            let orig = map.to_original_seq(&mut hint, pos..pos + 1);
+            if orig.len() == 1 {
+                out.push_linear(" ", orig.start);
+            } else {
+                out.push_atomic(" ", orig);
+            }
+            pos += 1;
+        }
+    }
+    out.finish()
+}
+
+/// Appends the skeleton of `token` (at `pos` in `text`) char by char.
+fn skeleton_token(
+    text: &str,
+    token: &str,
+    pos: usize,
+    map: &OffsetMap,
+    hint: &mut usize,
+    units: &mut Vec<Unit>,
+    out: &mut ViewBuilder,
+) {
+    {
         units.clear();
         let mut has_letter = false;
         for (k, c) in token.char_indices() {
@@ -230,7 +372,7 @@ pub(crate) fn skeleton(text: &str, map: &OffsetMap) -> (String, OffsetMap) {
                 Fold::Char(c) => c.encode_utf8(&mut buf),
                 Fold::Byte(b) => char::from(b).encode_utf8(&mut buf),
             };
-            let orig = map.to_original_seq(&mut hint, u.start..end);
+            let orig = map.to_original_seq(hint, u.start..end);
             // Linear only for unchanged text or an ASCII byte replaced by another.
             let same_shape = matches!(u.fold, Fold::Same | Fold::Byte(_)) && u.end - u.start == s.len();
             if same_shape && s.len() == orig.len() {
@@ -239,16 +381,5 @@ pub(crate) fn skeleton(text: &str, map: &OffsetMap) -> (String, OffsetMap) {
                 out.push_atomic(s, orig);
             }
         }
-        pos += token.len();
-        if pos < text.len() {
-            let orig = map.to_original_seq(&mut hint, pos..pos + 1);
-            if orig.len() == 1 {
-                out.push_linear(" ", orig.start);
-            } else {
-                out.push_atomic(" ", orig);
-            }
-            pos += 1;
-        }
     }
-    out.finish()
 }

@@ -307,3 +307,197 @@ fn rot13_dictionary_lookup() {
     // "or" is rot13 of "be": a plain word is never a hit.
     assert!(decode::rot13_spans("or be or be or be").is_empty());
 }
+
+// ---- The fast paths against the general code (or the code before them) ----
+
+/// Xorshift step.
+fn next(seed: &mut u64) -> u64 {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    *seed
+}
+
+/// Pieces mixing every class the fast paths distinguish: ASCII words, leetspeak,
+/// spaces and controls, base64/hex/percent material, plain and non-plain non-ASCII
+/// chars (CJK, Cyrillic upper and lower case, Greek, accents, combining marks,
+/// emoji, tags, invisibles, fullwidth, NFKC-changed chars).
+const PIECES: &[&str] = &[
+    "the ",
+    "Ignore ",
+    "previous",
+    " ",
+    "  ",
+    "\t",
+    "\n",
+    "\r\n",
+    "vtaber ",
+    "cerivbhf ",
+    "flfgrz ",
+    "1gn0r3",
+    "pr3v10u$",
+    "h@ck",
+    "hello!",
+    "a|b",
+    "$",
+    "@",
+    "!",
+    "|",
+    "0",
+    "7",
+    "42",
+    "u64",
+    "QUFB",
+    "aWdub3Jl",
+    "==",
+    "+/",
+    "-_",
+    "%41",
+    "%2",
+    "%",
+    "deadbeef",
+    "=",
+    "日本語",
+    "テキスト",
+    "Привет",
+    "мир",
+    "ПРИВЕТ",
+    "Ωμέγα",
+    "é",
+    "e\u{301}",
+    "\u{336}",
+    "a\u{301}\u{302}",
+    "🙂",
+    "\u{1F468}\u{200D}\u{1F469}",
+    "\u{200B}",
+    "\u{202E}",
+    "\u{E0041}",
+    "\u{E0020}",
+    "\u{E007F}",
+    "ﬁ",
+    "Ｉｇｎｏｒｅ",
+    "𝐀",
+    "ǅ",
+    "İ",
+    "ß",
+    "\u{00A0}",
+    "\u{3000}",
+    "\u{2800}",
+    "\u{0}",
+    "\u{7f}",
+    "“q”",
+    "ᴀ",
+    "ｶ",
+    "가",
+    "\u{1100}\u{1161}",
+    "ゔ",
+    "\u{3099}",
+    "Å",
+    "x",
+];
+
+fn random_text(seed: &mut u64, max_pieces: u64) -> String {
+    let n = next(seed) % max_pieces;
+    (0..n).map(|_| PIECES[(next(seed) % PIECES.len() as u64) as usize]).collect()
+}
+
+/// Same text and the same original range for every range of up to 4 chars (on char
+/// boundaries) and the whole text.
+fn assert_same_view(ctx: &str, a: (&str, &OffsetMap), b: (&str, &OffsetMap)) {
+    assert_eq!(a.0, b.0, "{ctx}");
+    let bounds: Vec<usize> = a.0.char_indices().map(|(i, _)| i).chain([a.0.len()]).collect();
+    for (k, &s) in bounds.iter().enumerate() {
+        for &e in &bounds[k..bounds.len().min(k + 5)] {
+            assert_eq!(a.1.to_original(s..e), b.1.to_original(s..e), "{ctx}: {s}..{e} of {:?}", a.0);
+        }
+    }
+    assert_eq!(a.1.to_original(0..a.0.len()), b.1.to_original(0..b.0.len()), "{ctx}");
+}
+
+#[test]
+fn canonical_fast_paths_match_reference() {
+    let mut seed = 0x1234_5678_9ABC_DEF1u64;
+    for round in 0..3000 {
+        let t = random_text(&mut seed, if round % 10 == 0 { 200 } else { 30 });
+        for (prefix, base) in [("", Base::Identity(0)), ("x", Base::Identity(0)), ("", Base::Atomic(3..9))] {
+            let run = |f: fn(&str, &Base, &mut ViewBuilder)| {
+                let mut b = ViewBuilder::default();
+                b.push_atomic(prefix, 0..1);
+                f(&t, &base, &mut b);
+                b.finish()
+            };
+            let (fast, slow) = (run(canonical::canonicalize), run(canonical::reference::canonicalize_ref));
+            assert_same_view(&format!("{t:?} {prefix:?} {base:?}"), (&fast.0, &fast.1), (&slow.0, &slow.1));
+        }
+    }
+}
+
+#[test]
+fn skeleton_fast_paths_match_general() {
+    let mut seed = 0x0F1E_2D3C_4B5A_6978u64;
+    for round in 0..3000 {
+        let t = random_text(&mut seed, if round % 10 == 0 { 200 } else { 30 });
+        let n = norm(&t);
+        let c = n.canonical();
+        let slow = skeleton::skeleton_general(&c.text, c.map(), false);
+        let mixed = skeleton::skeleton_general(&c.text, c.map(), true);
+        assert_same_view(&format!("{t:?} tokens"), (&mixed.0, &mixed.1), (&slow.0, &slow.1));
+        match skeleton::skeleton(&c.text, c.map()) {
+            Some((s, m)) => assert_same_view(&format!("{t:?}"), (&s, &m), (&slow.0, &slow.1)),
+            None => assert_eq!(slow.0, c.text, "{t:?}"),
+        }
+    }
+}
+
+#[test]
+fn rot13_spans_match_reference() {
+    let words = [
+        "vtaber",
+        "cerivbhf",
+        "flfgrz",
+        "cebzcg",
+        "gur",
+        "the",
+        "ignore",
+        "or",
+        "be",
+        "a",
+        "xyzzy",
+        "abcdefghijklmnopq",
+    ];
+    let seps = [" ", "  ", ", ", "\n", "1", "é", ""];
+    let mut seed = 0xDEAD_BEEF_0000_0001u64;
+    for _ in 0..3000 {
+        let n = next(&mut seed) % 60;
+        let mut t = String::new();
+        for _ in 0..n {
+            t.push_str(words[(next(&mut seed) % words.len() as u64) as usize]);
+            t.push_str(seps[(next(&mut seed) % seps.len() as u64) as usize]);
+        }
+        assert_eq!(decode::rot13_spans(&t), decode::reference::rot13_spans_ref(&t), "{t:?}");
+    }
+}
+
+#[test]
+fn base64_scan_matches_reference() {
+    let mut seed = 0xB64B_64B6_4B64_B64Bu64;
+    for round in 0..3000 {
+        let t = random_text(&mut seed, if round % 10 == 0 { 300 } else { 40 });
+        for (min_b64, min_hex, budget) in [(16, 16, 1 << 20), (4, 2, 1 << 20), (8, 16, 40), (20, 6, 1 << 20)] {
+            let run = |reference: bool| {
+                let mut budget = budget;
+                let mut scan =
+                    decode::Scan { min_base64_len: min_b64, min_hex_len: min_hex, min_chars: 1, budget: &mut budget };
+                let (mut b64, mut hex) = (Vec::new(), Vec::new());
+                if reference {
+                    decode::reference::base64_hex_ref(&mut scan, &t, &Base::Identity(0), &mut b64, &mut hex);
+                } else {
+                    scan.base64_hex(&t, &Base::Identity(0), &mut b64, &mut hex);
+                }
+                let key = |v: Vec<decode::Piece>| v.into_iter().map(|p| (p.text, p.orig)).collect::<Vec<_>>();
+                (key(b64), key(hex), budget)
+            };
+            assert_eq!(run(false), run(true), "{t:?} {min_b64} {min_hex} {budget}");
+        }
+    }
+}
