@@ -13,7 +13,7 @@ pub(crate) const MAX_TOKEN_LEN: usize = MAX_LABEL_LEN + 1 + 10;
 
 /// The placeholder label for a finding: a short type name for the known PII entities,
 /// `SECRET` for every credential (the kind itself is not worth telling the provider),
-/// otherwise the entity sanitized to `[A-Z0-9_]`, at most [`MAX_LABEL_LEN`] bytes, `PII`
+/// otherwise the entity sanitized to `[A-Z0-9_]`, at most 24 bytes, `PII`
 /// when nothing usable remains.
 pub fn label_for(family: Family, entity: &'static str) -> Cow<'static, str> {
     if family == Family::Secrets {
