@@ -29,6 +29,9 @@ const GENERIC_PATTERN: &str = concat!(
     r#"(?P<s>[\x21\x23-\x26\x28-\x2B\x2D-\x39\x3C-\x5B\x5D-\x5F\x61-\x7E][\x21\x23-\x26\x28-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x5F\x61-\x7E]{5,})"#
 );
 
+/// Bytes after a keyword searched for its assignment and value.
+const GENERIC_WINDOW: usize = 320;
+
 struct Compiled {
     id: &'static str,
     category: &'static str,
@@ -40,9 +43,14 @@ struct Compiled {
 
 /// Compiled secrets rules; build once with [`SecretsDetector::new`], then share.
 pub struct SecretsDetector {
+    /// Every anchor as one alternation: finds the first anchor hit (literal
+    /// prefilters make this much faster than the multi-pattern set).
+    any_anchor: Regex,
+    /// One entry per rule: its anchor, run from the first anchor hit on.
     set: RegexSet,
     rules: Vec<Compiled>,
     generic: Regex,
+    generic_keyword: Regex,
     xml_add: Regex,
     keyword: Regex,
 }
@@ -73,12 +81,48 @@ fn compile(pattern: &str) -> Regex {
         .expect("built-in secrets pattern must compile")
 }
 
+/// Prefilter anchor of a rule, for the ASCII-lowercased text: the explicit one, else
+/// the pattern's leading literal (after an optional `(?i)` and `\b`), lowercased and
+/// escaped. `None` when neither exists.
+pub(crate) fn anchor_of(rule: &rules::Rule) -> Option<String> {
+    if !rule.anchor.is_empty() {
+        return Some(rule.anchor.to_string());
+    }
+    let p = rule.pattern.strip_prefix("(?i)").unwrap_or(rule.pattern);
+    let (word, p) = match p.strip_prefix(r"\b") {
+        Some(rest) => (r"\b", rest),
+        None => ("", p),
+    };
+    let b = p.as_bytes();
+    let mut lit = String::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_alphanumeric() || b"_-:/=!~ ".contains(&c) {
+            lit.push(c as char);
+            i += 1;
+        } else if c == b'\\' && i + 1 < b.len() && b".$".contains(&b[i + 1]) {
+            lit.push(b[i + 1] as char);
+            i += 2;
+        } else {
+            break;
+        }
+    }
+    // a quantifier applies to the last literal char, which is then optional
+    if i < b.len() && b"?*{".contains(&b[i]) {
+        lit.pop();
+    }
+    (lit.len() >= 3).then(|| format!("{word}{}", regex::escape(&lit.to_ascii_lowercase())))
+}
+
 impl SecretsDetector {
     /// Compiles every rule. Panics only if a built-in pattern is invalid (a bug caught
     /// by the tests).
     pub fn new() -> Self {
         let mut rules = Vec::with_capacity(FIXED.len() + CONTEXT.len());
+        let mut anchors = Vec::with_capacity(FIXED.len() + CONTEXT.len());
         for rule in FIXED {
+            anchors.push(asciify(&anchor_of(rule).unwrap_or_else(|| rule.pattern.to_string())));
             rules.push(Compiled {
                 id: rule.id,
                 category: rule.category,
@@ -89,6 +133,7 @@ impl SecretsDetector {
             });
         }
         for &(id, category, entity, names, score, value) in CONTEXT {
+            anchors.push(format!("(?:{})", names.to_ascii_lowercase()));
             rules.push(Compiled {
                 id,
                 category,
@@ -98,16 +143,18 @@ impl SecretsDetector {
                 re: compile(&rules::ctx(names, value)),
             });
         }
+        let any_anchor = compile(&anchors.iter().map(|a| format!("(?:{a})")).collect::<Vec<_>>().join("|"));
         #[allow(clippy::expect_used)]
-        let set = RegexSetBuilder::new(rules.iter().map(|r| r.re.as_str()))
-            .size_limit(64 << 20)
-            .dfa_size_limit(32 << 20)
+        let set = RegexSetBuilder::new(&anchors)
+            .size_limit(16 << 20)
+            .dfa_size_limit(8 << 20)
             .build()
-            .expect("built-in secrets patterns must compile as a set");
-        let generic = compile(GENERIC_PATTERN);
+            .expect("built-in secrets anchors must compile as a set");
+        let generic = compile(&format!(r"\A(?:{GENERIC_PATTERN})"));
         let xml_add = compile(r#"(?i)<add\s+key\s*=\s*"(?P<k>[^"]{1,80})"\s+value\s*=\s*"(?P<s>[^"\s]{6,200})""#);
         let keyword = compile(r"(?i)key|token|secret|passw(?:or)?d|pwd|credential");
-        Self { set, rules, generic, xml_add, keyword }
+        let generic_keyword = compile(r"key|token|secret|pass|pwd|auth|cred|access|private|tkn");
+        Self { any_anchor, set, rules, generic, generic_keyword, xml_add, keyword }
     }
 
     /// Number of distinct format rules (fixed + context; the generic rule excluded).
@@ -118,7 +165,14 @@ impl SecretsDetector {
     /// Appends one finding per secret found in `text` to `out`, ordered by position.
     pub fn scan(&self, text: &str, out: &mut Vec<Finding>) {
         let mut cands: Vec<(usize, Finding)> = Vec::new();
-        for idx in self.set.matches(text).iter() {
+        // Anchors are lower case: one cheap pass makes them case-insensitive without
+        // the cost of case-folding inside the automaton. Offsets are unchanged.
+        let lower = text.to_ascii_lowercase();
+        let matched = match self.any_anchor.find(&lower) {
+            Some(first) => self.set.matches_at(&lower, first.start()),
+            None => self.set.matches_at(&lower, lower.len()),
+        };
+        for idx in matched.iter() {
             let rule = &self.rules[idx];
             for caps in rule.re.captures_iter(text) {
                 let m = match caps.name("s") {
@@ -145,45 +199,7 @@ impl SecretsDetector {
                 ));
             }
         }
-        let generic_prio = self.rules.len();
-        for caps in self.xml_add.captures_iter(text) {
-            let (Some(k), Some(v)) = (caps.name("k"), caps.name("s")) else { continue };
-            if !self.keyword.is_match(k.as_str()) {
-                continue;
-            }
-            if let Some(score) = generic_score(k.as_str(), v.as_str(), false) {
-                cands.push((generic_prio, generic_finding(v.start()..v.end(), score)));
-            }
-        }
-        let mut pos = 0;
-        let mut retried = false;
-        while pos < text.len() {
-            let Some(caps) = self.generic.captures_at(text, pos) else { break };
-            let (Some(k), Some(v)) = (caps.name("k"), caps.name("s")) else { break };
-            // A rejected candidate's value may itself hold a `name = secret` pair
-            // (`private token: …`), so resume once at its value; a second rejection in a
-            // row skips past it, which keeps the scan linear (each byte is searched at
-            // most twice).
-            pos = if retried { v.end() } else { v.start() };
-            retried = !retried;
-            if k.len() > 80 {
-                continue;
-            }
-            // values are ASCII (see the pattern), so any byte index is a char boundary
-            let value = trim_value(&v.as_str()[..v.len().min(200)]);
-            let loose = caps.name("sp").is_some();
-            // `<add key="Name" value="…"/>` is handled above: `key` is the attribute
-            if k.as_str().eq_ignore_ascii_case("key")
-                && text[..k.start()].trim_end().to_ascii_lowercase().ends_with("<add")
-            {
-                continue;
-            }
-            if let Some(score) = generic_score(k.as_str(), value, loose) {
-                cands.push((generic_prio, generic_finding(v.start()..v.start() + value.len(), score)));
-                pos = v.end();
-                retried = false;
-            }
-        }
+        self.scan_generic(text, &lower, &mut cands);
         if cands.is_empty() {
             return;
         }
@@ -202,6 +218,72 @@ impl SecretsDetector {
         }
         kept.sort_by_key(|f| f.span.start);
         out.extend(kept);
+    }
+
+    /// The generic `secret-sounding name = high-entropy value` rule. Finds keyword
+    /// occurrences first (a literal search), then matches the anchored assignment
+    /// pattern in a bounded window starting at the name holding the keyword, so the
+    /// cost stays linear in the text.
+    fn scan_generic(&self, text: &str, lower: &str, cands: &mut Vec<(usize, Finding)>) {
+        let prio = self.rules.len();
+        let bytes = text.as_bytes();
+        let mut seen_key = false;
+        let mut last_start = usize::MAX;
+        let mut resume = 0;
+        for kw in self.generic_keyword.find_iter(lower) {
+            if kw.start() < resume {
+                continue;
+            }
+            seen_key |= kw.as_str() == "key";
+            // the name holding the keyword: back over identifier chars (bounded)
+            let mut start = kw.start();
+            while start > 0
+                && kw.start() - start < 80
+                && (bytes[start - 1].is_ascii_alphanumeric() || b"_.-".contains(&bytes[start - 1]))
+            {
+                start -= 1;
+            }
+            if start == last_start {
+                continue;
+            }
+            last_start = start;
+            let mut end = (kw.end() + GENERIC_WINDOW).min(text.len());
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            let window = &text[start..end];
+            let Some(caps) = self.generic.captures(window) else { continue };
+            let (Some(k), Some(v)) = (caps.name("k"), caps.name("s")) else { continue };
+            if k.len() > 80 {
+                continue;
+            }
+            // values are ASCII (see the pattern), so any byte index is a char boundary
+            let value = trim_value(&v.as_str()[..v.len().min(200)]);
+            let loose = caps.name("sp").is_some();
+            // `<add key="Name" value="…"/>` is handled below: `key` is the attribute
+            if k.as_str().eq_ignore_ascii_case("key")
+                && text[..start + k.start()].trim_end().to_ascii_lowercase().ends_with("<add")
+            {
+                continue;
+            }
+            if let Some(score) = generic_score(k.as_str(), value, loose) {
+                let vs = start + v.start();
+                cands.push((prio, generic_finding(vs..vs + value.len(), score)));
+                resume = start + v.end();
+            }
+        }
+        if !seen_key {
+            return;
+        }
+        for caps in self.xml_add.captures_iter(text) {
+            let (Some(k), Some(v)) = (caps.name("k"), caps.name("s")) else { continue };
+            if !self.keyword.is_match(k.as_str()) {
+                continue;
+            }
+            if let Some(score) = generic_score(k.as_str(), v.as_str(), false) {
+                cands.push((prio, generic_finding(v.start()..v.end(), score)));
+            }
+        }
     }
 }
 

@@ -26,6 +26,18 @@ pub(crate) struct Rule {
     pub(crate) score: f32,
     pub(crate) pattern: &'static str,
     pub(crate) check: Check,
+    /// Cheap regex that every match of `pattern` contains (a literal prefix, a
+    /// provider name), written in lower case: the prefilter set runs it over the
+    /// ASCII-lowercased text, so it must match the lowercased form of every match.
+    /// Empty: derived from the pattern's leading literal by [`super::anchor_of`].
+    pub(crate) anchor: &'static str,
+}
+
+impl Rule {
+    /// Sets the prefilter anchor explicitly (see [`Rule::anchor`]).
+    const fn with_anchor(self, anchor: &'static str) -> Rule {
+        Rule { anchor, ..self }
+    }
 }
 
 const fn r(
@@ -36,7 +48,7 @@ const fn r(
     pattern: &'static str,
     check: Check,
 ) -> Rule {
-    Rule { id, category, entity, score, pattern, check }
+    Rule { id, category, entity, score, pattern, check, anchor: "" }
 }
 
 /// Builds a "provider name near an assignment" pattern: `names` (case-insensitive)
@@ -101,7 +113,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.9,
         r"(?i)(?:PrivateKey|PresharedKey)\s*=\s*(?P<s>[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=)",
         N,
-    ),
+    )
+    .with_anchor(r"(?:privatekey|presharedkey)"),
     // ---- cloud ----
     r(
         "secrets.aws.access_key_id",
@@ -110,7 +123,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.95,
         r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA|A3T[A-Z0-9])[A-Z0-9]{16}\b",
         N,
-    ),
+    )
+    .with_anchor(r"\b(?:akia|asia|abia|acca|agpa|aida|aroa|aipa|anpa|anva|apka|a3t[a-z0-9])"),
     r(
         "secrets.aws.mws_token",
         "cloud",
@@ -120,7 +134,8 @@ pub(crate) const FIXED: &[Rule] = &[
         N,
     ),
     r("secrets.aws.appsync_key", "cloud", "AWS_APPSYNC_KEY", 0.9, r"\bda2-[a-z0-9]{26}\b", N),
-    r("secrets.gcp.api_key", "cloud", "GCP_API_KEY", 0.95, r"\b(?P<s>AIza[0-9A-Za-z_\-]{35})(?:[^0-9A-Za-z_\-]|$)", N),
+    r("secrets.gcp.api_key", "cloud", "GCP_API_KEY", 0.95, r"\b(?P<s>AIza[0-9A-Za-z_\-]{35})(?:[^0-9A-Za-z_\-]|$)", N)
+    .with_anchor(r"aiza"),
     r(
         "secrets.gcp.private_key_id",
         "cloud",
@@ -128,7 +143,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.9,
         r#""private_key_id"\s*:\s*"(?P<s>[0-9a-f]{40})""#,
         N,
-    ),
+    )
+    .with_anchor(r"\x22private_key_id\x22"),
     r(
         "secrets.google.oauth_client_secret",
         "cloud",
@@ -146,7 +162,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.97,
         r"(?i)AccountName=[a-z0-9]{3,24};\s*AccountKey=(?P<s>(?-i:[A-Za-z0-9+/]{86}==))",
         N,
-    ),
+    )
+    .with_anchor(r"accountkey="),
     r(
         "secrets.azure.shared_access_key",
         "cloud",
@@ -154,7 +171,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.9,
         r"(?i)(?:AccountKey|SharedAccessKey|AccessKey|Secret)\s*=\s*(?P<s>(?-i:[A-Za-z0-9+/]{42,43}=|[A-Za-z0-9+/]{86}==))",
         N,
-    ),
+    )
+    .with_anchor(r"(?:accountkey|sharedaccesskey|accesskey|secret)\s*="),
     r(
         "secrets.azure.ad_client_secret",
         "cloud",
@@ -162,7 +180,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.85,
         r"(?:^|[^A-Za-z0-9_~.\-])(?P<s>[A-Za-z0-9_~.\-]{3}\dQ~[A-Za-z0-9_~.\-]{31,34})(?:[^A-Za-z0-9_~.\-]|$)",
         N,
-    ),
+    )
+    .with_anchor(r"[0-9]q~"),
     r(
         "secrets.azure.apim_key_new",
         "cloud",
@@ -170,8 +189,10 @@ pub(crate) const FIXED: &[Rule] = &[
         0.85,
         r"\b[A-Za-z0-9]{52}JQQJ9(?:9|D|H)[A-Za-z0-9][A-L][A-Za-z0-9]{16}[A-Za-z][A-Za-z0-9]{7}(?:[A-Za-z0-9]{2}==)?",
         N,
-    ),
-    r("secrets.digitalocean.token", "cloud", "DIGITALOCEAN_TOKEN", 0.97, r"\bdo[opr]_v1_[a-f0-9]{64}\b", N),
+    )
+    .with_anchor(r"jqqj9"),
+    r("secrets.digitalocean.token", "cloud", "DIGITALOCEAN_TOKEN", 0.97, r"\bdo[opr]_v1_[a-f0-9]{64}\b", N)
+    .with_anchor(r"\bdo[opr]_v1_"),
     r("secrets.alibaba.access_key_id", "cloud", "ALIBABA_ACCESS_KEY_ID", 0.9, r"\bLTAI[A-Za-z0-9]{12,20}\b", N),
     r("secrets.tencent.secret_id", "cloud", "TENCENT_SECRET_ID", 0.85, r"\bAKID[A-Za-z0-9]{32}\b", N),
     r(
@@ -185,7 +206,8 @@ pub(crate) const FIXED: &[Rule] = &[
     r("secrets.scaleway.access_key", "cloud", "SCALEWAY_KEY", 0.7, r"\bSCW[A-Z0-9]{17}\b", N),
     r("secrets.cloudflare.origin_ca_key", "cloud", "CLOUDFLARE_KEY", 0.95, r"\bv1\.0-[a-f0-9]{24}-[a-f0-9]{146}\b", N),
     r("secrets.heroku.api_key_v2", "cloud", "HEROKU_API_KEY", 0.95, r"\bHRKU-AA[0-9A-Za-z_\-]{58}\b", N),
-    r("secrets.vault.token", "cloud", "VAULT_TOKEN", 0.9, r"\bhv[sbr]\.[A-Za-z0-9_\-]{90,}", N),
+    r("secrets.vault.token", "cloud", "VAULT_TOKEN", 0.9, r"\bhv[sbr]\.[A-Za-z0-9_\-]{90,}", N)
+    .with_anchor(r"\bhv[sbr]\."),
     r(
         "secrets.terraform.token",
         "cloud",
@@ -193,7 +215,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.95,
         r"\b[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_=\-]{60,70}\b",
         N,
-    ),
+    )
+    .with_anchor(r"\.atlasv1\."),
     r("secrets.pulumi.token", "cloud", "PULUMI_TOKEN", 0.95, r"\bpul-[a-f0-9]{40}\b", N),
     r(
         "secrets.doppler.token",
@@ -203,11 +226,13 @@ pub(crate) const FIXED: &[Rule] = &[
         r"\bdp\.(?:ct|pt|sa|scim|audit|st(?:\.[a-z0-9_\-]{2,35})?)\.[A-Za-z0-9]{40,44}\b",
         N,
     ),
-    r("secrets.netlify.token", "cloud", "NETLIFY_TOKEN", 0.9, r"\bnf[pc]_[A-Za-z0-9]{36,40}\b", N),
+    r("secrets.netlify.token", "cloud", "NETLIFY_TOKEN", 0.9, r"\bnf[pc]_[A-Za-z0-9]{36,40}\b", N)
+    .with_anchor(r"\bnf[pc]_"),
     r("secrets.databricks.token", "cloud", "DATABRICKS_TOKEN", 0.9, r"\bdapi[a-f0-9]{32}(?:-\d)?\b", N),
     r("secrets.tailscale.key", "cloud", "TAILSCALE_KEY", 0.95, r"\btskey-[a-z]+-[A-Za-z0-9]{6,}-[A-Za-z0-9]{4,}\b", N),
     r("secrets.flyio.token", "cloud", "FLYIO_TOKEN", 0.9, r"\bfo1_[A-Za-z0-9_\-]{43}\b", N),
-    r("secrets.vultr.api_key", "cloud", "VULTR_API_KEY", 0.6, r"(?i)vultr[\s\S]{0,30}?(?P<s>(?-i:[A-Z0-9]{36}))\b", N),
+    r("secrets.vultr.api_key", "cloud", "VULTR_API_KEY", 0.6, r"(?i)vultr[\s\S]{0,30}?(?P<s>(?-i:[A-Z0-9]{36}))\b", N)
+    .with_anchor(r"vultr"),
     r(
         "secrets.planetscale.token",
         "database",
@@ -223,7 +248,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.9,
         r"\b(?:sbp_[a-z0-9]{40}|sb_secret_[A-Za-z0-9_\-]{31,})\b",
         N,
-    ),
+    )
+    .with_anchor(r"\bsb(?:p|_secret)_"),
     r(
         "secrets.mongodb.atlas_service_account",
         "database",
@@ -232,9 +258,11 @@ pub(crate) const FIXED: &[Rule] = &[
         r"\bmdb_sa_sk_[A-Za-z0-9_\-]{40,}\b",
         N,
     ),
-    r("secrets.jfrog.token", "cloud", "JFROG_TOKEN", 0.9, r"\b(?:AKCp[A-Za-z0-9]{69}|cmVmdGtu[A-Za-z0-9]{56})\b", N),
+    r("secrets.jfrog.token", "cloud", "JFROG_TOKEN", 0.9, r"\b(?:AKCp[A-Za-z0-9]{69}|cmVmdGtu[A-Za-z0-9]{56})\b", N)
+    .with_anchor(r"\b(?:akcp|cmvmdgtu)"),
     // ---- vcs / ci / registries ----
-    r("secrets.github.token", "vcs", "GITHUB_TOKEN", 0.97, r"\bgh[pousr]_[A-Za-z0-9]{36,255}\b", N),
+    r("secrets.github.token", "vcs", "GITHUB_TOKEN", 0.97, r"\bgh[pousr]_[A-Za-z0-9]{36,255}\b", N)
+    .with_anchor(r"\bgh[pousr]_"),
     r(
         "secrets.github.fine_grained_pat",
         "vcs",
@@ -250,7 +278,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.95,
         r"\b(?:glpat|glptt|glrt|gldt|glcbt|glft|glsoat|glimt|glagent|gloas)-[A-Za-z0-9_\-]{20,}",
         N,
-    ),
+    )
+    .with_anchor(r"\b(?:glpat|glptt|glrt|gldt|glcbt|glft|glsoat|glimt|glagent|gloas)-"),
     r("secrets.gitlab.runner_registration", "vcs", "GITLAB_TOKEN", 0.95, r"\bGR1348941[A-Za-z0-9_\-]{20}\b", N),
     r("secrets.bitbucket.app_password", "vcs", "BITBUCKET_TOKEN", 0.9, r"\bATBB[A-Za-z0-9_=.\-]{32,}\b", N),
     r("secrets.atlassian.api_token", "saas", "ATLASSIAN_TOKEN", 0.95, r"\bATATT3[A-Za-z0-9_\-=]{150,}", N),
@@ -290,8 +319,10 @@ pub(crate) const FIXED: &[Rule] = &[
         0.95,
         r"\b(?:sgp_[A-Za-z0-9_]{40,80}|sgs_[a-f0-9]{64}|slk_[a-f0-9]{64})\b",
         N,
-    ),
-    r("secrets.sonarqube.token", "vcs", "SONARQUBE_TOKEN", 0.9, r"\bsq[pau]_[a-f0-9]{40}\b", N),
+    )
+    .with_anchor(r"\bs(?:gp|gs|lk)_"),
+    r("secrets.sonarqube.token", "vcs", "SONARQUBE_TOKEN", 0.9, r"\bsq[pau]_[a-f0-9]{40}\b", N)
+    .with_anchor(r"\bsq[pau]_"),
     r("secrets.buildkite.token", "vcs", "BUILDKITE_TOKEN", 0.9, r"\bbkua_[A-Za-z0-9]{40}\b", N),
     r(
         "secrets.codecov.token",
@@ -300,8 +331,10 @@ pub(crate) const FIXED: &[Rule] = &[
         0.6,
         r"(?i)codecov[_\-]?token[\s\S]{0,10}?(?P<s>(?-i:[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}))",
         N,
-    ),
-    r("secrets.huggingface.token", "ai", "HUGGINGFACE_TOKEN", 0.95, r"\b(?:hf_|api_org_)[A-Za-z0-9]{34}\b", N),
+    )
+    .with_anchor(r"codecov"),
+    r("secrets.huggingface.token", "ai", "HUGGINGFACE_TOKEN", 0.95, r"\b(?:hf_|api_org_)[A-Za-z0-9]{34}\b", N)
+    .with_anchor(r"\b(?:hf_|api_org_)"),
     // ---- AI providers ----
     r(
         "secrets.anthropic.api_key",
@@ -345,7 +378,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.5,
         r"(?i)kagi[\s\S]{0,40}?(?P<s>(?-i:[A-Za-z0-9_\-]{11}\.[A-Za-z0-9_\-]{43}))",
         N,
-    ),
+    )
+    .with_anchor(r"kagi"),
     // ---- chat / messaging ----
     r("secrets.slack.token", "chat", "SLACK_TOKEN", 0.95, r"\bxox[abposre]-[A-Za-z0-9]{6,}-[A-Za-z0-9\-]{8,}", N),
     r("secrets.slack.config_token", "chat", "SLACK_TOKEN", 0.95, r"\bxoxe(?:\.xox[bp])?-\d-[A-Za-z0-9]{140,}", N),
@@ -373,7 +407,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.85,
         r"\b[MNO][A-Za-z0-9_\-]{23,27}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,40}\b",
         N,
-    ),
+    )
+    .with_anchor(r"\.[a-z0-9_\-]{6}\.[a-z0-9_\-]{4}"),
     r(
         "secrets.telegram.bot_token",
         "chat",
@@ -381,7 +416,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.95,
         r"\b(?P<s>\d{8,10}:AA[A-Za-z0-9_\-]{30,33})(?:[^A-Za-z0-9_\-]|$)",
         N,
-    ),
+    )
+    .with_anchor(r"[0-9]:aa"),
     r(
         "secrets.msteams.webhook",
         "chat",
@@ -406,7 +442,8 @@ pub(crate) const FIXED: &[Rule] = &[
         r"https://[a-z0-9\-]+\.tines\.com/webhook/[a-f0-9]{32}/[a-f0-9]{32}",
         N,
     ),
-    r("secrets.twilio.api_key", "chat", "TWILIO_API_KEY", 0.85, r"\bSK[0-9a-f]{32}\b", N),
+    r("secrets.twilio.api_key", "chat", "TWILIO_API_KEY", 0.85, r"\bSK[0-9a-f]{32}\b", N)
+    .with_anchor(r"\bsk[0-9a-f]{8}"),
     r(
         "secrets.twilio.account_sid",
         "chat",
@@ -414,7 +451,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.6,
         r"(?i)(?:twilio|account_?sid|\bsid)[\s\S]{0,40}?\b(?P<s>(?-i:AC[a-f0-9]{32}))\b",
         N,
-    ),
+    )
+    .with_anchor(r"\bac[a-f0-9]{8}"),
     r(
         "secrets.sendgrid.api_key",
         "chat",
@@ -430,7 +468,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.95,
         r"\bx(?:keysib|smtpsib)-[a-f0-9]{64}-[A-Za-z0-9]{16}\b",
         N,
-    ),
+    )
+    .with_anchor(r"\bx(?:keysib|smtpsib)-"),
     r(
         "secrets.mailgun.api_key",
         "chat",
@@ -440,7 +479,8 @@ pub(crate) const FIXED: &[Rule] = &[
         N,
     ),
     r("secrets.mailgun.pubkey", "chat", "MAILGUN_API_KEY", 0.7, r"\bpubkey-[0-9a-f]{32}\b", N),
-    r("secrets.mailchimp.api_key", "chat", "MAILCHIMP_API_KEY", 0.9, r"\b[0-9a-f]{32}-us\d{1,2}\b", N),
+    r("secrets.mailchimp.api_key", "chat", "MAILCHIMP_API_KEY", 0.9, r"\b[0-9a-f]{32}-us\d{1,2}\b", N)
+    .with_anchor(r"-us[0-9]"),
     r("secrets.telnyx.api_key", "chat", "TELNYX_API_KEY", 0.9, r"\bKEY[0-9A-Za-z]{20,}[_\-][A-Za-z0-9_\-]{20,}\b", N),
     r(
         "secrets.postmark.token",
@@ -449,18 +489,21 @@ pub(crate) const FIXED: &[Rule] = &[
         0.6,
         r"(?i)postmark[\s\S]{0,40}?\b(?P<s>(?-i:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}))\b",
         N,
-    ),
+    )
+    .with_anchor(r"postmark"),
     r("secrets.twitter.bearer_token", "saas", "TWITTER_TOKEN", 0.9, r"\bAAAAAAAAAAAAAAAAAAAAA[A-Za-z0-9%]{30,}", N),
     r(
         "secrets.line.token",
         "chat",
         "LINE_TOKEN",
         0.6,
-        r"(?i)line[\s\S]{0,30}?(?:token|secret)[\s\S]{0,20}?(?P<s>(?-i:[A-Za-z0-9+/]{160,}={0,2}))",
+        r"(?i)\bline[_\-. ]?(?:(?:channel|notify|bot|messaging)[_\-. ]?)?(?:access[_\-. ]?)?(?:token|secret)[\s\S]{0,20}?(?P<s>(?-i:[A-Za-z0-9+/]{160,}={0,2}))",
         N,
-    ),
+    )
+    .with_anchor(r"\bline[_\-. ]?(?:(?:channel|notify|bot|messaging)[_\-. ]?)?(?:access[_\-. ]?)?(?:token|secret)"),
     // ---- payment ----
-    r("secrets.paystack.secret_key", "payment", "PAYSTACK_KEY", 0.9, r"\b(?:sk|pk)_(?:live|test)_[a-f0-9]{40}\b", N),
+    r("secrets.paystack.secret_key", "payment", "PAYSTACK_KEY", 0.9, r"\b(?:sk|pk)_(?:live|test)_[a-f0-9]{40}\b", N)
+    .with_anchor(r"\b[sp]k_(?:live|test)_"),
     r(
         "secrets.stripe.secret_key",
         "payment",
@@ -468,7 +511,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.97,
         r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{12,247}\b",
         N,
-    ),
+    )
+    .with_anchor(r"\b[sr]k_(?:live|test)_"),
     r(
         "secrets.stripe.publishable_key",
         "payment",
@@ -485,7 +529,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.9,
         r"\b(?:EAAA[A-Za-z0-9_\-]{60,}|sq0(?:atp|idp)-[A-Za-z0-9_\-]{22})\b",
         N,
-    ),
+    )
+    .with_anchor(r"\b(?:eaaa|sq0atp-|sq0idp-)"),
     r("secrets.square.oauth_secret", "payment", "SQUARE_SECRET", 0.95, r"\bsq0csp-[A-Za-z0-9_\-]{43}\b", N),
     r(
         "secrets.braintree.access_token",
@@ -504,10 +549,12 @@ pub(crate) const FIXED: &[Rule] = &[
         r"\bFLW(?:SECK|PUBK)(?:_TEST)?-[a-f0-9]{32}-X\b",
         N,
     ),
-    r("secrets.easypost.key", "payment", "EASYPOST_KEY", 0.9, r"\bEZ[AT]K[a-zA-Z0-9]{54}\b", N),
+    r("secrets.easypost.key", "payment", "EASYPOST_KEY", 0.9, r"\bEZ[AT]K[a-zA-Z0-9]{54}\b", N)
+    .with_anchor(r"\bez[at]k"),
     r("secrets.shippo.token", "payment", "SHIPPO_TOKEN", 0.95, r"\bshippo_(?:live|test)_[a-fA-F0-9]{40}\b", N),
     r("secrets.duffel.token", "payment", "DUFFEL_TOKEN", 0.95, r"\bduffel_(?:test|live)_[A-Za-z0-9_\-=]{43}\b", N),
-    r("secrets.paymongo.key", "payment", "PAYMONGO_KEY", 0.85, r"\b(?:sk|pk)_(?:live|test)_[A-Za-z0-9]{24}\b", N),
+    r("secrets.paymongo.key", "payment", "PAYMONGO_KEY", 0.85, r"\b(?:sk|pk)_(?:live|test)_[A-Za-z0-9]{24}\b", N)
+    .with_anchor(r"\b[sp]k_(?:live|test)_"),
     r(
         "secrets.coinbase.key",
         "payment",
@@ -515,7 +562,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.6,
         r"(?i)coinbase[\s\S]{0,40}?(?P<s>(?-i:organizations/[a-f0-9\-]{36}/apiKeys/[a-f0-9\-]{36}))",
         N,
-    ),
+    )
+    .with_anchor(r"coinbase"),
     // ---- SaaS ----
     r(
         "secrets.facebook.access_token",
@@ -524,7 +572,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.85,
         r"\b(?:EAACEdEose0cBA[A-Za-z0-9]{20,}|EAA[B-Z][A-Za-z0-9]{90,})",
         N,
-    ),
+    )
+    .with_anchor(r"\beaa[a-z]"),
     r(
         "secrets.google.client_id",
         "cloud",
@@ -532,7 +581,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.5,
         r"\b\d{6,14}-[a-z0-9]{32}\.apps\.googleusercontent\.com\b",
         N,
-    ),
+    )
+    .with_anchor(r"\.apps\.googleusercontent\.com"),
     r(
         "secrets.pubnub.key",
         "saas",
@@ -540,7 +590,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.7,
         r"\b(?:pub|sub)-c-[0-9a-z]{8}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{12}\b",
         N,
-    ),
+    )
+    .with_anchor(r"\b(?:pub|sub)-c-"),
     r("secrets.nvidia.api_key", "ai", "NVIDIA_API_KEY", 0.95, r"\bnvapi-[A-Za-z0-9_\-]{60,70}\b", N),
     r("secrets.pagarme.key", "payment", "PAGARME_KEY", 0.85, r"\bak_(?:live|test)_[A-Za-z0-9]{30}\b", N),
     r("secrets.nightfall.key", "saas", "NIGHTFALL_KEY", 0.8, r"\bNF-[A-Za-z0-9]{32}\b", N),
@@ -552,7 +603,8 @@ pub(crate) const FIXED: &[Rule] = &[
     r("secrets.scrapfly.key", "saas", "SCRAPFLY_KEY", 0.9, r"\bscp-(?:live|test)-[a-f0-9]{32}\b", N),
     r("secrets.flexport.key", "saas", "FLEXPORT_KEY", 0.85, r"\bshltm_[A-Za-z0-9_\-]{40}\b", N),
     r("secrets.fleetbase.key", "saas", "FLEETBASE_KEY", 0.85, r"\bflb_(?:live|test)_[A-Za-z0-9]{20}\b", N),
-    r("secrets.maxmind.license_key", "saas", "MAXMIND_KEY", 0.85, r"\b[A-Za-z0-9]{6}_[A-Za-z0-9]{29}_mmk\b", N),
+    r("secrets.maxmind.license_key", "saas", "MAXMIND_KEY", 0.85, r"\b[A-Za-z0-9]{6}_[A-Za-z0-9]{29}_mmk\b", N)
+    .with_anchor(r"_mmk\b"),
     r("secrets.dependency_track.key", "saas", "DEPENDENCY_TRACK_KEY", 0.85, r"\bodt_[A-Za-z0-9]{32,40}\b", N),
     r(
         "secrets.telegram.bot_token_context",
@@ -561,7 +613,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.8,
         r"(?i)telegram[\s\S]{0,40}?\b(?P<s>(?-i:\d{8,10}:[A-Za-z0-9_\-]{35}))(?:[^A-Za-z0-9_\-]|$)",
         N,
-    ),
+    )
+    .with_anchor(r"telegram"),
     r("secrets.shopify.token", "saas", "SHOPIFY_TOKEN", 0.95, r"\bshp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}\b", N),
     r(
         "secrets.newrelic.key",
@@ -570,7 +623,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.9,
         r"\b(?:NRAK-[A-Z0-9]{27}|NRJS-[a-f0-9]{19}|NRI[IQ]-[A-Za-z0-9_\-]{32}|NRRA-[a-f0-9]{42}|[A-Za-z0-9]{36}NRAL)\b",
         N,
-    ),
+    )
+    .with_anchor(r"nr(?:ak|js|ii|iq|ra|al)"),
     r(
         "secrets.newrelic.pixie",
         "saas",
@@ -586,7 +640,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.95,
         r"\b(?:sntrys_eyJ[A-Za-z0-9+/=_]{50,}|sntryu_[a-f0-9]{64})",
         N,
-    ),
+    )
+    .with_anchor(r"\bsntry[su]_"),
     r(
         "secrets.grafana.token",
         "saas",
@@ -594,7 +649,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.95,
         r"\b(?:glsa_[A-Za-z0-9]{32}_[a-f0-9]{8}|glc_[A-Za-z0-9+/=_]{32,}|eyJrIjoi[A-Za-z0-9+/=_]{50,})",
         N,
-    ),
+    )
+    .with_anchor(r"\b(?:glsa_|glc_|eyjrijoi)"),
     r("secrets.linear.api_key", "saas", "LINEAR_API_KEY", 0.95, r"\blin_(?:api|oauth)_[A-Za-z0-9]{40}\b", N),
     r(
         "secrets.notion.token",
@@ -603,13 +659,16 @@ pub(crate) const FIXED: &[Rule] = &[
         0.9,
         r"\b(?:secret_[A-Za-z0-9]{43}|ntn_\d{11}[A-Za-z0-9]{35})\b",
         N,
-    ),
+    )
+    .with_anchor(r"\b(?:secret_|ntn_)"),
     r("secrets.figma.token", "saas", "FIGMA_TOKEN", 0.95, r"\bfig[dou]_[A-Za-z0-9_\-]{40}", N),
     r("secrets.airtable.pat", "saas", "AIRTABLE_TOKEN", 0.95, r"\bpat[A-Za-z0-9]{14}\.[a-f0-9]{64}\b", N),
-    r("secrets.asana.pat", "saas", "ASANA_TOKEN", 0.9, r"\b[12]/\d{10,20}(?:/\d{10,20})?:[a-f0-9]{32}\b", N),
+    r("secrets.asana.pat", "saas", "ASANA_TOKEN", 0.9, r"\b[12]/\d{10,20}(?:/\d{10,20})?:[a-f0-9]{32}\b", N)
+    .with_anchor(r"\b[12]/[0-9]{10}"),
     r("secrets.clickup.token", "saas", "CLICKUP_TOKEN", 0.9, r"\bpk_\d{6,10}_[A-Z0-9]{32}\b", N),
     r("secrets.postman.api_key", "saas", "POSTMAN_API_KEY", 0.95, r"\bPMAK-[a-f0-9]{24}-[a-f0-9]{34}\b", N),
-    r("secrets.mapbox.token", "saas", "MAPBOX_TOKEN", 0.9, r"\b[spt]k\.eyJ[A-Za-z0-9_\-]{20,}\.[A-Za-z0-9_\-]{20,}", N),
+    r("secrets.mapbox.token", "saas", "MAPBOX_TOKEN", 0.9, r"\b[spt]k\.eyJ[A-Za-z0-9_\-]{20,}\.[A-Za-z0-9_\-]{20,}", N)
+    .with_anchor(r"\b[spt]k\.eyj"),
     r(
         "secrets.hubspot.token",
         "saas",
@@ -619,12 +678,14 @@ pub(crate) const FIXED: &[Rule] = &[
         N,
     ),
     r("secrets.dynatrace.token", "saas", "DYNATRACE_TOKEN", 0.95, r"\bdt0[a-z]\d{2}\.[A-Z0-9]{24}\.[A-Z0-9]{64}\b", N),
-    r("secrets.posthog.key", "saas", "POSTHOG_KEY", 0.8, r"\bph[cx]_[A-Za-z0-9_]{43}\b", N),
+    r("secrets.posthog.key", "saas", "POSTHOG_KEY", 0.8, r"\bph[cx]_[A-Za-z0-9_]{43}\b", N)
+    .with_anchor(r"\bph[cx]_"),
     r("secrets.prefect.key", "saas", "PREFECT_KEY", 0.9, r"\bpnu_[A-Za-z0-9]{36}\b", N),
     r("secrets.contentful.pat", "saas", "CONTENTFUL_TOKEN", 0.95, r"\bCFPAT-[A-Za-z0-9_\-]{43,64}", N),
     r("secrets.frameio.token", "saas", "FRAMEIO_TOKEN", 0.9, r"fio-u-[A-Za-z0-9_\-=]{64,}", N),
     r("secrets.typeform.token", "saas", "TYPEFORM_TOKEN", 0.9, r"\btfp_[A-Za-z0-9_\-.=]{40,64}", N),
-    r("secrets.lob.key", "saas", "LOB_KEY", 0.7, r"\b(?:live|test)_(?:pub_)?[a-f0-9]{35}\b", N),
+    r("secrets.lob.key", "saas", "LOB_KEY", 0.7, r"\b(?:live|test)_(?:pub_)?[a-f0-9]{35}\b", N)
+    .with_anchor(r"\b(?:live|test)_"),
     r("secrets.dropbox.token", "saas", "DROPBOX_TOKEN", 0.9, r"\bsl\.(?:u\.)?[A-Za-z0-9_\-]{130,}", N),
     r("secrets.salesforce.token", "saas", "SALESFORCE_TOKEN", 0.9, r"\b00D[A-Za-z0-9]{12,15}![A-Za-z0-9_.]{80,}", N),
     r(
@@ -634,7 +695,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.85,
         r"\b(?:AQVN[A-Za-z0-9_\-]{35,38}|y[0-3]_[A-Za-z0-9_\-]{55}|t1\.[A-Za-z0-9_\-]+=*\.[A-Za-z0-9_\-]{86}=*)",
         N,
-    ),
+    )
+    .with_anchor(r"\b(?:aqvn|y[0-3]_|t1\.)"),
     r("secrets.adafruit.key", "saas", "ADAFRUIT_KEY", 0.9, r"\baio_[A-Za-z0-9]{28}\b", N),
     r("secrets.age.recipient", "generic", "AGE_RECIPIENT", 0.4, r"\bage1[qpzry9x8gf2tvdw0s3jn54khce6mua7l]{58}\b", N),
     r(
@@ -644,7 +706,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.7,
         r"(?i)ngrok[\s\S]{0,40}?\b(?P<s>(?-i:[1-9][A-Za-z0-9]{26}_[A-Za-z0-9]{21}))\b",
         N,
-    ),
+    )
+    .with_anchor(r"ngrok"),
     r(
         "secrets.okta.token",
         "saas",
@@ -652,7 +715,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.8,
         r"(?i)okta[\s\S]{0,40}?\b(?P<s>(?-i:00[A-Za-z0-9_\-]{40}))(?:[^A-Za-z0-9_\-]|$)",
         Entropy(3.5),
-    ),
+    )
+    .with_anchor(r"okta"),
     r("secrets.octopus.key", "saas", "OCTOPUS_KEY", 0.9, r"\bAPI-[A-Z0-9]{26}\b", N),
     r(
         "secrets.launchdarkly.key",
@@ -661,7 +725,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.9,
         r"\b(?:api|sdk|mob)-[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}\b",
         N,
-    ),
+    )
+    .with_anchor(r"\b(?:api|sdk|mob)-[a-f0-9]{8}-"),
     r("secrets.readme.key", "saas", "README_KEY", 0.9, r"\brdme_[a-z0-9]{70}\b", N),
     r("secrets.intra42.secret", "saas", "INTRA42_SECRET", 0.9, r"\bs-s4t2(?:ud|af)-[a-f0-9]{64}\b", N),
     r(
@@ -671,7 +736,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.5,
         r"(?i)gitter[\s\S]{0,30}?\b(?P<s>(?-i:[a-f0-9]{40}))\b",
         N,
-    ),
+    )
+    .with_anchor(r"gitter"),
     r("secrets.twitch.stream_key", "saas", "TWITCH_STREAM_KEY", 0.8, r"\blive_\d{6,12}_[A-Za-z0-9]{30}\b", N),
     r(
         "secrets.jenkins.crumb",
@@ -680,7 +746,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.5,
         r"(?i)jenkins[\s\S]{0,40}?(?:token|crumb|password)[\s\S]{0,10}?\b(?P<s>(?-i:[a-f0-9]{32,34}))\b",
         N,
-    ),
+    )
+    .with_anchor(r"jenkins"),
     r(
         "secrets.kubernetes.bootstrap_token",
         "cloud",
@@ -688,9 +755,11 @@ pub(crate) const FIXED: &[Rule] = &[
         0.7,
         r"(?i)(?:--token|bootstrap[\s\S]{0,20}?token)[\s=:\x22']{1,4}(?P<s>(?-i:[a-z0-9]{6}\.[a-z0-9]{16}))\b",
         Entropy(3.0),
-    ),
+    )
+    .with_anchor(r"(?:--token|bootstrap)"),
     // ---- password hashes ----
-    r("secrets.password_hash.bcrypt", "generic", "PASSWORD_HASH", 0.8, r"\$2[abxy]?\$\d{2}\$[./A-Za-z0-9]{53}", N),
+    r("secrets.password_hash.bcrypt", "generic", "PASSWORD_HASH", 0.8, r"\$2[abxy]?\$\d{2}\$[./A-Za-z0-9]{53}", N)
+    .with_anchor(r"\$2[abxy]?\$[0-9]{2}\$"),
     r(
         "secrets.password_hash.sha512crypt",
         "generic",
@@ -714,7 +783,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.8,
         r"\$(?:1|apr1)\$[./A-Za-z0-9]{1,8}\$[./A-Za-z0-9]{22}",
         N,
-    ),
+    )
+    .with_anchor(r"\$(?:1|apr1)\$"),
     r(
         "secrets.password_hash.cisco_pbkdf2",
         "generic",
@@ -722,7 +792,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.8,
         r"\$(?:8|9)\$[./A-Za-z0-9]{14}\$[./A-Za-z0-9]{43}",
         N,
-    ),
+    )
+    .with_anchor(r"\$[89]\$"),
     r(
         "secrets.password_hash.krb5_asrep",
         "generic",
@@ -739,7 +810,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.9,
         r"(?i)(?:unseal key(?: \d+)?:|operator unseal)\s*(?P<s>(?-i:[A-Za-z0-9+/]{43,44}={0,2}))",
         N,
-    ),
+    )
+    .with_anchor(r"unseal"),
     r(
         "secrets.dotnet.network_credential",
         "generic",
@@ -747,7 +819,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.8,
         r#"(?i)(?:NetworkCredential|DirectoryEntry)\(\s*(?:"[^"\n]*"\s*,\s*)?"[^"\n]*"\s*,\s*"(?P<s>[^"\n]{3,128})""#,
         Password,
-    ),
+    )
+    .with_anchor(r"(?:networkcredential|directoryentry)\("),
     r(
         "secrets.powershell.password_param",
         "generic",
@@ -755,7 +828,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.7,
         r#"(?i)(?:Connect-VIServer|New-PSDrive|Invoke-Command|net use|Get-Credential|runas)\b[^\n]{0,200}?\s-Pass(?:word)?\s+["']?(?P<s>[^\s"'$][^\s"']{2,127})"#,
         Password,
-    ),
+    )
+    .with_anchor(r"-pass"),
     r(
         "secrets.generic.password_prose",
         "generic",
@@ -763,7 +837,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.6,
         r#"(?i)\bpass(?:word|wd|phrase|code)?\b[^\n.:=]{0,40}?\bis\s*:?\s*["'](?P<s>[^"'\s]{4,64})["']"#,
         Password,
-    ),
+    )
+    .with_anchor(r"\bpass(?:word|wd|phrase|code)?\b"),
     // ---- tokens ----
     r(
         "secrets.jwt.token",
@@ -781,7 +856,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.9,
         r"(?i)\b(?:jdbc:)?(?:postgres(?:ql)?|postgis|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|cockroachdb|clickhouse|couchdb|neo4j(?:\+s)?|bolt|cassandra|oracle|db2|memcached|nats|kafka)://[^\s:@/'\x22]{1,64}:(?P<s>[^\s@/'\x22]{1,128})@[^\s'\x22]{2,}",
         Password,
-    ),
+    )
+    .with_anchor(r"://[^ \t\r\n/@]*:[^ \t\r\n/@]*@"),
     r(
         "secrets.database.dotnet_connection_string",
         "database",
@@ -789,7 +865,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.85,
         r"(?i)(?:server|data source|host|address|addr)\s*=[^;\n\x22']{1,100};[^\n\x22']{0,200}?(?:password|pwd)\s*=\s*(?P<s>[^;\s\x22']{3,128})",
         Password,
-    ),
+    )
+    .with_anchor(r"(?:password|pwd)\s*="),
     r(
         "secrets.url.credentials",
         "generic",
@@ -797,7 +874,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.8,
         r"(?i)\b(?:https?|ftps?|sftp|smtps?|imaps?|pop3|ldaps?|ssh|git|svn|rtmp|socks5?|wss?)://[^\s:@/'\x22<>]{1,64}:(?P<s>[^\s@/'\x22<>]{1,128})@[A-Za-z0-9][^\s'\x22]{2,}",
         Password,
-    ),
+    )
+    .with_anchor(r"://[^ \t\r\n/@]*:[^ \t\r\n/@]*@"),
     r(
         "secrets.netrc.credentials",
         "generic",
@@ -813,7 +891,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.8,
         r"(?i)authorization\x22?\s*[:=]\s*\x22?basic\s+(?P<s>(?-i:[A-Za-z0-9+/]{8,}={0,2}))",
         Entropy(2.5),
-    ),
+    )
+    .with_anchor(r"basic\s+[a-z0-9+/]{8}"),
     r(
         "secrets.http.bearer_token",
         "token",
@@ -821,7 +900,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.7,
         r"(?i)\bbearer\s+(?P<s>(?-i:[A-Za-z0-9_\-.~+/]{20,}=*))",
         Entropy(3.2),
-    ),
+    )
+    .with_anchor(r"bearer\s+[a-z0-9_\-.~+/]{20}"),
     r(
         "secrets.powershell.securestring",
         "generic",
@@ -829,7 +909,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.7,
         r#"(?i)ConvertTo-SecureString\s+(?:-String\s+)?["'](?P<s>[^"'\s$]{4,})["']\s+-AsPlainText"#,
         Password,
-    ),
+    )
+    .with_anchor(r"convertto-securestring"),
     r(
         "secrets.psexec.credentials",
         "generic",
@@ -837,7 +918,8 @@ pub(crate) const FIXED: &[Rule] = &[
         0.7,
         r"(?i)psexec(?:64)?(?:\.exe)?\s[^\n]*?-p\s+(?P<s>[^\s\x22'-][^\s\x22']{2,})",
         Password,
-    ),
+    )
+    .with_anchor(r"psexec"),
 ];
 
 /// Context rules: provider name near an assignment, value format of that provider.
