@@ -19,7 +19,7 @@ use base64::Engine as _;
 use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 
 use crate::{Family, Finding};
-use rules::{CONTEXT, Check, FIXED};
+use rules::{CONTEXT, Check, FIXED, VENDORS};
 
 /// Names that make an assignment "secret-sounding" for the generic rule.
 const GENERIC_PATTERN: &str = concat!(
@@ -28,6 +28,10 @@ const GENERIC_PATTERN: &str = concat!(
     // value: printable ASCII without quotes, `,` `;` `\`; no leading `:`
     r#"(?P<s>[\x21\x23-\x26\x28-\x2B\x2D-\x39\x3C-\x5B\x5D-\x5F\x61-\x7E][\x21\x23-\x26\x28-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x5F\x61-\x7E]{5,})"#
 );
+
+/// Words that may join a vendor name and its value (`acme_API_KEY = …`,
+/// `acme access TOKEN …`); when one is present the value may be letters only.
+const VENDOR_WORDS: &str = "api|access|secret|private|client|app|auth|account|license|personal|service|key|token|pat|id|pass(?:word)?|credentials?|x|sms|bearer|oauth";
 
 /// Bytes after a keyword searched for its assignment and value.
 const GENERIC_WINDOW: usize = 320;
@@ -143,6 +147,18 @@ impl SecretsDetector {
                 re: compile(&rules::ctx(names, value)),
             });
         }
+        let vendors = VENDORS.iter().map(|v| regex::escape(v)).collect::<Vec<_>>().join("|");
+        anchors.push(format!(r"\b(?:{vendors})"));
+        rules.push(Compiled {
+            id: "secrets.vendor.api_key",
+            category: "saas",
+            entity: "SAAS_API_KEY",
+            score: 0.6,
+            check: Check::Vendor,
+            re: compile(&format!(
+                r#"(?i)\b(?:{vendors})[a-z0-9]{{0,12}}?(?:[ \t\r\n_.\-]{{0,3}}(?P<kw>{VENDOR_WORDS}))*(?:[ \t]*(?:[:=]|=>|:=)[ \t]*|[ \t\r\n]+|[\-_=])["'`]?(?-i:(?P<s>[A-Za-z0-9][A-Za-z0-9_\-+/.=]{{15,}}))"#
+            )),
+        });
         let any_anchor = compile(&anchors.iter().map(|a| format!("(?:{a})")).collect::<Vec<_>>().join("|"));
         #[allow(clippy::expect_used)]
         let set = RegexSetBuilder::new(&anchors)
@@ -183,7 +199,11 @@ impl SecretsDetector {
                     },
                 };
                 let value = m.as_str();
-                if !passes(rule.check, value) {
+                let ok = match rule.check {
+                    Check::Vendor => vendor_value_ok(value, caps.name("kw").is_some()),
+                    check => passes(check, value),
+                };
+                if !ok {
                     continue;
                 }
                 cands.push((
@@ -326,7 +346,35 @@ fn passes(check: Check, value: &str) -> bool {
         Check::Base64Pem => base64_pem_ok(value),
         Check::Entropy(min) => !is_placeholder(value) && entropy(value) >= min,
         Check::Password => password_ok(value),
+        Check::Vendor => vendor_value_ok(value, false),
     }
+}
+
+/// Value after a vendor name: a token with letters and digits (16+ chars), or, when a
+/// `key`/`token`/`secret` word sits between name and value, 20+ letters or 16+ digits.
+/// Never a URL, path, e-mail, placeholder or identifier-like word.
+fn vendor_value_ok(value: &str, has_keyword: bool) -> bool {
+    let v = value.trim_end_matches(['.', '=', '/', '-']);
+    if v.len() < 16 || is_placeholder(v) || v.contains("://") || v.contains('@') || v.contains("..") {
+        return false;
+    }
+    let b = v.as_bytes();
+    let digits = b.iter().filter(|c| c.is_ascii_digit()).count();
+    let letters = b.iter().filter(|c| c.is_ascii_alphabetic()).count();
+    if digits > 0 && letters > 0 {
+        // dotted lowercase words with a version number are hosts/packages, not keys
+        if v.contains('.') && !b.iter().any(u8::is_ascii_uppercase) && v.split('.').count() > 2 {
+            return false;
+        }
+        return entropy(v) >= 2.5;
+    }
+    if !has_keyword {
+        return false;
+    }
+    if letters == b.len() {
+        return v.len() >= 20;
+    }
+    digits == b.len()
 }
 
 fn jwt_ok(value: &str) -> bool {

@@ -15,6 +15,9 @@ pub(crate) enum Check {
     Entropy(f32),
     /// Password part of a URL or connection string: must not be a placeholder.
     Password,
+    /// Value after a SaaS vendor name ([`VENDORS`]): token shaped, see
+    /// `super::vendor_value_ok`.
+    Vendor,
 }
 
 /// One format rule.
@@ -990,4 +993,71 @@ pub(crate) const CONTEXT: &[(&str, &str, &str, &str, f32, &str)] = &[
     ("secrets.segment.key", "saas", "SEGMENT_KEY", "segment", 0.7, r"[A-Za-z0-9]{32}"),
     ("secrets.mailchimp.context", "chat", "MAILCHIMP_API_KEY", "mailchimp|mandrill", 0.8, r"[A-Za-z0-9_\-]{22}"),
     ("secrets.gitalk.secret", "vcs", "GITHUB_CLIENT_SECRET", "clientsecret|client_secret", 0.8, r"[a-f0-9]{40}"),
+];
+
+/// SaaS vendors whose API keys are opaque strings without a distinctive prefix: a
+/// vendor name followed (optionally via `key`/`token`/`secret`… words and an
+/// assignment) by a token-shaped value is reported. Vendors with a documented prefix
+/// or a dedicated context rule (AWS, GitHub, Slack, Stripe, …) are deliberately absent:
+/// their own format rule decides. Lower case; matched case-insensitively.
+pub(crate) const VENDORS: &[&str] = &[
+    "adafruit", "adobe", "airbrake", "aiven", "alchemy", "anypoint", "apifonica", "apify", "apilayer", "apimetrics",
+    "apitemplate", "apollo", "appfollow", "appointedd", "appoptics", "appsynergy", "asana", "assemblyai", "atera",
+    "audd", "auth0", "autoklose", "autopilot", "avaza", "aviationstack", "axonaut", "ayrshare", "bannerbear",
+    "baremetrics", "beamer", "beebole", "besnappy", "besttime", "betterstack", "bitbar", "bitcoinaverage", "bitly",
+    "blazemeter", "blitapp", "blocknative", "blogger", "bombbomb", "boostnote", "borgbase", "brandfetch", "browshot",
+    "bscscan", "buddyns", "budibase", "bugherd", "bugsnag", "bulbul", "buttercms", "caflou", "calendarific",
+    "calendly", "calorieninja", "campayn", "canny", "capsulecrm", "carboninterface", "centralstationcrm",
+    "chartmogul", "chatfuel", "checio", "checkly", "cicero", "clarifai", "clearbit", "cliengo", "clockify",
+    "closecrm", "cloudconvert", "cloudimage", "cloudmersive", "cloudplan", "cloudsight", "cloudsmith", "cloverly",
+    "clustdoc", "codacy", "codeclimate", "codemagic", "codequiry", "coinapi", "coinlayer", "coinlib", "commercejs",
+    "conversiontools", "convertapi", "convertkit", "countrylayer", "courier", "coveralls", "craftmypdf", "crowdin",
+    "cryptocompare", "currencyfreaks", "currencylayer", "currencyscoop", "currentsapi", "d7network", "dailyco",
+    "dandelion", "dareboost", "databox", "debounce", "deepai", "deepgram", "delighted", "detectify",
+    "detectlanguage", "dfuse", "diffbot", "diggernaut", "disqus", "docparser", "documo", "dronahq", "droneci",
+    "dynalist", "dyspatch", "eagleeye", "ecostruxure", "edenai", "elasticemail", "enigma", "eraser", "etherscan",
+    "ethplorer", "eventbrite", "everhour", "exchangerate", "extractorapi", "fastforex", "feedier", "fetchrss",
+    "finage", "financialmodelingprep", "findl", "finicity", "finnhub", "fixer", "flatio", "flickr", "flightapi",
+    "flightlabs", "formbucket", "formcraft", "formio", "foursquare", "fulcrum", "fxmarket", "geckoboard",
+    "geoapify", "geocodify", "geoipify", "getemail", "getgeoapi", "getgist", "getresponse", "glassnode",
+    "gocardless", "goodday", "graphhopper", "groovehq", "gtmetrix", "gumroad", "gyazo", "happyscribe", "hellosign",
+    "helpcrunch", "helpscout", "hereapi", "hiveage", "holidayapi", "holistic", "honeycomb", "html2pdf", "hunter",
+    "hybiscus", "iconfinder", "iexapis", "iexcloud", "imagekit", "imagga", "infura", "insightly", "instabot",
+    "intercom", "interseller", "intrinio", "ip2location", "ipapi", "ipgeolocation", "ipinfo", "ipqualityscore",
+    "ipstack", "jotform", "jumpcloud", "jupiterone", "juro", "karma", "kickbox", "klaviyo", "klipfolio",
+    "knapsackpro", "kontent", "kylas", "languagelayer", "leadfeeder", "lemlist", "lemonsqueezy", "lendflow",
+    "lessannoyingcrm", "lexigram", "linkpreview", "livestorm", "loadmill", "loginradius", "logzio", "lokalise",
+    "loyverse", "lunchmoney", "madkudu", "mailboxlayer", "mailerlite", "mailjet", "mailmodo", "mailsac",
+    "mapquest", "marketstack", "mavenlink", "mediastack", "meistertask", "mesibo", "messagebird", "metrilo",
+    "mindmeister", "miro", "mixmax", "mockaroo", "monkeylearn", "moonclerk", "moosend", "moralis", "myintervals",
+    "nasdaqdatalink", "newsapi", "newscatcher", "nftport", "nicereply", "noticeable", "nozbe", "numverify",
+    "nylas", "oanda", "omnisend", "onesignal", "onfleet", "oopspam", "opencage", "openuv", "openweather",
+    "opsgenie", "optimizely", "overloop", "owlbot", "packagecloud", "pandadoc", "pandascore", "paperform",
+    "paralleldots", "parseur", "partnerstack", "pastebin", "paydirt", "paymo", "pdflayer", "pdfshift",
+    "peopledatalabs", "pepipost", "pipedream", "pipedrive", "pixabay", "planyo", "podio", "pollsapi", "polygon",
+    "positionstack", "postageapp", "powrbot", "prodpad", "prospectcrm", "protocolsio", "proxycrawl", "pushbullet",
+    "qase", "qualaroo", "qubole", "rapidapi", "rawg", "reachmail", "rebrandly", "refiner", "rentman", "replyio",
+    "requestfinance", "restpack", "ritekit", "rocketreach", "rockset", "route4me", "runscope", "salesblink",
+    "salescookie", "salesflare", "scrapeowl", "scraperapi", "scraperbox", "scrapestack", "scrapingant",
+    "scrapingbee", "screenshotapi", "screenshotlayer", "securitytrails", "selectpdf", "semaphore", "sendbird",
+    "serphouse", "serpstack", "sherpadesk", "shipday", "shodan", "shortcut", "shotstack", "shutterstock",
+    "signaturit", "signupgenius", "sigopt", "simfin", "simplesat", "simplynoted", "simvoly", "skrapp",
+    "smartsheet", "snipcart", "sparkpost", "speechtext", "splunk", "spoonacular", "sportsmonk", "squarespace",
+    "sslmate", "statuscake", "statuspage", "statuspal", "stitchdata", "stockdata", "storecove", "stormboard",
+    "stormglass", "storyblok", "storychief", "streak", "stripo", "supernotes", "surveybot", "surveysparrow",
+    "survicate", "swiftype", "tallyfy", "tatum", "taxjar", "teamwork", "tefter", "teletype", "theoddsapi",
+    "the-odds-api", "thingsboard", "ticketmaster", "tickettailor", "tiingo", "timecamp", "timezoneapi", "tmetric",
+    "todoist", "toggl", "tomtom", "tradier", "transferwise", "travelpayouts", "trello", "twelvedata", "tyntec",
+    "uclassify", "unplugg", "unsplash", "upcdatabase", "uplead", "uptimerobot", "upwave", "urlscan", "userflow",
+    "userstack", "vagrantcloud", "vatlayer", "vbout", "vercel", "verimail", "veriphone", "versioneye", "viewneo",
+    "virustotal", "visualcrossing", "voicegain", "voodoosms", "vpnapi", "vyte", "walkscore", "wandb", "weatherbit",
+    "weatherstack", "web3storage", "webflow", "webscraper", "webscraping", "whoxy", "wistia", "worksnaps",
+    "workstack", "worldcoinindex", "worldweather", "wrike", "yelp", "youneedabudget", "yousign", "youtube",
+    "zenkit", "zenrows", "zenscrape", "zeplin", "zerobounce", "zerotier", "zipcodeapi", "zipcodebase", "zoho",
+    "zonka", "cohere", "mistral", "pinecone", "weaviate", "qdrant", "anyscale", "fireworks",
+    "openweathermap", "owm", "pyowm", "netcore", "smartsheets", "privacy", "segment", "mixpanel",
+    "amplitude", "hotjar", "algolia", "sanity", "prismic",
+    "rollbar", "loggly", "papertrail", "sumologic", "pagerduty", "victorops",
+    "travis", "snyk", "sonar", "codecov", "browserstack", "saucelabs", "lambdatest", "bitrise",
+    "artifactory", "octopus", "spacelift", "env0",
 ];
