@@ -8,7 +8,6 @@
 //! prompt scan. `VERBOSE=1` also lists every miss, false positive and benign hit.
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -138,7 +137,7 @@ fn main() {
                 (t.elapsed(), text.len(), text)
             })
             .collect();
-        slow.sort_by(|a, b| b.0.cmp(&a.0));
+        slow.sort_by_key(|s| std::cmp::Reverse(s.0));
         for (d, len, text) in slow.iter().take(5) {
             println!("  slow benign {d:?} {len} bytes {:?}", snippet(text));
         }

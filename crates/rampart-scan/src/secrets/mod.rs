@@ -3,11 +3,16 @@
 //! strings, …) plus high-entropy values assigned to secret-sounding names
 //! (`API_KEY = "…"`, `"password": "…"`).
 //!
-//! Matching is ripgrep style: one [`RegexSet`] over every rule tells which rules can
-//! match, then only those rules run their own regex to locate spans. All patterns are
-//! ASCII-only and compiled by the linear-time `regex` engine, so scanning is linear in
-//! the input. Overlapping candidates are resolved by rule order: format rules beat
-//! context rules, which beat the generic entropy rule; each secret is reported once.
+//! Matching is ripgrep style. Every rule has an *anchor*: a short lowercase regex that
+//! all its matches contain (a literal prefix such as `ghp_`, a provider name). The text
+//! is ASCII-lowercased once (offsets unchanged); one alternation of all anchors finds
+//! the first hit, one [`RegexSet`] of the anchors run from there tells which rules can
+//! match, and only those rules run their full pattern. The vendor-name rule and the
+//! generic `name = value` rule start from their own literal searches. All patterns are
+//! compiled by the linear-time `regex` engine. Overlapping candidates are resolved by
+//! rule order: format rules beat context rules, then the vendor rule, then the generic
+//! rule; each secret is reported once. The generic rule defers to format rules: a value
+//! with a known provider prefix, or a name naming such a provider, is left to that rule.
 
 mod rules;
 #[cfg(test)]
@@ -43,6 +48,9 @@ struct Compiled {
     score: f32,
     check: Check,
     re: Regex,
+    /// Pattern written in lower case and run over the lowercased text (the span is
+    /// the same in the original).
+    on_lower: bool,
 }
 
 /// Compiled secrets rules; build once with [`SecretsDetector::new`], then share.
@@ -53,6 +61,8 @@ pub struct SecretsDetector {
     /// One entry per rule: its anchor, run from the first anchor hit on.
     set: RegexSet,
     rules: Vec<Compiled>,
+    /// The vendor-name rule, searched on its own (see [`rules::VENDORS`]).
+    vendor: Compiled,
     generic: Regex,
     generic_keyword: Regex,
     xml_add: Regex,
@@ -134,6 +144,7 @@ impl SecretsDetector {
                 score: rule.score,
                 check: rule.check,
                 re: compile(rule.pattern),
+                on_lower: false,
             });
         }
         for &(id, category, entity, names, score, value) in CONTEXT {
@@ -145,20 +156,23 @@ impl SecretsDetector {
                 score,
                 check: Check::Entropy(2.5),
                 re: compile(&rules::ctx(names, value)),
+                on_lower: false,
             });
         }
         let vendors = VENDORS.iter().map(|v| regex::escape(v)).collect::<Vec<_>>().join("|");
-        anchors.push(format!(r"\b(?:{vendors})"));
-        rules.push(Compiled {
+        // Not in the set: hundreds of names would blow up its automaton, while this
+        // lowercase pattern's own literal prefilter finds them fast.
+        let vendor = Compiled {
             id: "secrets.vendor.api_key",
             category: "saas",
             entity: "SAAS_API_KEY",
             score: 0.6,
             check: Check::Vendor,
             re: compile(&format!(
-                r#"(?i)\b(?:{vendors})[a-z0-9]{{0,12}}?(?:[ \t\r\n_.\-]{{0,3}}(?P<kw>{VENDOR_WORDS}))*(?:[ \t]*(?:[:=]|=>|:=)[ \t]*|[ \t\r\n]+|[\-_=])["'`]?(?-i:(?P<s>[A-Za-z0-9][A-Za-z0-9_\-+/.=]{{15,}}))"#
+                r#"\b(?:{vendors})[a-z0-9]{{0,12}}?(?:[ \t\r\n_.\-]{{0,3}}(?P<kw>{VENDOR_WORDS}))*(?:[ \t]*(?:[:=]|=>|:=)[ \t]*|[ \t\r\n]+|[\-_=])["'`]?(?P<s>[a-z0-9][a-z0-9_\-+/.=]{{15,}})"#
             )),
-        });
+            on_lower: true,
+        };
         let any_anchor = compile(&anchors.iter().map(|a| format!("(?:{a})")).collect::<Vec<_>>().join("|"));
         #[allow(clippy::expect_used)]
         let set = RegexSetBuilder::new(&anchors)
@@ -170,12 +184,12 @@ impl SecretsDetector {
         let xml_add = compile(r#"(?i)<add\s+key\s*=\s*"(?P<k>[^"]{1,80})"\s+value\s*=\s*"(?P<s>[^"\s]{6,200})""#);
         let keyword = compile(r"(?i)key|token|secret|passw(?:or)?d|pwd|credential");
         let generic_keyword = compile(r"key|token|secret|pass|pwd|auth|cred|access|private|tkn");
-        Self { any_anchor, set, rules, generic, generic_keyword, xml_add, keyword }
+        Self { any_anchor, set, rules, vendor, generic, generic_keyword, xml_add, keyword }
     }
 
     /// Number of distinct format rules (fixed + context; the generic rule excluded).
     pub fn rule_count(&self) -> usize {
-        self.rules.len()
+        self.rules.len() + 1
     }
 
     /// Appends one finding per secret found in `text` to `out`, ordered by position.
@@ -188,9 +202,11 @@ impl SecretsDetector {
             Some(first) => self.set.matches_at(&lower, first.start()),
             None => self.set.matches_at(&lower, lower.len()),
         };
-        for idx in matched.iter() {
-            let rule = &self.rules[idx];
-            for caps in rule.re.captures_iter(text) {
+        let vendor_idx = self.rules.len();
+        for idx in matched.iter().chain(std::iter::once(vendor_idx)) {
+            let rule = self.rules.get(idx).unwrap_or(&self.vendor);
+            let hay = if rule.on_lower { lower.as_str() } else { text };
+            for caps in rule.re.captures_iter(hay) {
                 let m = match caps.name("s") {
                     Some(m) => m,
                     None => match caps.get(0) {
@@ -198,7 +214,7 @@ impl SecretsDetector {
                         None => continue,
                     },
                 };
-                let value = m.as_str();
+                let value = &text[m.start()..m.end()];
                 let ok = match rule.check {
                     Check::Vendor => vendor_value_ok(value, caps.name("kw").is_some()),
                     check => passes(check, value),
@@ -245,11 +261,12 @@ impl SecretsDetector {
     /// pattern in a bounded window starting at the name holding the keyword, so the
     /// cost stays linear in the text.
     fn scan_generic(&self, text: &str, lower: &str, cands: &mut Vec<(usize, Finding)>) {
-        let prio = self.rules.len();
+        let prio = self.rules.len() + 1;
         let bytes = text.as_bytes();
         let mut seen_key = false;
         let mut last_start = usize::MAX;
         let mut resume = 0;
+        let mut retried = false;
         for kw in self.generic_keyword.find_iter(lower) {
             if kw.start() < resume {
                 continue;
@@ -274,6 +291,13 @@ impl SecretsDetector {
             let window = &text[start..end];
             let Some(caps) = self.generic.captures(window) else { continue };
             let (Some(k), Some(v)) = (caps.name("k"), caps.name("s")) else { continue };
+            // A rejected candidate's value may itself hold a `name = secret` pair
+            // (`private token: …`), so keyword hits inside it are tried once; a second
+            // rejection in a row skips past its value, which keeps the scan linear.
+            if retried {
+                resume = start + v.end();
+            }
+            retried = !retried;
             if k.len() > 80 {
                 continue;
             }
@@ -290,6 +314,7 @@ impl SecretsDetector {
                 let vs = start + v.start();
                 cands.push((prio, generic_finding(vs..vs + value.len(), score)));
                 resume = start + v.end();
+                retried = false;
             }
         }
         if !seen_key {
@@ -675,6 +700,15 @@ fn generic_score(key: &str, value: &str, loose: bool) -> Option<f32> {
         "keywords",
         "keyboard",
     ];
+    // a file name (`moltpass.py`, `keys.json`) is not a secret-sounding name
+    if let Some((_, ext)) = k.rsplit_once('.') {
+        if ["py", "js", "ts", "sh", "rb", "go", "json", "yaml", "yml", "txt", "pem", "key", "env"].contains(&ext) {
+            return None;
+        }
+    }
+    if owned_by_format_rule(&k, value) {
+        return None;
+    }
     let k_trim = k.trim_end_matches(['_', '-', '.']);
     if NON_SECRET_SUFFIXES.iter().any(|s| k_trim.ends_with(s)) {
         return None;
@@ -746,4 +780,51 @@ fn generic_score(key: &str, value: &str, loose: bool) -> Option<f32> {
         return None;
     }
     Some(if ent >= 4.0 { 0.8 } else { 0.7 })
+}
+
+/// Provider names and value prefixes whose credential format has a dedicated rule.
+/// A generic candidate naming such a provider (`AWS_SECRET_KEY = …`) or carrying such a
+/// prefix (`hvs.…`, `xoxb-…`) is judged by that rule alone: when the value fails the
+/// provider's documented format (wrong length, alphabet or segments) it is a fake,
+/// truncated or test value, not a secret the generic rule should report.
+fn owned_by_format_rule(key_lower: &str, value: &str) -> bool {
+    const NAMES: &[&str] = &["aws", "amazon", "vault", "twitch", "slack", "github", "gitlab", "stripe", "okta"];
+    const PREFIXES: &[&str] = &[
+        "hvs.",
+        "hvb.",
+        "hvr.",
+        "xoxb-",
+        "xoxp-",
+        "xoxa-",
+        "xoxr-",
+        "xoxs-",
+        "xoxe",
+        "px-api-",
+        "px-dep-",
+        "ghp_",
+        "gho_",
+        "ghu_",
+        "ghs_",
+        "ghr_",
+        "github_pat_",
+        "glpat-",
+        "sk_live_",
+        "sk_test_",
+        "rk_live_",
+        "rk_test_",
+        "akia",
+        "asia",
+        "aiza",
+        "ya29.",
+        "npm_",
+        "pypi-",
+        "xkeysib-",
+        "sk-ant-",
+        "sk-proj-",
+        "dop_v1_",
+        "shpat_",
+        "nrak-",
+    ];
+    let v = value.to_ascii_lowercase();
+    NAMES.iter().any(|n| key_lower.contains(n)) || PREFIXES.iter().any(|p| v.starts_with(p))
 }
