@@ -3,11 +3,16 @@
 //! strings, …) plus high-entropy values assigned to secret-sounding names
 //! (`API_KEY = "…"`, `"password": "…"`).
 //!
-//! Matching is ripgrep style: one [`RegexSet`] over every rule tells which rules can
-//! match, then only those rules run their own regex to locate spans. All patterns are
-//! ASCII-only and compiled by the linear-time `regex` engine, so scanning is linear in
-//! the input. Overlapping candidates are resolved by rule order: format rules beat
-//! context rules, which beat the generic entropy rule; each secret is reported once.
+//! Matching is ripgrep style. Every rule has an *anchor*: a short lowercase regex that
+//! all its matches contain (a literal prefix such as `ghp_`, a provider name). The text
+//! is ASCII-lowercased once (offsets unchanged); one alternation of all anchors finds
+//! the first hit, one [`RegexSet`] of the anchors run from there tells which rules can
+//! match, and only those rules run their full pattern. The vendor-name rule and the
+//! generic `name = value` rule start from their own literal searches. All patterns are
+//! compiled by the linear-time `regex` engine. Overlapping candidates are resolved by
+//! rule order: format rules beat context rules, then the vendor rule, then the generic
+//! rule; each secret is reported once. The generic rule defers to format rules: a value
+//! with a known provider prefix, or a name naming such a provider, is left to that rule.
 
 mod rules;
 #[cfg(test)]
@@ -19,7 +24,7 @@ use base64::Engine as _;
 use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 
 use crate::{Family, Finding};
-use rules::{CONTEXT, Check, FIXED};
+use rules::{CONTEXT, Check, FIXED, VENDORS};
 
 /// Names that make an assignment "secret-sounding" for the generic rule.
 const GENERIC_PATTERN: &str = concat!(
@@ -29,6 +34,13 @@ const GENERIC_PATTERN: &str = concat!(
     r#"(?P<s>[\x21\x23-\x26\x28-\x2B\x2D-\x39\x3C-\x5B\x5D-\x5F\x61-\x7E][\x21\x23-\x26\x28-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x5F\x61-\x7E]{5,})"#
 );
 
+/// Words that may join a vendor name and its value (`acme_API_KEY = …`,
+/// `acme access TOKEN …`); when one is present the value may be letters only.
+const VENDOR_WORDS: &str = "api|access|secret|private|client|app|auth|account|license|personal|service|key|token|pat|id|pass(?:word)?|credentials?|x|sms|bearer|oauth";
+
+/// Bytes after a keyword searched for its assignment and value.
+const GENERIC_WINDOW: usize = 320;
+
 struct Compiled {
     id: &'static str,
     category: &'static str,
@@ -36,13 +48,23 @@ struct Compiled {
     score: f32,
     check: Check,
     re: Regex,
+    /// Pattern written in lower case and run over the lowercased text (the span is
+    /// the same in the original).
+    on_lower: bool,
 }
 
 /// Compiled secrets rules; build once with [`SecretsDetector::new`], then share.
 pub struct SecretsDetector {
+    /// Every anchor as one alternation: finds the first anchor hit (literal
+    /// prefilters make this much faster than the multi-pattern set).
+    any_anchor: Regex,
+    /// One entry per rule: its anchor, run from the first anchor hit on.
     set: RegexSet,
     rules: Vec<Compiled>,
+    /// The vendor-name rule, searched on its own (see [`rules::VENDORS`]).
+    vendor: Compiled,
     generic: Regex,
+    generic_keyword: Regex,
     xml_add: Regex,
     keyword: Regex,
 }
@@ -73,12 +95,48 @@ fn compile(pattern: &str) -> Regex {
         .expect("built-in secrets pattern must compile")
 }
 
+/// Prefilter anchor of a rule, for the ASCII-lowercased text: the explicit one, else
+/// the pattern's leading literal (after an optional `(?i)` and `\b`), lowercased and
+/// escaped. `None` when neither exists.
+pub(crate) fn anchor_of(rule: &rules::Rule) -> Option<String> {
+    if !rule.anchor.is_empty() {
+        return Some(rule.anchor.to_string());
+    }
+    let p = rule.pattern.strip_prefix("(?i)").unwrap_or(rule.pattern);
+    let (word, p) = match p.strip_prefix(r"\b") {
+        Some(rest) => (r"\b", rest),
+        None => ("", p),
+    };
+    let b = p.as_bytes();
+    let mut lit = String::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_alphanumeric() || b"_-:/=!~ ".contains(&c) {
+            lit.push(c as char);
+            i += 1;
+        } else if c == b'\\' && i + 1 < b.len() && b".$".contains(&b[i + 1]) {
+            lit.push(b[i + 1] as char);
+            i += 2;
+        } else {
+            break;
+        }
+    }
+    // a quantifier applies to the last literal char, which is then optional
+    if i < b.len() && b"?*{".contains(&b[i]) {
+        lit.pop();
+    }
+    (lit.len() >= 3).then(|| format!("{word}{}", regex::escape(&lit.to_ascii_lowercase())))
+}
+
 impl SecretsDetector {
     /// Compiles every rule. Panics only if a built-in pattern is invalid (a bug caught
     /// by the tests).
     pub fn new() -> Self {
         let mut rules = Vec::with_capacity(FIXED.len() + CONTEXT.len());
+        let mut anchors = Vec::with_capacity(FIXED.len() + CONTEXT.len());
         for rule in FIXED {
+            anchors.push(asciify(&anchor_of(rule).unwrap_or_else(|| rule.pattern.to_string())));
             rules.push(Compiled {
                 id: rule.id,
                 category: rule.category,
@@ -86,9 +144,11 @@ impl SecretsDetector {
                 score: rule.score,
                 check: rule.check,
                 re: compile(rule.pattern),
+                on_lower: false,
             });
         }
         for &(id, category, entity, names, score, value) in CONTEXT {
+            anchors.push(format!("(?:{})", names.to_ascii_lowercase()));
             rules.push(Compiled {
                 id,
                 category,
@@ -96,31 +156,57 @@ impl SecretsDetector {
                 score,
                 check: Check::Entropy(2.5),
                 re: compile(&rules::ctx(names, value)),
+                on_lower: false,
             });
         }
+        let vendors = VENDORS.iter().map(|v| regex::escape(v)).collect::<Vec<_>>().join("|");
+        // Not in the set: hundreds of names would blow up its automaton, while this
+        // lowercase pattern's own literal prefilter finds them fast.
+        let vendor = Compiled {
+            id: "secrets.vendor.api_key",
+            category: "saas",
+            entity: "SAAS_API_KEY",
+            score: 0.6,
+            check: Check::Vendor,
+            re: compile(&format!(
+                r#"\b(?:{vendors})[a-z0-9]{{0,12}}?(?:[ \t\r\n_.\-]{{0,3}}(?P<kw>{VENDOR_WORDS}))*(?:[ \t]*(?:[:=]|=>|:=)[ \t]*|[ \t\r\n]+|[\-_=])["'`]?(?P<s>[a-z0-9][a-z0-9_\-+/.=]{{15,}})"#
+            )),
+            on_lower: true,
+        };
+        let any_anchor = compile(&anchors.iter().map(|a| format!("(?:{a})")).collect::<Vec<_>>().join("|"));
         #[allow(clippy::expect_used)]
-        let set = RegexSetBuilder::new(rules.iter().map(|r| r.re.as_str()))
-            .size_limit(64 << 20)
-            .dfa_size_limit(32 << 20)
+        let set = RegexSetBuilder::new(&anchors)
+            .size_limit(16 << 20)
+            .dfa_size_limit(8 << 20)
             .build()
-            .expect("built-in secrets patterns must compile as a set");
-        let generic = compile(GENERIC_PATTERN);
+            .expect("built-in secrets anchors must compile as a set");
+        let generic = compile(&format!(r"\A(?:{GENERIC_PATTERN})"));
         let xml_add = compile(r#"(?i)<add\s+key\s*=\s*"(?P<k>[^"]{1,80})"\s+value\s*=\s*"(?P<s>[^"\s]{6,200})""#);
         let keyword = compile(r"(?i)key|token|secret|passw(?:or)?d|pwd|credential");
-        Self { set, rules, generic, xml_add, keyword }
+        let generic_keyword = compile(r"key|token|secret|pass|pwd|auth|cred|access|private|tkn");
+        Self { any_anchor, set, rules, vendor, generic, generic_keyword, xml_add, keyword }
     }
 
     /// Number of distinct format rules (fixed + context; the generic rule excluded).
     pub fn rule_count(&self) -> usize {
-        self.rules.len()
+        self.rules.len() + 1
     }
 
     /// Appends one finding per secret found in `text` to `out`, ordered by position.
     pub fn scan(&self, text: &str, out: &mut Vec<Finding>) {
         let mut cands: Vec<(usize, Finding)> = Vec::new();
-        for idx in self.set.matches(text).iter() {
-            let rule = &self.rules[idx];
-            for caps in rule.re.captures_iter(text) {
+        // Anchors are lower case: one cheap pass makes them case-insensitive without
+        // the cost of case-folding inside the automaton. Offsets are unchanged.
+        let lower = text.to_ascii_lowercase();
+        let matched = match self.any_anchor.find(&lower) {
+            Some(first) => self.set.matches_at(&lower, first.start()),
+            None => self.set.matches_at(&lower, lower.len()),
+        };
+        let vendor_idx = self.rules.len();
+        for idx in matched.iter().chain(std::iter::once(vendor_idx)) {
+            let rule = self.rules.get(idx).unwrap_or(&self.vendor);
+            let hay = if rule.on_lower { lower.as_str() } else { text };
+            for caps in rule.re.captures_iter(hay) {
                 let m = match caps.name("s") {
                     Some(m) => m,
                     None => match caps.get(0) {
@@ -128,8 +214,12 @@ impl SecretsDetector {
                         None => continue,
                     },
                 };
-                let value = m.as_str();
-                if !passes(rule.check, value) {
+                let value = &text[m.start()..m.end()];
+                let ok = match rule.check {
+                    Check::Vendor => vendor_value_ok(value, caps.name("kw").is_some()),
+                    check => passes(check, value),
+                };
+                if !ok {
                     continue;
                 }
                 cands.push((
@@ -145,45 +235,7 @@ impl SecretsDetector {
                 ));
             }
         }
-        let generic_prio = self.rules.len();
-        for caps in self.xml_add.captures_iter(text) {
-            let (Some(k), Some(v)) = (caps.name("k"), caps.name("s")) else { continue };
-            if !self.keyword.is_match(k.as_str()) {
-                continue;
-            }
-            if let Some(score) = generic_score(k.as_str(), v.as_str(), false) {
-                cands.push((generic_prio, generic_finding(v.start()..v.end(), score)));
-            }
-        }
-        let mut pos = 0;
-        let mut retried = false;
-        while pos < text.len() {
-            let Some(caps) = self.generic.captures_at(text, pos) else { break };
-            let (Some(k), Some(v)) = (caps.name("k"), caps.name("s")) else { break };
-            // A rejected candidate's value may itself hold a `name = secret` pair
-            // (`private token: …`), so resume once at its value; a second rejection in a
-            // row skips past it, which keeps the scan linear (each byte is searched at
-            // most twice).
-            pos = if retried { v.end() } else { v.start() };
-            retried = !retried;
-            if k.len() > 80 {
-                continue;
-            }
-            // values are ASCII (see the pattern), so any byte index is a char boundary
-            let value = trim_value(&v.as_str()[..v.len().min(200)]);
-            let loose = caps.name("sp").is_some();
-            // `<add key="Name" value="…"/>` is handled above: `key` is the attribute
-            if k.as_str().eq_ignore_ascii_case("key")
-                && text[..k.start()].trim_end().to_ascii_lowercase().ends_with("<add")
-            {
-                continue;
-            }
-            if let Some(score) = generic_score(k.as_str(), value, loose) {
-                cands.push((generic_prio, generic_finding(v.start()..v.start() + value.len(), score)));
-                pos = v.end();
-                retried = false;
-            }
-        }
+        self.scan_generic(text, &lower, &mut cands);
         if cands.is_empty() {
             return;
         }
@@ -202,6 +254,81 @@ impl SecretsDetector {
         }
         kept.sort_by_key(|f| f.span.start);
         out.extend(kept);
+    }
+
+    /// The generic `secret-sounding name = high-entropy value` rule. Finds keyword
+    /// occurrences first (a literal search), then matches the anchored assignment
+    /// pattern in a bounded window starting at the name holding the keyword, so the
+    /// cost stays linear in the text.
+    fn scan_generic(&self, text: &str, lower: &str, cands: &mut Vec<(usize, Finding)>) {
+        let prio = self.rules.len() + 1;
+        let bytes = text.as_bytes();
+        let mut seen_key = false;
+        let mut last_start = usize::MAX;
+        let mut resume = 0;
+        let mut retried = false;
+        for kw in self.generic_keyword.find_iter(lower) {
+            if kw.start() < resume {
+                continue;
+            }
+            seen_key |= kw.as_str() == "key";
+            // the name holding the keyword: back over identifier chars (bounded)
+            let mut start = kw.start();
+            while start > 0
+                && kw.start() - start < 80
+                && (bytes[start - 1].is_ascii_alphanumeric() || b"_.-".contains(&bytes[start - 1]))
+            {
+                start -= 1;
+            }
+            if start == last_start {
+                continue;
+            }
+            last_start = start;
+            let mut end = (kw.end() + GENERIC_WINDOW).min(text.len());
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            let window = &text[start..end];
+            let Some(caps) = self.generic.captures(window) else { continue };
+            let (Some(k), Some(v)) = (caps.name("k"), caps.name("s")) else { continue };
+            // A rejected candidate's value may itself hold a `name = secret` pair
+            // (`private token: …`), so keyword hits inside it are tried once; a second
+            // rejection in a row skips past its value, which keeps the scan linear.
+            if retried {
+                resume = start + v.end();
+            }
+            retried = !retried;
+            if k.len() > 80 {
+                continue;
+            }
+            // values are ASCII (see the pattern), so any byte index is a char boundary
+            let value = trim_value(&v.as_str()[..v.len().min(200)]);
+            let loose = caps.name("sp").is_some();
+            // `<add key="Name" value="…"/>` is handled below: `key` is the attribute
+            if k.as_str().eq_ignore_ascii_case("key")
+                && text[..start + k.start()].trim_end().to_ascii_lowercase().ends_with("<add")
+            {
+                continue;
+            }
+            if let Some(score) = generic_score(k.as_str(), value, loose) {
+                let vs = start + v.start();
+                cands.push((prio, generic_finding(vs..vs + value.len(), score)));
+                resume = start + v.end();
+                retried = false;
+            }
+        }
+        if !seen_key {
+            return;
+        }
+        for caps in self.xml_add.captures_iter(text) {
+            let (Some(k), Some(v)) = (caps.name("k"), caps.name("s")) else { continue };
+            if !self.keyword.is_match(k.as_str()) {
+                continue;
+            }
+            if let Some(score) = generic_score(k.as_str(), v.as_str(), false) {
+                cands.push((prio, generic_finding(v.start()..v.end(), score)));
+            }
+        }
     }
 }
 
@@ -244,7 +371,35 @@ fn passes(check: Check, value: &str) -> bool {
         Check::Base64Pem => base64_pem_ok(value),
         Check::Entropy(min) => !is_placeholder(value) && entropy(value) >= min,
         Check::Password => password_ok(value),
+        Check::Vendor => vendor_value_ok(value, false),
     }
+}
+
+/// Value after a vendor name: a token with letters and digits (16+ chars), or, when a
+/// `key`/`token`/`secret` word sits between name and value, 20+ letters or 16+ digits.
+/// Never a URL, path, e-mail, placeholder or identifier-like word.
+fn vendor_value_ok(value: &str, has_keyword: bool) -> bool {
+    let v = value.trim_end_matches(['.', '=', '/', '-']);
+    if v.len() < 16 || is_placeholder(v) || v.contains("://") || v.contains('@') || v.contains("..") {
+        return false;
+    }
+    let b = v.as_bytes();
+    let digits = b.iter().filter(|c| c.is_ascii_digit()).count();
+    let letters = b.iter().filter(|c| c.is_ascii_alphabetic()).count();
+    if digits > 0 && letters > 0 {
+        // dotted lowercase words with a version number are hosts/packages, not keys
+        if v.contains('.') && !b.iter().any(u8::is_ascii_uppercase) && v.split('.').count() > 2 {
+            return false;
+        }
+        return entropy(v) >= 2.5;
+    }
+    if !has_keyword {
+        return false;
+    }
+    if letters == b.len() {
+        return v.len() >= 20;
+    }
+    digits == b.len()
 }
 
 fn jwt_ok(value: &str) -> bool {
@@ -545,6 +700,15 @@ fn generic_score(key: &str, value: &str, loose: bool) -> Option<f32> {
         "keywords",
         "keyboard",
     ];
+    // a file name (`moltpass.py`, `keys.json`) is not a secret-sounding name
+    if let Some((_, ext)) = k.rsplit_once('.') {
+        if ["py", "js", "ts", "sh", "rb", "go", "json", "yaml", "yml", "txt", "pem", "key", "env"].contains(&ext) {
+            return None;
+        }
+    }
+    if owned_by_format_rule(&k, value) {
+        return None;
+    }
     let k_trim = k.trim_end_matches(['_', '-', '.']);
     if NON_SECRET_SUFFIXES.iter().any(|s| k_trim.ends_with(s)) {
         return None;
@@ -616,4 +780,51 @@ fn generic_score(key: &str, value: &str, loose: bool) -> Option<f32> {
         return None;
     }
     Some(if ent >= 4.0 { 0.8 } else { 0.7 })
+}
+
+/// Provider names and value prefixes whose credential format has a dedicated rule.
+/// A generic candidate naming such a provider (`AWS_SECRET_KEY = …`) or carrying such a
+/// prefix (`hvs.…`, `xoxb-…`) is judged by that rule alone: when the value fails the
+/// provider's documented format (wrong length, alphabet or segments) it is a fake,
+/// truncated or test value, not a secret the generic rule should report.
+fn owned_by_format_rule(key_lower: &str, value: &str) -> bool {
+    const NAMES: &[&str] = &["aws", "amazon", "vault", "twitch", "slack", "github", "gitlab", "stripe", "okta"];
+    const PREFIXES: &[&str] = &[
+        "hvs.",
+        "hvb.",
+        "hvr.",
+        "xoxb-",
+        "xoxp-",
+        "xoxa-",
+        "xoxr-",
+        "xoxs-",
+        "xoxe",
+        "px-api-",
+        "px-dep-",
+        "ghp_",
+        "gho_",
+        "ghu_",
+        "ghs_",
+        "ghr_",
+        "github_pat_",
+        "glpat-",
+        "sk_live_",
+        "sk_test_",
+        "rk_live_",
+        "rk_test_",
+        "akia",
+        "asia",
+        "aiza",
+        "ya29.",
+        "npm_",
+        "pypi-",
+        "xkeysib-",
+        "sk-ant-",
+        "sk-proj-",
+        "dop_v1_",
+        "shpat_",
+        "nrak-",
+    ];
+    let v = value.to_ascii_lowercase();
+    NAMES.iter().any(|n| key_lower.contains(n)) || PREFIXES.iter().any(|p| v.starts_with(p))
 }

@@ -346,3 +346,38 @@ fn pathological_inputs_are_linear() {
         }
     }
 }
+
+#[test]
+fn every_rule_has_a_cheap_anchor() {
+    for rule in rules::FIXED {
+        let anchor = anchor_of(rule).unwrap_or_else(|| panic!("{} has no prefilter anchor", rule.id));
+        assert!(!anchor.bytes().any(|c| c.is_ascii_uppercase() && !anchor.contains(r"\")), "{} {anchor}", rule.id);
+        assert!(Regex::new(&anchor).is_ok(), "{} {anchor}", rule.id);
+    }
+}
+
+#[test]
+fn vendor_name_with_token_value() {
+    let key = fake(32, ALNUM);
+    assert_secret(&format!("zenrows_api_key = {key}"), &key, "secrets.vendor.api_key");
+    assert_secret(&format!("export PIPEDRIVE_TOKEN=\"{key}\""), &key, "secrets.vendor.api_key");
+    let letters = "qwhfkzmvbnrtplsdgjcxyaei";
+    assert_secret(&format!("oanda ACCESS TOKEN {letters}"), letters, "secrets.vendor.api_key");
+    // letters only and no key/token word: an ordinary word after the vendor name
+    assert_clean("Vercel internationalization guide");
+    assert_clean("zenrows https://api.zenrows.com/v1/?url=example1234567");
+}
+
+#[test]
+fn generic_defers_to_provider_formats() {
+    // AWS secret keys are 40 base64 chars: 42 hex chars under an AWS name is not one
+    let hex42 = fake(42, HEX);
+    assert_clean(&format!("export AWS_SECRET_ACCESS_KEY={hex42}"));
+    // a Vault `hvs.` token is ~95 chars; a short one is not reported by the generic rule
+    assert_clean(&format!("apikey: hvs.{}", fake(36, ALNUM)));
+    // a file name is not a secret-sounding name
+    assert_clean("A: py moltpass.py challenge mp-xyz987");
+    // while an unowned name still gets the generic rule
+    let v = fake(32, ALNUM);
+    assert_secret(&format!("api_key = \"{v}\""), &v, "secrets.generic.assignment");
+}
