@@ -4,9 +4,9 @@
 //! hypothetical framing, optimized adversarial suffixes).
 //!
 //! Two stages over the normalized views of a text (see [`crate::normalize`]):
-//! 1. [`rules`]: one Aho-Corasick automaton over phrases and one `RegexSet` over
-//!    patterns, run on every view (canonical, skeleton, decoded), so obfuscated and
-//!    encoded attacks fire the same rules as plain ones;
+//! 1. [`rules`]: one Aho-Corasick automaton over phrases and pattern triggers, then the
+//!    triggered patterns, run on every view (canonical, skeleton, decoded), so
+//!    obfuscated and encoded attacks fire the same rules as plain ones;
 //! 2. [`model`]: a logistic-regression classifier per family over hashed word n-grams
 //!    of the folded view plus the rules that fired, trained by a reproducible command
 //!    (`rampart train`) and shipped as a versioned weight file (`models/prompt.rpm`).
@@ -125,8 +125,13 @@ impl PromptDetector {
         let mut seen = vec![false; self.rules.all().len()];
         let mut hits = Vec::new();
         let mut out = Vec::new();
+        // Patterns only need the folded view: the canonical view differs from the
+        // skeleton only in folded characters no pattern relies on; phrases (chat
+        // template delimiters contain `|`) run on both.
+        let skeleton = norm.view(ViewKind::Skeleton).is_some();
         for (vi, view) in norm.views().iter().enumerate() {
-            self.rules.matches(&view.text, &mut seen, &mut hits);
+            let patterns = !(skeleton && view.kind == ViewKind::Canonical);
+            self.rules.matches(&view.text, patterns, &mut seen, &mut hits);
             out.extend(hits.drain(..).map(|h| (h, vi)));
         }
         out

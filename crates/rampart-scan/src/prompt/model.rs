@@ -60,8 +60,39 @@ impl Head {
 
     /// The logit of `f`: the highest over the whole text and its windows, so one
     /// planted instruction in a long document counts as much as in a short prompt.
+    /// Equals the maximum of [`Self::instance_logit`] over [`instances`] (up to float
+    /// rounding), with one weight lookup per entry.
     pub fn logit(&self, f: &Features) -> f32 {
-        instances(f.hashed.len()).map(|r| self.instance_logit(f, r)).fold(f32::NEG_INFINITY, f32::max)
+        let n = f.hashed.len();
+        let mut base = self.bias;
+        for &r in &f.rules {
+            base += self.rules.get(r).copied().unwrap_or(0.0);
+        }
+        for (k, (w, x)) in self.dense.iter().zip(f.dense.iter()).enumerate() {
+            if k != DENSE_LENGTH {
+                base += w * x;
+            }
+        }
+        let len_w = self.dense.get(DENSE_LENGTH).copied().unwrap_or(0.0);
+        let score = |sum: f32, len: usize| base + sum / (len.max(1) as f32).sqrt() + len_w * length_signal(len);
+        if n <= WINDOW {
+            let sum: f32 = f.hashed.iter().map(|&b| self.hashed.get(b as usize).copied().unwrap_or(0.0)).sum();
+            return score(sum, n);
+        }
+        // prefix sums of the entry weights; every instance is then O(1)
+        let mut prefix = Vec::with_capacity(n + 1);
+        let mut acc = 0.0f32;
+        prefix.push(acc);
+        for &b in &f.hashed {
+            acc += self.hashed.get(b as usize).copied().unwrap_or(0.0);
+            prefix.push(acc);
+        }
+        instances(n)
+            .map(|r| {
+                let sum = prefix.get(r.end).copied().unwrap_or(0.0) - prefix.get(r.start).copied().unwrap_or(0.0);
+                score(sum, r.len())
+            })
+            .fold(f32::NEG_INFINITY, f32::max)
     }
 }
 

@@ -219,13 +219,17 @@ impl Rules {
 
     /// Appends the rules that fire in `text` (one hit per rule and view, the first
     /// match) to `hits`; `seen` (one flag per rule) suppresses repeats across views.
-    pub fn matches(&self, text: &str, seen: &mut [bool], hits: &mut Vec<Hit>) {
+    /// The patterns run only when `patterns` is set.
+    pub fn matches(&self, text: &str, patterns: bool, seen: &mut [bool], hits: &mut Vec<Hit>) {
         for m in self.phrases.find_iter(text) {
             let Some(&rule) = self.phrase_rule.get(m.pattern().as_usize()) else { continue };
             if let Some(flag) = seen.get_mut(rule).filter(|f| !**f) {
                 *flag = true;
                 hits.push(Hit { rule, span: m.start()..m.end() });
             }
+        }
+        if !patterns {
+            return;
         }
         for idx in self.set.matches(text).iter() {
             let (Some(&rule), Some(re)) = (self.regex_rule.get(idx), self.regexes.get(idx)) else { continue };
