@@ -11,6 +11,7 @@
 
 mod finding;
 pub mod normalize;
+pub mod obfuscate;
 pub mod pii;
 pub mod prompt;
 pub mod redact;

@@ -137,6 +137,7 @@ pub struct Normalized<'a> {
     /// The text the views were computed from.
     pub original: &'a str,
     views: Vec<View>,
+    segments: Vec<String>,
 }
 
 impl<'a> Normalized<'a> {
@@ -159,6 +160,12 @@ impl<'a> Normalized<'a> {
     /// The decoded views.
     pub fn decoded(&self) -> impl Iterator<Item = &View> {
         self.views.iter().filter(|v| matches!(v.kind, ViewKind::Decoded { .. }))
+    }
+
+    /// Every decoded segment as decoded, before canonicalization (case and
+    /// whitespace preserved), in the order found, all depths.
+    pub fn decoded_segments(&self) -> &[String] {
+        &self.segments
     }
 
     /// The original text covering `range` of `view` (see [`View::to_original`]).
@@ -197,6 +204,7 @@ pub fn normalize<'a>(text: &'a str, limits: &Limits) -> Normalized<'a> {
     // Segments to scan at the current depth: (decoded text, original range); the
     // original itself at depth 1.
     let mut pending: Vec<decode::Piece> = Vec::new();
+    let mut segments = Vec::new();
     for depth in 1..=limits.max_depth {
         let (mut b64, mut hex, mut url) = (Vec::new(), Vec::new(), Vec::new());
         if depth == 1 {
@@ -228,6 +236,7 @@ pub fn normalize<'a>(text: &'a str, limits: &Limits) -> Normalized<'a> {
                 decode::push_rot13(&t, &m, &spans, &mut rot13);
             }
             push_view(&mut views, ViewKind::Decoded { encoding, depth }, t, m);
+            segments.extend(pieces.iter().map(|p| p.text.clone()));
             next.extend(pieces);
         }
         let (rt, rm) = std::mem::take(&mut rot13).finish();
@@ -243,7 +252,7 @@ pub fn normalize<'a>(text: &'a str, limits: &Limits) -> Normalized<'a> {
         ViewKind::Skeleton => (1, 0, Encoding::Base64),
         ViewKind::Decoded { encoding, depth } => (2, depth, encoding),
     });
-    Normalized { original: text, views }
+    Normalized { original: text, views, segments }
 }
 
 /// Adds a view unless it is empty or another view already has the same text.

@@ -167,6 +167,27 @@ impl PromptDetector {
         floors
     }
 
+    /// Whether a hidden form of the text (Unicode tags decoded, or an encoded segment
+    /// as decoded) ends in an adversarial suffix.
+    fn hidden_adversarial_tail(norm: &Normalized<'_>) -> bool {
+        let tagged = memchr::memmem::find(norm.original.as_bytes(), &[0xF3, 0xA0]).is_some();
+        if tagged {
+            let untagged: String = norm
+                .original
+                .chars()
+                .filter_map(|c| match c as u32 {
+                    0xE0020..=0xE007E => char::from_u32(c as u32 - 0xE0000),
+                    0xE0000..=0xE007F => None,
+                    _ => Some(c),
+                })
+                .collect();
+            if features::adversarial_tail(&untagged).is_some() {
+                return true;
+            }
+        }
+        norm.decoded_segments().iter().any(|s| features::adversarial_tail(s).is_some())
+    }
+
     /// Scores a normalized text and appends a finding per rule that fired.
     pub fn scan(&self, norm: &Normalized<'_>, out: &mut Vec<Finding>) -> PromptScores {
         let hits = self.rule_hits(norm);
@@ -187,10 +208,15 @@ impl PromptDetector {
         }
         let mut scores = PromptScores { injection: sigmoid(logits[INJECTION]), jailbreak: sigmoid(logits[JAILBREAK]) };
         let model_scores = scores;
-        let floors = self.floors(&rule_ids, norm.original);
+        let mut floors = self.floors(&rule_ids, norm.original);
+        let mut suffix = features::adversarial_tail(norm.original);
+        if suffix.is_none() && Self::hidden_adversarial_tail(norm) {
+            // hidden in tags or an encoded segment: report the whole text
+            suffix = Some(0..norm.original.len());
+            floors.jailbreak = floors.jailbreak.max(ADVERSARIAL_SUFFIX_FLOOR);
+        }
         scores.injection = scores.injection.max(floors.injection);
         scores.jailbreak = scores.jailbreak.max(floors.jailbreak);
-        let suffix = features::adversarial_tail(norm.original);
         for (hit, vi) in &hits {
             let (Some(rule), Some(view)) = (self.rules.all().get(hit.rule), norm.views().get(*vi)) else { continue };
             let family_score = if rule.family == Family::Jailbreak { scores.jailbreak } else { scores.injection };

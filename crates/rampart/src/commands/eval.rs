@@ -8,6 +8,8 @@
 //!   they overlap and have the same entity type);
 //! - secrets: recall on positives, false-positive rate on negatives, and findings on
 //!   benign prompts;
+//! - with `--obfuscation`, the share of detected attacks still detected under each
+//!   evasion transform;
 //! - latency of the full pipeline per text, p50 and p99.
 //!
 //! Scores are in-sample for the shipped weights when the corpus is the one they were
@@ -20,6 +22,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Args;
+use rampart_scan::obfuscate::Transform;
 use rampart_scan::prompt::DEFAULT_THRESHOLD;
 use rampart_scan::{Family, char_findings};
 
@@ -37,6 +40,10 @@ pub(crate) struct EvalArgs {
     /// Prompt-classifier weights to use instead of the built-in ones.
     #[arg(long, value_name = "FILE")]
     model: Option<PathBuf>,
+    /// Also re-test every attack detected in plain form under each evasion transform
+    /// (zero-width, homoglyphs, Unicode tags, base64, leetspeak, random case, whitespace).
+    #[arg(long)]
+    obfuscation: bool,
 }
 
 fn pct(n: usize, d: usize) -> String {
@@ -126,6 +133,27 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         for g in HARD_NEGATIVES {
             if let Some([_, _, neg, fp]) = by.get(g) {
                 writeln!(out, "  {g:<38} {fp}/{neg} {}", pct(*fp, *neg))?;
+            }
+        }
+        if args.obfuscation {
+            let detected: Vec<(usize, &str)> = rows
+                .iter()
+                .zip(&scores)
+                .enumerate()
+                .filter(|(_, (r, s))| r.attack && r.in_scope() && **s >= DEFAULT_THRESHOLD)
+                .map(|(i, (r, _))| (i, r.text.as_str()))
+                .collect();
+            writeln!(
+                out,
+                "\nobfuscation: attacks detected in plain form ({}) still detected after each transform:",
+                detected.len()
+            )?;
+            for t in Transform::ALL {
+                let kept = detected
+                    .iter()
+                    .filter(|(i, text)| scanner.scan(&t.apply(text, *i as u64)).attack >= DEFAULT_THRESHOLD)
+                    .count();
+                writeln!(out, "  {:<18} {kept:>5}/{:<5} {}", t.name(), detected.len(), pct(kept, detected.len()))?;
             }
         }
         let benign = rows.iter().filter(|r| !r.attack).count();
