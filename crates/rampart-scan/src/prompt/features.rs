@@ -57,7 +57,8 @@ fn hash_bytes(bytes: &[u8]) -> u64 {
     h
 }
 
-/// Whether the char starting at byte `i` of `text` is part of a token, and its length.
+/// Whether the char starting at byte `i` of `text` is part of a token, and its length
+/// (1 past the end).
 #[inline]
 fn token_char(text: &str, i: usize) -> (bool, usize) {
     match text.as_bytes().get(i) {
@@ -69,25 +70,58 @@ fn token_char(text: &str, i: usize) -> (bool, usize) {
     }
 }
 
+/// Byte classes: 0 separator (ASCII), 1 ASCII letter or digit, 2 non-ASCII byte.
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = if b >= 0x80 {
+            2
+        } else if (b as u8).is_ascii_alphanumeric() {
+            1
+        } else {
+            0
+        };
+        b += 1;
+    }
+    t
+};
+
 /// Appends the hashed unigrams and bigrams of `text` to `out`.
 pub fn hash_tokens(text: &str, bits: u32, out: &mut Vec<u32>) {
     let bytes = text.as_bytes();
+    let n = bytes.len();
     let mut prev: Option<u64> = None;
     let mut i = 0;
-    while i < bytes.len() {
-        let (alnum, len) = token_char(text, i);
-        if !alnum {
-            i += len;
-            continue;
+    while i < n {
+        let Some(&b) = bytes.get(i) else { break };
+        match CLASS[b as usize] {
+            0 => {
+                i += 1;
+                continue;
+            }
+            1 => {}
+            _ => {
+                let (alnum, len) = token_char(text, i);
+                if !alnum {
+                    i += len;
+                    continue;
+                }
+            }
         }
         let start = i;
-        i += len;
-        loop {
-            let (alnum, len) = token_char(text, i);
-            if !alnum || i >= bytes.len() {
-                break;
+        while let Some(&b) = bytes.get(i) {
+            match CLASS[b as usize] {
+                1 => i += 1,
+                0 => break,
+                _ => {
+                    let (alnum, len) = token_char(text, i);
+                    if !alnum {
+                        break;
+                    }
+                    i += len;
+                }
             }
-            i += len;
         }
         let h = hash_bytes(bytes.get(start..i).unwrap_or_default());
         out.push(bucket(h, bits));

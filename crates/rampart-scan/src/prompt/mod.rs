@@ -138,7 +138,7 @@ impl PromptDetector {
     }
 
     fn view_features(&self, view: &View, original: &str, rules: &[usize]) -> Features {
-        let mut f = Features::default();
+        let mut f = Features { hashed: Vec::with_capacity(view.text.len() / 2 + 8), ..Features::default() };
         features::hash_tokens(&view.text, self.model.bits, &mut f.hashed);
         f.rules = rules.to_vec();
         f.dense[features::DENSE_GIBBERISH_TAIL] = features::gibberish_tail(original);
