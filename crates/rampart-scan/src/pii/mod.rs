@@ -1,8 +1,9 @@
 //! PII detector: finds personal data (contact details, payment and bank numbers,
 //! government ids, network addresses, dates of birth, postal data) in text.
 //!
-//! Pipeline: one [`RegexSet`] pass decides which candidate patterns occur at all;
-//! only those patterns' individual regexes are then iterated, and every candidate
+//! Pipeline: cheap seeds (digit runs, `@`, `:`, `http`/`www.`, context words) mark
+//! where each pattern can match; its regex runs only in windows around them, with
+//! exactly the matches a pass over the whole text would give, and every candidate
 //! goes through a validator (checksums, ranges, boundary and context checks) before
 //! it becomes a [`Finding`]. Every regex is compiled once in [`PiiDetector::new`];
 //! all patterns are bounded and the regex crate is linear-time, so scanning is
@@ -27,7 +28,8 @@ mod validate;
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use regex::{Regex, RegexSet};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use regex::Regex;
 
 use crate::{Family, Finding};
 
@@ -146,8 +148,16 @@ struct Rule {
 
 /// Compiled PII detector. Build once with [`PiiDetector::new`], share freely.
 pub struct PiiDetector {
-    set: RegexSet,
     rules: Vec<Rule>,
+    /// The `, ST 12345` alternative of the ZIP pattern alone, run when no ZIP
+    /// context word occurs in the text (the other alternatives need one).
+    zip_state: Option<Regex>,
+    /// Where a URL can start: `http` / `www.`, ASCII case-insensitive.
+    url_starts: Option<AhoCorasick>,
+    /// Context words of the context-only rules; pattern `i` belongs to group
+    /// `CTX_GROUPS[i].0`.
+    ctx_words: Option<AhoCorasick>,
+    ctx_group: Vec<u8>,
 }
 
 impl Default for PiiDetector {
@@ -162,6 +172,18 @@ struct Cand {
     score: f32,
 }
 
+/// Bits of [`PiiDetector::context_groups`].
+const G_DOB: u8 = 1;
+const G_DL: u8 = 2;
+const G_PASSPORT: u8 = 4;
+const G_ZIP: u8 = 8;
+
+/// Context-word lists whose absence from the whole text rules out every candidate
+/// of a rule (the validators require one of them before the candidate).
+const CTX_GROUPS: &[(u8, &[&str])] = &[(G_DOB, DOB_CTX), (G_DL, DL_CTX), (G_PASSPORT, PASSPORT_CTX), (G_ZIP, ZIP_CTX)];
+
+const ZIP_STATE: &str = r", ?(?:AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|PR) [0-9]{5}(?:-[0-9]{4})?(?-u:\b)";
+
 impl PiiDetector {
     /// Compiles every pattern. The patterns are constants, so failure is a bug
     /// caught by the tests; a pattern that fails to compile is skipped.
@@ -172,20 +194,140 @@ impl PiiDetector {
                 rules.push(Rule { kind, re });
             }
         }
-        let set = RegexSet::new(rules.iter().map(|r| r.re.as_str())).unwrap_or_else(|_| RegexSet::empty());
-        Self { set, rules }
+        let url_starts = AhoCorasickBuilder::new().ascii_case_insensitive(true).build(["http", "www."]).ok();
+        let mut words = Vec::new();
+        let mut ctx_group = Vec::new();
+        for &(g, list) in CTX_GROUPS {
+            for w in list {
+                words.push(*w);
+                ctx_group.push(g);
+            }
+        }
+        let ctx_words =
+            AhoCorasickBuilder::new().ascii_case_insensitive(true).match_kind(MatchKind::Standard).build(&words).ok();
+        Self { rules, zip_state: Regex::new(ZIP_STATE).ok(), url_starts, ctx_words, ctx_group }
+    }
+
+    /// Which [`CTX_GROUPS`] have a word somewhere in `text`. The validators look
+    /// for the words in a Unicode-lowercased window; ASCII case folding finds every
+    /// such occurrence because no word contains `k` (the Kelvin sign lowercases to
+    /// it) or ends in `i` (`İ` lowercases to `i` + U+0307). If the automaton is
+    /// missing, every group counts as present.
+    fn context_groups(&self, text: &str) -> u8 {
+        let Some(ac) = &self.ctx_words else { return 0xff };
+        let all = CTX_GROUPS.iter().fold(0, |a, g| a | g.0);
+        let mut seen = 0u8;
+        for m in ac.find_overlapping_iter(text) {
+            seen |= self.ctx_group.get(m.pattern().as_usize()).copied().unwrap_or(0xff);
+            if seen & all == all {
+                break;
+            }
+        }
+        seen
     }
 
     /// Appends every PII finding in `text` to `out`. Spans are byte ranges on char
     /// boundaries; overlapping candidates are resolved by entity priority.
+    ///
+    /// Each rule's regex runs only on windows around seeds (digit runs, `@`, `:`,
+    /// URL starts) that every match of it must contain, and yields exactly the
+    /// matches a `find_iter` over the whole text would (see [`search`]).
     pub fn scan(&self, text: &str, out: &mut Vec<Finding>) {
+        let bytes = text.as_bytes();
+        let runs = digit_runs(bytes);
+        let ctx = self.context_groups(text);
         let mut cands: Vec<Cand> = Vec::new();
-        for idx in self.set.matches(text).iter() {
-            let Some(rule) = self.rules.get(idx) else { continue };
-            for m in rule.re.find_iter(text) {
-                if let Some(c) = check(rule.kind, text, m.start(), m.end()) {
+        let mut seeds: Vec<(usize, usize)> = Vec::new();
+        for rule in &self.rules {
+            let kind = rule.kind;
+            let mut push = |s: usize, e: usize| {
+                if let Some(c) = check(kind, text, s, e) {
                     cands.push(c);
                 }
+            };
+            let re = &rule.re;
+            // (lb, maxlen, min) per [`search`]; byte bounds allow 3-byte chars where
+            // Unicode case folding reaches beyond ASCII (K -> U+212A, s -> U+017F).
+            match kind {
+                Kind::Email => {
+                    seeds.clear();
+                    seeds.extend(memchr::memchr_iter(b'@', bytes).map(|i| (i, i + 1)));
+                    search(re, text, &seeds, 200, 1800, 1, &mut push);
+                }
+                Kind::Url => {
+                    seeds.clear();
+                    match &self.url_starts {
+                        Some(ac) => seeds.extend(ac.find_iter(text).map(|m| (m.start(), m.start() + 1))),
+                        None => seeds.push((0, text.len())),
+                    }
+                    search(re, text, &seeds, 0, 3400, 1, &mut push);
+                }
+                Kind::Iban => {
+                    // `[a-z]{2}[0-9]{2}`: a run of 2+ digits right after a letter.
+                    seeds.clear();
+                    seeds.extend(
+                        runs.iter()
+                            .filter(|r| {
+                                r.1 - r.0 >= 2
+                                    && r.0
+                                        .checked_sub(1)
+                                        .and_then(|i| bytes.get(i))
+                                        .is_some_and(|&b| b.is_ascii_alphabetic() || b >= 0x80)
+                            })
+                            .map(|r| (r.0, r.0 + 1)),
+                    );
+                    search(re, text, &seeds, 6, 130, 1, &mut push);
+                }
+                Kind::Card => search(re, text, &runs, 0, 37, 12, &mut push),
+                Kind::Ssn => {
+                    // `\b[0-9]{3}[ -]` or `\b[0-9]{9}\b`: a whole run of 3 or 9.
+                    seeds.clear();
+                    seeds.extend(
+                        runs.iter()
+                            .filter(|r| {
+                                let n = r.1 - r.0;
+                                n == 9 || (n == 3 && matches!(bytes.get(r.1), Some(b' ' | b'-')))
+                            })
+                            .map(|r| (r.0, r.0 + 1)),
+                    );
+                    search(re, text, &seeds, 0, 11, 1, &mut push);
+                }
+                Kind::Dob if ctx & G_DOB != 0 => search(re, text, &runs, 16, 40, 4, &mut push),
+                Kind::DriverLicense if ctx & G_DL != 0 => search(re, text, &runs, 2, 21, 5, &mut push),
+                Kind::Passport if ctx & G_PASSPORT != 0 => {
+                    seeds.clear();
+                    seeds.extend(runs.iter().filter(|r| (6..=9).contains(&(r.1 - r.0))).map(|r| (r.0, r.0 + 1)));
+                    search(re, text, &seeds, 2, 11, 1, &mut push);
+                }
+                Kind::Dob | Kind::DriverLicense | Kind::Passport => {}
+                Kind::Ipv4 => {
+                    // Each of the first three octets is a whole run of 1-3 digits
+                    // followed by a dot.
+                    seeds.clear();
+                    seeds.extend(
+                        runs.iter().filter(|r| r.1 - r.0 <= 3 && bytes.get(r.1) == Some(&b'.')).map(|r| (r.0, r.0 + 1)),
+                    );
+                    search(re, text, &seeds, 0, 15, 3, &mut push);
+                }
+                Kind::Ipv6 => {
+                    seeds.clear();
+                    seeds.extend(memchr::memchr_iter(b':', bytes).map(|i| (i, i + 1)));
+                    search(re, text, &seeds, 4, 60, 2, &mut push);
+                }
+                // The validator wants 7+ digits outside the extension.
+                Kind::Phone => search(re, text, &runs, 3, 80, 7, &mut push),
+                Kind::Zip if ctx & G_ZIP != 0 => search(re, text, &runs, 5, 16, 2, &mut push),
+                Kind::Zip => {
+                    // Without a ZIP word only `, ST 12345` can pass, and its matches
+                    // are the same whether or not the other alternatives run: those
+                    // never contain a comma, and at a comma only it can start.
+                    if let Some(zre) = &self.zip_state {
+                        seeds.clear();
+                        seeds.extend(runs.iter().filter(|r| r.1 - r.0 == 5).map(|r| (r.0, r.0 + 1)));
+                        search(zre, text, &seeds, 5, 16, 1, &mut push);
+                    }
+                }
+                Kind::Address => search_runs(re, text, &runs, address_byte, &mut push),
             }
         }
         // Context-only phone numbers (score < 0.75) yield to street addresses, whose
@@ -217,6 +359,135 @@ impl PiiDetector {
                 span: c.span,
                 score: c.score.clamp(0.0, 1.0),
             });
+        }
+    }
+}
+
+// ---------------------------------------------------------------- windowed search
+
+/// Maximal runs of ASCII digits, as `(start, end)` byte ranges.
+fn digit_runs(b: &[u8]) -> Vec<(usize, usize)> {
+    let mut runs = Vec::new();
+    let mut i = 0;
+    while let Some(off) = b.get(i..).and_then(|r| r.iter().position(u8::is_ascii_digit)) {
+        let s = i + off;
+        let e = b.get(s..).and_then(|r| r.iter().position(|c| !c.is_ascii_digit())).map_or(b.len(), |n| s + n);
+        runs.push((s, e));
+        i = e;
+    }
+    runs
+}
+
+fn floor_char(text: &str, mut i: usize) -> usize {
+    while i > 0 && !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn ceil_char(text: &str, mut i: usize) -> usize {
+    while i < text.len() && !text.is_char_boundary(i) {
+        i += 1;
+    }
+    i
+}
+
+/// Reports (via `f`) exactly the matches `re.find_iter(text)` would, given seeds
+/// with this property: every match `[s, e)` has a seed position `q` (any byte of a
+/// `(start, end)` seed range) with `s <= q <= s + lb` and `e <= s + maxlen`, decided
+/// by the matched bytes alone. Seeds are sorted and disjoint.
+///
+/// Seeds closer than a window are clustered; each cluster's window runs from the
+/// first seed minus `lb` to the last seed plus `maxlen` plus one byte (so `\b` at a
+/// match end sees the real next byte), and the regex runs with `find_at` (which
+/// sees the real previous byte) on the text cut at the window end. No match can
+/// reach the cut, and windows of different clusters are disjoint, so the matches
+/// and their leftmost-first order are those of the whole text. A cluster with fewer
+/// than `min` seed positions is skipped: every match (that the validator could
+/// accept) holds at least `min` of them, all in its own cluster.
+fn search(
+    re: &Regex,
+    text: &str,
+    seeds: &[(usize, usize)],
+    lb: usize,
+    maxlen: usize,
+    min: usize,
+    f: &mut impl FnMut(usize, usize),
+) {
+    let mut p = 0;
+    let mut i = 0;
+    while let Some(&(qs, qe)) = seeds.get(i) {
+        let mut count = qe - qs;
+        let mut end = qe + maxlen;
+        i += 1;
+        while let Some(&(ns, ne)) = seeds.get(i) {
+            if ns.saturating_sub(lb) >= end {
+                break;
+            }
+            count += ne - ns;
+            end = ne + maxlen;
+            i += 1;
+        }
+        if count < min {
+            continue;
+        }
+        let end = ceil_char(text, end.min(text.len()));
+        let Some(hay) = text.get(..end) else { continue };
+        let mut at = floor_char(text, qs.saturating_sub(lb)).max(p);
+        while at < end {
+            let Some(m) = re.find_at(hay, at) else { break };
+            f(m.start(), m.end());
+            if m.end() <= at {
+                break;
+            }
+            p = m.end();
+            at = p;
+        }
+    }
+}
+
+/// Bytes a street-address match can contain: ASCII letters and digits, space,
+/// `'`, `.`, `-`, `,`, `#`, and any byte of a non-ASCII char.
+fn address_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b' ' | b'\'' | b'.' | b'-' | b',' | b'#') || b >= 0x80
+}
+
+/// Like [`search`] for a regex without a length bound whose matches contain a
+/// digit and consist of bytes in `class` only: runs the regex on each maximal run
+/// of `class` bytes that contains a digit, cut one byte past the run (that byte is
+/// ASCII, outside `class`, and no match can contain it).
+fn search_runs(
+    re: &Regex,
+    text: &str,
+    runs: &[(usize, usize)],
+    class: fn(u8) -> bool,
+    f: &mut impl FnMut(usize, usize),
+) {
+    let b = text.as_bytes();
+    let mut done = 0;
+    for &(ds, de) in runs {
+        if ds < done {
+            continue;
+        }
+        let mut a = ds;
+        while a > done && b.get(a - 1).is_some_and(|&c| class(c)) {
+            a -= 1;
+        }
+        let mut z = de;
+        while b.get(z).is_some_and(|&c| class(c)) {
+            z += 1;
+        }
+        done = z;
+        let end = ceil_char(text, (z + 1).min(text.len()));
+        let Some(hay) = text.get(..end) else { continue };
+        let mut at = a;
+        while at < z {
+            let Some(m) = re.find_at(hay, at) else { break };
+            f(m.start(), m.end());
+            if m.end() <= at {
+                break;
+            }
+            at = m.end();
         }
     }
 }
