@@ -28,7 +28,7 @@ mod validate;
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind};
 use regex::Regex;
 
 use crate::{Family, Finding};
@@ -149,15 +149,9 @@ struct Rule {
 /// Compiled PII detector. Build once with [`PiiDetector::new`], share freely.
 pub struct PiiDetector {
     rules: Vec<Rule>,
-    /// The `, ST 12345` alternative of the ZIP pattern alone, run when no ZIP
-    /// context word occurs in the text (the other alternatives need one).
-    zip_state: Option<Regex>,
-    /// Where a URL can start: `http` / `www.`, ASCII case-insensitive.
-    url_starts: Option<AhoCorasick>,
-    /// Context words of the context-only rules; pattern `i` belongs to group
-    /// `CTX_GROUPS[i].0`.
-    ctx_words: Option<AhoCorasick>,
-    ctx_group: Vec<u8>,
+    /// Context words of the DOB, driver-licence, passport and ZIP validators,
+    /// ASCII case-insensitive (see [`Ctx`]).
+    ctx: [Option<AhoCorasick>; 4],
 }
 
 impl Default for PiiDetector {
@@ -172,17 +166,17 @@ struct Cand {
     score: f32,
 }
 
-/// Bits of [`PiiDetector::context_groups`].
-const G_DOB: u8 = 1;
-const G_DL: u8 = 2;
-const G_PASSPORT: u8 = 4;
-const G_ZIP: u8 = 8;
+/// Context-word lists the validators require before a candidate, with how far
+/// back they look; index into [`PiiDetector::ctx`].
+#[derive(Clone, Copy)]
+enum Ctx {
+    Dob = 0,
+    Dl = 1,
+    Passport = 2,
+    Zip = 3,
+}
 
-/// Context-word lists whose absence from the whole text rules out every candidate
-/// of a rule (the validators require one of them before the candidate).
-const CTX_GROUPS: &[(u8, &[&str])] = &[(G_DOB, DOB_CTX), (G_DL, DL_CTX), (G_PASSPORT, PASSPORT_CTX), (G_ZIP, ZIP_CTX)];
-
-const ZIP_STATE: &str = r", ?(?:AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|PR) [0-9]{5}(?:-[0-9]{4})?(?-u:\b)";
+const CTX_LISTS: [(&[&str], usize); 4] = [(DOB_CTX, 40), (DL_CTX, 40), (PASSPORT_CTX, 40), (ZIP_CTX, 24)];
 
 impl PiiDetector {
     /// Compiles every pattern. The patterns are constants, so failure is a bug
@@ -194,36 +188,22 @@ impl PiiDetector {
                 rules.push(Rule { kind, re });
             }
         }
-        let url_starts = AhoCorasickBuilder::new().ascii_case_insensitive(true).build(["http", "www."]).ok();
-        let mut words = Vec::new();
-        let mut ctx_group = Vec::new();
-        for &(g, list) in CTX_GROUPS {
-            for w in list {
-                words.push(*w);
-                ctx_group.push(g);
-            }
-        }
-        let ctx_words =
-            AhoCorasickBuilder::new().ascii_case_insensitive(true).match_kind(MatchKind::Standard).build(&words).ok();
-        Self { rules, zip_state: Regex::new(ZIP_STATE).ok(), url_starts, ctx_words, ctx_group }
+        let ctx = CTX_LISTS.map(|(words, _)| {
+            AhoCorasickBuilder::new().ascii_case_insensitive(true).kind(Some(AhoCorasickKind::DFA)).build(words).ok()
+        });
+        Self { rules, ctx }
     }
 
-    /// Which [`CTX_GROUPS`] have a word somewhere in `text`. The validators look
-    /// for the words in a Unicode-lowercased window; ASCII case folding finds every
-    /// such occurrence because no word contains `k` (the Kelvin sign lowercases to
-    /// it) or ends in `i` (`İ` lowercases to `i` + U+0307). If the automaton is
-    /// missing, every group counts as present.
-    fn context_groups(&self, text: &str) -> u8 {
-        let Some(ac) = &self.ctx_words else { return 0xff };
-        let all = CTX_GROUPS.iter().fold(0, |a, g| a | g.0);
-        let mut seen = 0u8;
-        for m in ac.find_overlapping_iter(text) {
-            seen |= self.ctx_group.get(m.pattern().as_usize()).copied().unwrap_or(0xff);
-            if seen & all == all {
-                break;
-            }
-        }
-        seen
+    /// Whether a word of list `c` can occur in the validator's look-back window of
+    /// a match starting at or after `a` and ending before `end`. The validators
+    /// search a Unicode-lowercased window; ASCII case folding finds every such
+    /// occurrence because no word contains `k` (the Kelvin sign lowercases to it)
+    /// or ends in `i` (`İ` lowercases to `i` + U+0307). Without the automaton, yes.
+    fn ctx_near(&self, c: Ctx, text: &str, a: usize, end: usize) -> bool {
+        let (_, back) = CTX_LISTS[c as usize];
+        let Some(ac) = &self.ctx[c as usize] else { return true };
+        let from = floor_char(text, a.saturating_sub(back));
+        text.get(from..end).is_none_or(|r| ac.is_match(r))
     }
 
     /// Appends every PII finding in `text` to `out`. Spans are byte ranges on char
@@ -235,9 +215,9 @@ impl PiiDetector {
     pub fn scan(&self, text: &str, out: &mut Vec<Finding>) {
         let bytes = text.as_bytes();
         let runs = digit_runs(bytes);
-        let ctx = self.context_groups(text);
         let mut cands: Vec<Cand> = Vec::new();
         let mut seeds: Vec<(usize, usize)> = Vec::new();
+        let any = |_: usize, _: usize| true;
         for rule in &self.rules {
             let kind = rule.kind;
             let mut push = |s: usize, e: usize| {
@@ -252,15 +232,23 @@ impl PiiDetector {
                 Kind::Email => {
                     seeds.clear();
                     seeds.extend(memchr::memchr_iter(b'@', bytes).map(|i| (i, i + 1)));
-                    search(re, text, &seeds, 200, 1800, 1, &mut push);
+                    search(re, text, &seeds, 200, 1800, 1, any, &mut push);
                 }
                 Kind::Url => {
+                    // `http…://` has `://` 4-6 bytes in (`ſ` is 2 bytes), `www.` its dot 3.
                     seeds.clear();
-                    match &self.url_starts {
-                        Some(ac) => seeds.extend(ac.find_iter(text).map(|m| (m.start(), m.start() + 1))),
-                        None => seeds.push((0, text.len())),
-                    }
-                    search(re, text, &seeds, 0, 3400, 1, &mut push);
+                    seeds.extend(
+                        memchr::memchr2_iter(b':', b'.', bytes)
+                            .filter(|&i| {
+                                if bytes[i] == b':' {
+                                    bytes.get(i + 1..i + 3) == Some(b"//")
+                                } else {
+                                    i >= 3 && bytes.get(i - 3..i).is_some_and(|w| w.eq_ignore_ascii_case(b"www"))
+                                }
+                            })
+                            .map(|i| (i, i + 1)),
+                    );
+                    search(re, text, &seeds, 6, 3400, 1, any, &mut push);
                 }
                 Kind::Iban => {
                     // `[a-z]{2}[0-9]{2}`: a run of 2+ digits right after a letter.
@@ -276,9 +264,9 @@ impl PiiDetector {
                             })
                             .map(|r| (r.0, r.0 + 1)),
                     );
-                    search(re, text, &seeds, 6, 130, 1, &mut push);
+                    search(re, text, &seeds, 6, 130, 1, any, &mut push);
                 }
-                Kind::Card => search(re, text, &runs, 0, 37, 12, &mut push),
+                Kind::Card => search(re, text, &runs, 0, 37, 12, any, &mut push),
                 Kind::Ssn => {
                     // `\b[0-9]{3}[ -]` or `\b[0-9]{9}\b`: a whole run of 3 or 9.
                     seeds.clear();
@@ -290,16 +278,22 @@ impl PiiDetector {
                             })
                             .map(|r| (r.0, r.0 + 1)),
                     );
-                    search(re, text, &seeds, 0, 11, 1, &mut push);
+                    search(re, text, &seeds, 0, 11, 1, any, &mut push);
                 }
-                Kind::Dob if ctx & G_DOB != 0 => search(re, text, &runs, 16, 40, 4, &mut push),
-                Kind::DriverLicense if ctx & G_DL != 0 => search(re, text, &runs, 2, 21, 5, &mut push),
-                Kind::Passport if ctx & G_PASSPORT != 0 => {
+                Kind::Dob => {
+                    let gate = |a, end| self.ctx_near(Ctx::Dob, text, a, end);
+                    search(re, text, &runs, 16, 40, 4, gate, &mut push);
+                }
+                Kind::DriverLicense => {
+                    let gate = |a, end| self.ctx_near(Ctx::Dl, text, a, end);
+                    search(re, text, &runs, 2, 21, 5, gate, &mut push);
+                }
+                Kind::Passport => {
                     seeds.clear();
                     seeds.extend(runs.iter().filter(|r| (6..=9).contains(&(r.1 - r.0))).map(|r| (r.0, r.0 + 1)));
-                    search(re, text, &seeds, 2, 11, 1, &mut push);
+                    let gate = |a, end| self.ctx_near(Ctx::Passport, text, a, end);
+                    search(re, text, &seeds, 2, 11, 1, gate, &mut push);
                 }
-                Kind::Dob | Kind::DriverLicense | Kind::Passport => {}
                 Kind::Ipv4 => {
                     // Each of the first three octets is a whole run of 1-3 digits
                     // followed by a dot.
@@ -307,25 +301,22 @@ impl PiiDetector {
                     seeds.extend(
                         runs.iter().filter(|r| r.1 - r.0 <= 3 && bytes.get(r.1) == Some(&b'.')).map(|r| (r.0, r.0 + 1)),
                     );
-                    search(re, text, &seeds, 0, 15, 3, &mut push);
+                    search(re, text, &seeds, 0, 15, 3, any, &mut push);
                 }
                 Kind::Ipv6 => {
                     seeds.clear();
                     seeds.extend(memchr::memchr_iter(b':', bytes).map(|i| (i, i + 1)));
-                    search(re, text, &seeds, 4, 60, 2, &mut push);
+                    search(re, text, &seeds, 4, 60, 2, any, &mut push);
                 }
                 // The validator wants 7+ digits outside the extension.
-                Kind::Phone => search(re, text, &runs, 3, 80, 7, &mut push),
-                Kind::Zip if ctx & G_ZIP != 0 => search(re, text, &runs, 5, 16, 2, &mut push),
+                Kind::Phone => search(re, text, &runs, 3, 80, 7, any, &mut push),
                 Kind::Zip => {
-                    // Without a ZIP word only `, ST 12345` can pass, and its matches
-                    // are the same whether or not the other alternatives run: those
-                    // never contain a comma, and at a comma only it can start.
-                    if let Some(zre) = &self.zip_state {
-                        seeds.clear();
-                        seeds.extend(runs.iter().filter(|r| r.1 - r.0 == 5).map(|r| (r.0, r.0 + 1)));
-                        search(zre, text, &seeds, 5, 16, 1, &mut push);
-                    }
+                    // Only the `, ST 12345` form passes without a ZIP word.
+                    let gate = |a: usize, end: usize| {
+                        text.as_bytes().get(a..end).is_some_and(|w| w.contains(&b','))
+                            || self.ctx_near(Ctx::Zip, text, a, end)
+                    };
+                    search(re, text, &runs, 5, 16, 2, gate, &mut push);
                 }
                 Kind::Address => search_runs(re, text, &runs, address_byte, &mut push),
             }
@@ -404,7 +395,8 @@ fn ceil_char(text: &str, mut i: usize) -> usize {
 /// reach the cut, and windows of different clusters are disjoint, so the matches
 /// and their leftmost-first order are those of the whole text. A cluster with fewer
 /// than `min` seed positions is skipped: every match (that the validator could
-/// accept) holds at least `min` of them, all in its own cluster.
+/// accept) holds at least `min` of them, all in its own cluster. So is a window
+/// `[a, end)` for which `gate` says the validator would reject every match in it.
 fn search(
     re: &Regex,
     text: &str,
@@ -412,6 +404,7 @@ fn search(
     lb: usize,
     maxlen: usize,
     min: usize,
+    gate: impl Fn(usize, usize) -> bool,
     f: &mut impl FnMut(usize, usize),
 ) {
     let mut p = 0;
@@ -432,8 +425,11 @@ fn search(
             continue;
         }
         let end = ceil_char(text, end.min(text.len()));
-        let Some(hay) = text.get(..end) else { continue };
         let mut at = floor_char(text, qs.saturating_sub(lb)).max(p);
+        if !gate(at, end) {
+            continue;
+        }
+        let Some(hay) = text.get(..end) else { continue };
         while at < end {
             let Some(m) = re.find_at(hay, at) else { break };
             f(m.start(), m.end());
