@@ -232,7 +232,7 @@ impl PiiDetector {
                 Kind::Email => {
                     seeds.clear();
                     seeds.extend(memchr::memchr_iter(b'@', bytes).map(|i| (i, i + 1)));
-                    search(re, text, &seeds, 200, 1800, 1, any, &mut push);
+                    search(re, text, &seeds, (200, 1800, 1), any, &mut push);
                 }
                 Kind::Url => {
                     // `http…://` has `://` 4-6 bytes in (`ſ` is 2 bytes), `www.` its dot 3.
@@ -248,7 +248,7 @@ impl PiiDetector {
                             })
                             .map(|i| (i, i + 1)),
                     );
-                    search(re, text, &seeds, 6, 3400, 1, any, &mut push);
+                    search(re, text, &seeds, (6, 3400, 1), any, &mut push);
                 }
                 Kind::Iban => {
                     // `[a-z]{2}[0-9]{2}`: a run of 2+ digits right after a letter.
@@ -264,9 +264,9 @@ impl PiiDetector {
                             })
                             .map(|r| (r.0, r.0 + 1)),
                     );
-                    search(re, text, &seeds, 6, 130, 1, any, &mut push);
+                    search(re, text, &seeds, (6, 130, 1), any, &mut push);
                 }
-                Kind::Card => search(re, text, &runs, 0, 37, 12, any, &mut push),
+                Kind::Card => search(re, text, &runs, (0, 37, 12), any, &mut push),
                 Kind::Ssn => {
                     // `\b[0-9]{3}[ -]` or `\b[0-9]{9}\b`: a whole run of 3 or 9.
                     seeds.clear();
@@ -278,21 +278,21 @@ impl PiiDetector {
                             })
                             .map(|r| (r.0, r.0 + 1)),
                     );
-                    search(re, text, &seeds, 0, 11, 1, any, &mut push);
+                    search(re, text, &seeds, (0, 11, 1), any, &mut push);
                 }
                 Kind::Dob => {
                     let gate = |a, end| self.ctx_near(Ctx::Dob, text, a, end);
-                    search(re, text, &runs, 16, 40, 4, gate, &mut push);
+                    search(re, text, &runs, (16, 40, 4), gate, &mut push);
                 }
                 Kind::DriverLicense => {
                     let gate = |a, end| self.ctx_near(Ctx::Dl, text, a, end);
-                    search(re, text, &runs, 2, 21, 5, gate, &mut push);
+                    search(re, text, &runs, (2, 21, 5), gate, &mut push);
                 }
                 Kind::Passport => {
                     seeds.clear();
                     seeds.extend(runs.iter().filter(|r| (6..=9).contains(&(r.1 - r.0))).map(|r| (r.0, r.0 + 1)));
                     let gate = |a, end| self.ctx_near(Ctx::Passport, text, a, end);
-                    search(re, text, &seeds, 2, 11, 1, gate, &mut push);
+                    search(re, text, &seeds, (2, 11, 1), gate, &mut push);
                 }
                 Kind::Ipv4 => {
                     // Each of the first three octets is a whole run of 1-3 digits
@@ -301,22 +301,22 @@ impl PiiDetector {
                     seeds.extend(
                         runs.iter().filter(|r| r.1 - r.0 <= 3 && bytes.get(r.1) == Some(&b'.')).map(|r| (r.0, r.0 + 1)),
                     );
-                    search(re, text, &seeds, 0, 15, 3, any, &mut push);
+                    search(re, text, &seeds, (0, 15, 3), any, &mut push);
                 }
                 Kind::Ipv6 => {
                     seeds.clear();
                     seeds.extend(memchr::memchr_iter(b':', bytes).map(|i| (i, i + 1)));
-                    search(re, text, &seeds, 4, 60, 2, any, &mut push);
+                    search(re, text, &seeds, (4, 60, 2), any, &mut push);
                 }
                 // The validator wants 7+ digits outside the extension.
-                Kind::Phone => search(re, text, &runs, 3, 80, 7, any, &mut push),
+                Kind::Phone => search(re, text, &runs, (3, 80, 7), any, &mut push),
                 Kind::Zip => {
                     // Only the `, ST 12345` form passes without a ZIP word.
                     let gate = |a: usize, end: usize| {
                         text.as_bytes().get(a..end).is_some_and(|w| w.contains(&b','))
                             || self.ctx_near(Ctx::Zip, text, a, end)
                     };
-                    search(re, text, &runs, 5, 16, 2, gate, &mut push);
+                    search(re, text, &runs, (5, 16, 2), gate, &mut push);
                 }
                 Kind::Address => search_runs(re, text, &runs, address_byte, &mut push),
             }
@@ -401,9 +401,7 @@ fn search(
     re: &Regex,
     text: &str,
     seeds: &[(usize, usize)],
-    lb: usize,
-    maxlen: usize,
-    min: usize,
+    (lb, maxlen, min): (usize, usize, usize),
     gate: impl Fn(usize, usize) -> bool,
     f: &mut impl FnMut(usize, usize),
 ) {
