@@ -1,8 +1,9 @@
 //! PII detector: finds personal data (contact details, payment and bank numbers,
 //! government ids, network addresses, dates of birth, postal data) in text.
 //!
-//! Pipeline: one [`RegexSet`] pass decides which candidate patterns occur at all;
-//! only those patterns' individual regexes are then iterated, and every candidate
+//! Pipeline: cheap seeds (digit runs, `@`, `:`, `http`/`www.`, context words) mark
+//! where each pattern can match; its regex runs only in windows around them, with
+//! exactly the matches a pass over the whole text would give, and every candidate
 //! goes through a validator (checksums, ranges, boundary and context checks) before
 //! it becomes a [`Finding`]. Every regex is compiled once in [`PiiDetector::new`];
 //! all patterns are bounded and the regex crate is linear-time, so scanning is
@@ -27,7 +28,8 @@ mod validate;
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use regex::{Regex, RegexSet};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind};
+use regex::Regex;
 
 use crate::{Family, Finding};
 
@@ -146,8 +148,10 @@ struct Rule {
 
 /// Compiled PII detector. Build once with [`PiiDetector::new`], share freely.
 pub struct PiiDetector {
-    set: RegexSet,
     rules: Vec<Rule>,
+    /// Context words of the DOB, driver-licence, passport and ZIP validators,
+    /// ASCII case-insensitive (see [`Ctx`]).
+    ctx: [Option<AhoCorasick>; 4],
 }
 
 impl Default for PiiDetector {
@@ -162,6 +166,18 @@ struct Cand {
     score: f32,
 }
 
+/// Context-word lists the validators require before a candidate, with how far
+/// back they look; index into [`PiiDetector::ctx`].
+#[derive(Clone, Copy)]
+enum Ctx {
+    Dob = 0,
+    Dl = 1,
+    Passport = 2,
+    Zip = 3,
+}
+
+const CTX_LISTS: [(&[&str], usize); 4] = [(DOB_CTX, 40), (DL_CTX, 40), (PASSPORT_CTX, 40), (ZIP_CTX, 24)];
+
 impl PiiDetector {
     /// Compiles every pattern. The patterns are constants, so failure is a bug
     /// caught by the tests; a pattern that fails to compile is skipped.
@@ -172,20 +188,137 @@ impl PiiDetector {
                 rules.push(Rule { kind, re });
             }
         }
-        let set = RegexSet::new(rules.iter().map(|r| r.re.as_str())).unwrap_or_else(|_| RegexSet::empty());
-        Self { set, rules }
+        let ctx = CTX_LISTS.map(|(words, _)| {
+            AhoCorasickBuilder::new().ascii_case_insensitive(true).kind(Some(AhoCorasickKind::DFA)).build(words).ok()
+        });
+        Self { rules, ctx }
+    }
+
+    /// Whether a word of list `c` can occur in the validator's look-back window of
+    /// a match starting at or after `a` and ending before `end`. The validators
+    /// search a Unicode-lowercased window; ASCII case folding finds every such
+    /// occurrence because no word contains `k` (the Kelvin sign lowercases to it)
+    /// or ends in `i` (`İ` lowercases to `i` + U+0307). Without the automaton, yes.
+    fn ctx_near(&self, c: Ctx, text: &str, a: usize, end: usize) -> bool {
+        let (_, back) = CTX_LISTS[c as usize];
+        let Some(ac) = &self.ctx[c as usize] else { return true };
+        let from = floor_char(text, a.saturating_sub(back));
+        text.get(from..end).is_none_or(|r| ac.is_match(r))
     }
 
     /// Appends every PII finding in `text` to `out`. Spans are byte ranges on char
     /// boundaries; overlapping candidates are resolved by entity priority.
+    ///
+    /// Each rule's regex runs only on windows around seeds (digit runs, `@`, `:`,
+    /// URL starts) that every match of it must contain, and yields exactly the
+    /// matches a `find_iter` over the whole text would (see [`search`]).
     pub fn scan(&self, text: &str, out: &mut Vec<Finding>) {
+        let bytes = text.as_bytes();
+        let runs = digit_runs(bytes);
         let mut cands: Vec<Cand> = Vec::new();
-        for idx in self.set.matches(text).iter() {
-            let Some(rule) = self.rules.get(idx) else { continue };
-            for m in rule.re.find_iter(text) {
-                if let Some(c) = check(rule.kind, text, m.start(), m.end()) {
+        let mut seeds: Vec<(usize, usize)> = Vec::new();
+        let any = |_: usize, _: usize| true;
+        for rule in &self.rules {
+            let kind = rule.kind;
+            let mut push = |s: usize, e: usize| {
+                if let Some(c) = check(kind, text, s, e) {
                     cands.push(c);
                 }
+            };
+            let re = &rule.re;
+            // (lb, maxlen, min) per [`search`]; byte bounds allow 3-byte chars where
+            // Unicode case folding reaches beyond ASCII (K -> U+212A, s -> U+017F).
+            match kind {
+                Kind::Email => {
+                    seeds.clear();
+                    seeds.extend(memchr::memchr_iter(b'@', bytes).map(|i| (i, i + 1)));
+                    search(re, text, &seeds, (200, 1800, 1), any, &mut push);
+                }
+                Kind::Url => {
+                    // `http…://` has `://` 4-6 bytes in (`ſ` is 2 bytes), `www.` its dot 3.
+                    seeds.clear();
+                    seeds.extend(
+                        memchr::memchr2_iter(b':', b'.', bytes)
+                            .filter(|&i| {
+                                if bytes[i] == b':' {
+                                    bytes.get(i + 1..i + 3) == Some(b"//")
+                                } else {
+                                    i >= 3 && bytes.get(i - 3..i).is_some_and(|w| w.eq_ignore_ascii_case(b"www"))
+                                }
+                            })
+                            .map(|i| (i, i + 1)),
+                    );
+                    search(re, text, &seeds, (6, 3400, 1), any, &mut push);
+                }
+                Kind::Iban => {
+                    // `[a-z]{2}[0-9]{2}`: a run of 2+ digits right after a letter.
+                    seeds.clear();
+                    seeds.extend(
+                        runs.iter()
+                            .filter(|r| {
+                                r.1 - r.0 >= 2
+                                    && r.0
+                                        .checked_sub(1)
+                                        .and_then(|i| bytes.get(i))
+                                        .is_some_and(|&b| b.is_ascii_alphabetic() || b >= 0x80)
+                            })
+                            .map(|r| (r.0, r.0 + 1)),
+                    );
+                    search(re, text, &seeds, (6, 130, 1), any, &mut push);
+                }
+                Kind::Card => search(re, text, &runs, (0, 37, 12), any, &mut push),
+                Kind::Ssn => {
+                    // `\b[0-9]{3}[ -]` or `\b[0-9]{9}\b`: a whole run of 3 or 9.
+                    seeds.clear();
+                    seeds.extend(
+                        runs.iter()
+                            .filter(|r| {
+                                let n = r.1 - r.0;
+                                n == 9 || (n == 3 && matches!(bytes.get(r.1), Some(b' ' | b'-')))
+                            })
+                            .map(|r| (r.0, r.0 + 1)),
+                    );
+                    search(re, text, &seeds, (0, 11, 1), any, &mut push);
+                }
+                Kind::Dob => {
+                    let gate = |a, end| self.ctx_near(Ctx::Dob, text, a, end);
+                    search(re, text, &runs, (16, 40, 4), gate, &mut push);
+                }
+                Kind::DriverLicense => {
+                    let gate = |a, end| self.ctx_near(Ctx::Dl, text, a, end);
+                    search(re, text, &runs, (2, 21, 5), gate, &mut push);
+                }
+                Kind::Passport => {
+                    seeds.clear();
+                    seeds.extend(runs.iter().filter(|r| (6..=9).contains(&(r.1 - r.0))).map(|r| (r.0, r.0 + 1)));
+                    let gate = |a, end| self.ctx_near(Ctx::Passport, text, a, end);
+                    search(re, text, &seeds, (2, 11, 1), gate, &mut push);
+                }
+                Kind::Ipv4 => {
+                    // Each of the first three octets is a whole run of 1-3 digits
+                    // followed by a dot.
+                    seeds.clear();
+                    seeds.extend(
+                        runs.iter().filter(|r| r.1 - r.0 <= 3 && bytes.get(r.1) == Some(&b'.')).map(|r| (r.0, r.0 + 1)),
+                    );
+                    search(re, text, &seeds, (0, 15, 3), any, &mut push);
+                }
+                Kind::Ipv6 => {
+                    seeds.clear();
+                    seeds.extend(memchr::memchr_iter(b':', bytes).map(|i| (i, i + 1)));
+                    search(re, text, &seeds, (4, 60, 2), any, &mut push);
+                }
+                // The validator wants 7+ digits outside the extension.
+                Kind::Phone => search(re, text, &runs, (3, 80, 7), any, &mut push),
+                Kind::Zip => {
+                    // Only the `, ST 12345` form passes without a ZIP word.
+                    let gate = |a: usize, end: usize| {
+                        text.as_bytes().get(a..end).is_some_and(|w| w.contains(&b','))
+                            || self.ctx_near(Ctx::Zip, text, a, end)
+                    };
+                    search(re, text, &runs, (5, 16, 2), gate, &mut push);
+                }
+                Kind::Address => search_runs(re, text, &runs, address_byte, &mut push),
             }
         }
         // Context-only phone numbers (score < 0.75) yield to street addresses, whose
@@ -217,6 +350,138 @@ impl PiiDetector {
                 span: c.span,
                 score: c.score.clamp(0.0, 1.0),
             });
+        }
+    }
+}
+
+// ---------------------------------------------------------------- windowed search
+
+/// Maximal runs of ASCII digits, as `(start, end)` byte ranges.
+fn digit_runs(b: &[u8]) -> Vec<(usize, usize)> {
+    let mut runs = Vec::new();
+    let mut i = 0;
+    while let Some(off) = b.get(i..).and_then(|r| r.iter().position(u8::is_ascii_digit)) {
+        let s = i + off;
+        let e = b.get(s..).and_then(|r| r.iter().position(|c| !c.is_ascii_digit())).map_or(b.len(), |n| s + n);
+        runs.push((s, e));
+        i = e;
+    }
+    runs
+}
+
+fn floor_char(text: &str, mut i: usize) -> usize {
+    while i > 0 && !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn ceil_char(text: &str, mut i: usize) -> usize {
+    while i < text.len() && !text.is_char_boundary(i) {
+        i += 1;
+    }
+    i
+}
+
+/// Reports (via `f`) exactly the matches `re.find_iter(text)` would, given seeds
+/// with this property: every match `[s, e)` has a seed position `q` (any byte of a
+/// `(start, end)` seed range) with `s <= q <= s + lb` and `e <= s + maxlen`, decided
+/// by the matched bytes alone. Seeds are sorted and disjoint.
+///
+/// Seeds closer than a window are clustered; each cluster's window runs from the
+/// first seed minus `lb` to the last seed plus `maxlen` plus one byte (so `\b` at a
+/// match end sees the real next byte), and the regex runs with `find_at` (which
+/// sees the real previous byte) on the text cut at the window end. No match can
+/// reach the cut, and windows of different clusters are disjoint, so the matches
+/// and their leftmost-first order are those of the whole text. A cluster with fewer
+/// than `min` seed positions is skipped: every match (that the validator could
+/// accept) holds at least `min` of them, all in its own cluster. So is a window
+/// `[a, end)` for which `gate` says the validator would reject every match in it.
+fn search(
+    re: &Regex,
+    text: &str,
+    seeds: &[(usize, usize)],
+    (lb, maxlen, min): (usize, usize, usize),
+    gate: impl Fn(usize, usize) -> bool,
+    f: &mut impl FnMut(usize, usize),
+) {
+    let mut p = 0;
+    let mut i = 0;
+    while let Some(&(qs, qe)) = seeds.get(i) {
+        let mut count = qe - qs;
+        let mut end = qe + maxlen;
+        i += 1;
+        while let Some(&(ns, ne)) = seeds.get(i) {
+            if ns.saturating_sub(lb) >= end {
+                break;
+            }
+            count += ne - ns;
+            end = ne + maxlen;
+            i += 1;
+        }
+        if count < min {
+            continue;
+        }
+        let end = ceil_char(text, end.min(text.len()));
+        let mut at = floor_char(text, qs.saturating_sub(lb)).max(p);
+        if !gate(at, end) {
+            continue;
+        }
+        let Some(hay) = text.get(..end) else { continue };
+        while at < end {
+            let Some(m) = re.find_at(hay, at) else { break };
+            f(m.start(), m.end());
+            if m.end() <= at {
+                break;
+            }
+            p = m.end();
+            at = p;
+        }
+    }
+}
+
+/// Bytes a street-address match can contain: ASCII letters and digits, space,
+/// `'`, `.`, `-`, `,`, `#`, and any byte of a non-ASCII char.
+fn address_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b' ' | b'\'' | b'.' | b'-' | b',' | b'#') || b >= 0x80
+}
+
+/// Like [`search`] for a regex without a length bound whose matches contain a
+/// digit and consist of bytes in `class` only: runs the regex on each maximal run
+/// of `class` bytes that contains a digit, cut one byte past the run (that byte is
+/// ASCII, outside `class`, and no match can contain it).
+fn search_runs(
+    re: &Regex,
+    text: &str,
+    runs: &[(usize, usize)],
+    class: fn(u8) -> bool,
+    f: &mut impl FnMut(usize, usize),
+) {
+    let b = text.as_bytes();
+    let mut done = 0;
+    for &(ds, de) in runs {
+        if ds < done {
+            continue;
+        }
+        let mut a = ds;
+        while a > done && b.get(a - 1).is_some_and(|&c| class(c)) {
+            a -= 1;
+        }
+        let mut z = de;
+        while b.get(z).is_some_and(|&c| class(c)) {
+            z += 1;
+        }
+        done = z;
+        let end = ceil_char(text, (z + 1).min(text.len()));
+        let Some(hay) = text.get(..end) else { continue };
+        let mut at = a;
+        while at < z {
+            let Some(m) = re.find_at(hay, at) else { break };
+            f(m.start(), m.end());
+            if m.end() <= at {
+                break;
+            }
+            at = m.end();
         }
     }
 }

@@ -1,6 +1,7 @@
 //! PII detector tests: positives and near misses per entity, spans, pathological input.
 
 use super::*;
+use std::ops::Range;
 
 fn scan(text: &str) -> Vec<(&'static str, String)> {
     let det = PiiDetector::new();
@@ -160,4 +161,127 @@ fn megabyte_pathological_is_linear() {
         // quadratic path takes minutes here.
         assert!(start.elapsed().as_secs() < 30, "{:?}", start.elapsed());
     }
+}
+
+// ---------------------------------------------------------------- windowed search
+
+static DET: std::sync::LazyLock<PiiDetector> = std::sync::LazyLock::new(PiiDetector::new);
+
+/// Every rule's regex over the whole text, validated: the reference the windowed
+/// search must reproduce (before overlap resolution).
+fn reference(text: &str) -> Vec<(&'static str, Range<usize>)> {
+    let mut v = Vec::new();
+    for r in &DET.rules {
+        for m in r.re.find_iter(text) {
+            if let Some(c) = check(r.kind, text, m.start(), m.end()) {
+                v.push((c.kind.meta().0, c.span));
+            }
+        }
+    }
+    v.sort_by_key(|x| (x.1.start, x.0));
+    v
+}
+
+/// The findings of the windowed search, in the same form as [`reference`].
+fn windowed(text: &str) -> Vec<(&'static str, Range<usize>)> {
+    let mut out = Vec::new();
+    DET.scan(text, &mut out);
+    out.iter().map(|f| (f.rule, f.span.clone())).collect()
+}
+
+fn same_as_reference(text: &str) {
+    let got = windowed(text);
+    let all = reference(text);
+    for g in &got {
+        assert!(all.contains(g), "{text:?}: {g:?} not produced by the whole-text regexes {all:?}");
+    }
+    // Every reference candidate that survives overlap resolution is found.
+    for r in &all {
+        let overlapped = got.iter().any(|g| g.1.start < r.1.end && r.1.start < g.1.end);
+        assert!(overlapped, "{text:?}: reference candidate {r:?} missing from {got:?}");
+    }
+}
+
+#[test]
+fn digit_runs_edges() {
+    assert_eq!(digit_runs(b""), vec![]);
+    assert_eq!(digit_runs(b"12a345"), vec![(0, 2), (3, 6)]);
+    assert_eq!(digit_runs("é1é".as_bytes()), vec![(2, 3)]);
+    assert_eq!(digit_runs(b"x9"), vec![(1, 2)]);
+}
+
+#[test]
+fn candidates_at_text_edges() {
+    for t in [
+        "4111 1111 1111 1111",
+        "234-56-7891",
+        "192.168.1.20",
+        "john@example.com",
+        "https://example.com/x",
+        "www.example.org",
+        "fe80::1:2",
+        "GB82 WEST 1234 5698 7654 32",
+        "call 555-123-4567",
+        "(555) 123-4567",
+        "Austin, TX 78701",
+        "born 03/14/1985",
+        "passport 123456789",
+        "DL# D1234567",
+        "zip 94105",
+        "221 Baker Street",
+    ] {
+        same_as_reference(t);
+        assert!(!scan(t).is_empty(), "{t:?}");
+        for pad in ["", " ", "é", "中", "\n"] {
+            same_as_reference(&format!("{pad}{t}"));
+            same_as_reference(&format!("{t}{pad}"));
+        }
+    }
+}
+
+#[test]
+fn non_ascii_around_digits() {
+    for t in [
+        "é4111 1111 1111 1111é",
+        "中123-45-6789中",
+        "₁192.168.1.20",
+        "٣ 555-123-4567 ٣",
+        "Kelvin \u{212A}a@example.com and \u{017F}s@x.io",
+        "http\u{017F}://example.com/ok",
+        "İpassport 123456789",
+        "DE89\u{212A}370400440532013000",
+        "born\u{00A0}03/14/1985",
+    ] {
+        same_as_reference(t);
+    }
+}
+
+#[test]
+fn clustered_and_dense_digits_match_reference() {
+    for t in [
+        "4111 1111 1111 1111 ".repeat(40),
+        "%2541".repeat(200),
+        "1-".repeat(300),
+        "call 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9".into(),
+        "ssn 123 45 6789, zip 12345, passport AB1234567, DL# 12-34-567".repeat(5),
+        "10:30 and 1.2.3 and 2001:db8::1 and v1.2.3.4 and 1.2.3.4.5".into(),
+        format!("{}ssn 123456789", "x".repeat(300)),
+        format!("social security{}123-45-6789", " ".repeat(60)),
+    ] {
+        same_as_reference(&t);
+    }
+}
+
+#[test]
+fn context_words_are_found_by_ascii_folding() {
+    // See `PiiDetector::ctx_near`: no word may contain `k` or end in `i`.
+    for (words, _) in CTX_LISTS {
+        for w in words {
+            assert!(!w.contains('k') && !w.ends_with('i'), "{w}");
+        }
+    }
+    assert!(has("PASSPORT: 123456789", "US_PASSPORT", "123456789"));
+    assert!(has("Date of BIRTH 03/14/1985", "DATE_TIME", "03/14/1985"));
+    // The word must sit in the validator's look-back window, not just in the text.
+    assert!(none_of(&format!("passport{} 123456789", " ".repeat(60)), "US_PASSPORT"));
 }
