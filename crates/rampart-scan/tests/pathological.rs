@@ -1,5 +1,5 @@
 //! Pathological inputs (long repetitions of one pattern, ~1 MiB) fed to the
-//! normalizer and the PII and secrets detectors: each must complete and keep its
+//! normalizer, the prompt-attack detector and the PII and secrets detectors: each must complete and keep its
 //! invariants (views map to char boundaries of the input, findings lie on char
 //! boundaries). No timing assertions: the suite's own run time is the guard against
 //! quadratic behaviour (a quadratic pass over 1 MiB would take minutes).
@@ -21,6 +21,7 @@ use base64::Engine as _;
 use rampart_scan::Finding;
 use rampart_scan::normalize::{Limits, ViewKind, normalize};
 use rampart_scan::pii::PiiDetector;
+use rampart_scan::prompt::PromptDetector;
 use rampart_scan::secrets::SecretsDetector;
 
 const MB: usize = 1 << 20;
@@ -30,6 +31,7 @@ const SMALL: usize = if cfg!(debug_assertions) { MB / 4 } else { MB };
 
 static PII: LazyLock<PiiDetector> = LazyLock::new(PiiDetector::new);
 static SECRETS: LazyLock<SecretsDetector> = LazyLock::new(SecretsDetector::new);
+static PROMPT: LazyLock<PromptDetector> = LazyLock::new(PromptDetector::new);
 
 /// `unit` repeated to about `len` bytes.
 fn rep(unit: &str, len: usize) -> String {
@@ -57,7 +59,7 @@ fn check_findings(name: &str, text: &str, findings: &[Finding]) {
     }
 }
 
-/// Normalizes `norm_len` bytes of `text` and runs both detectors on [`SMALL`] bytes.
+/// Normalizes `norm_len` bytes of `text` and runs the detectors on [`SMALL`] bytes.
 fn run(name: &str, text: &str, norm_len: usize) {
     let full = text;
     let text = prefix(full, norm_len);
@@ -80,6 +82,14 @@ fn run(name: &str, text: &str, norm_len: usize) {
     check_findings(name, part, &out);
     out.clear();
     SECRETS.scan(part, &mut out);
+    check_findings(name, part, &out);
+    out.clear();
+    let scores = if part.len() == text.len() {
+        PROMPT.scan(&n, &mut out)
+    } else {
+        PROMPT.scan(&normalize(part, &Limits::default()), &mut out)
+    };
+    assert!((0.0..=1.0).contains(&scores.attack()), "{name}: score {scores:?}");
     check_findings(name, part, &out);
 }
 
