@@ -87,12 +87,15 @@ impl Head {
             acc += self.hashed.get(b as usize).copied().unwrap_or(0.0);
             prefix.push(acc);
         }
-        instances(n)
-            .map(|r| {
-                let sum = prefix.get(r.end).copied().unwrap_or(0.0) - prefix.get(r.start).copied().unwrap_or(0.0);
-                score(sum, r.len())
-            })
-            .fold(f32::NEG_INFINITY, f32::max)
+        // every window has the same length: its constant part is computed once
+        let window_base = base + len_w * length_signal(WINDOW);
+        let window_norm = 1.0 / (WINDOW as f32).sqrt();
+        let mut best = score(acc, n);
+        for r in instances(n).skip(1) {
+            let sum = prefix.get(r.end).copied().unwrap_or(0.0) - prefix.get(r.start).copied().unwrap_or(0.0);
+            best = best.max(window_base + sum * window_norm);
+        }
+        best
     }
 }
 

@@ -228,7 +228,9 @@ impl Rules {
                 hits.push(Hit { rule, span: m.start()..m.end() });
             }
         }
-        if !patterns {
+        // Most text matches no pattern: one earliest-match scan says so (the fast,
+        // non-overlapping DFA loop) before the overlapping scan that names them.
+        if !patterns || !self.set.is_match(text) {
             return;
         }
         for idx in self.set.matches(text).iter() {

@@ -112,3 +112,19 @@ fn empty_and_huge_inputs_do_not_panic() {
     let big = "ignore ".repeat(50_000);
     let _ = scan(&big);
 }
+
+#[test]
+fn fast_logit_equals_the_max_over_instances_used_in_training() {
+    let det = PromptDetector::new();
+    for len in [0usize, 5, 63, 64, 65, 200, 1001] {
+        let text: String = (0..len).map(|i| format!("w{} ", (i * 7919) % 613)).collect();
+        let norm = normalize(&text, &Limits::default());
+        let f = det.features(&norm);
+        for head in &det.model.heads {
+            let slow =
+                model::instances(f.hashed.len()).map(|r| head.instance_logit(&f, r)).fold(f32::NEG_INFINITY, f32::max);
+            let fast = head.logit(&f);
+            assert!((slow - fast).abs() < 1e-3, "len {len}: {slow} vs {fast}");
+        }
+    }
+}
