@@ -131,6 +131,11 @@ impl PromptDetector {
         let skeleton = norm.view(ViewKind::Skeleton).is_some();
         for (vi, view) in norm.views().iter().enumerate() {
             let patterns = !(skeleton && view.kind == ViewKind::Canonical);
+            // with a skeleton, the canonical view only adds the delimiter phrases,
+            // which all start with `<` or `[`
+            if !patterns && memchr::memchr2(b'<', b'[', view.text.as_bytes()).is_none() {
+                continue;
+            }
             self.rules.matches(&view.text, patterns, &mut seen, &mut hits);
             out.extend(hits.drain(..).map(|h| (h, vi)));
         }
