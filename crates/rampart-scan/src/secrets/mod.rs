@@ -826,5 +826,7 @@ fn owned_by_format_rule(key_lower: &str, value: &str) -> bool {
         "nrak-",
     ];
     let v = value.to_ascii_lowercase();
-    NAMES.iter().any(|n| key_lower.contains(n)) || PREFIXES.iter().any(|p| v.starts_with(p))
+    // New Relic license keys end in a fixed marker rather than starting with a prefix.
+    let nr_license = v.len() == 40 && v.ends_with("nral");
+    nr_license || NAMES.iter().any(|n| key_lower.contains(n)) || PREFIXES.iter().any(|p| v.starts_with(p))
 }
