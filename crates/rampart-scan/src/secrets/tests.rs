@@ -410,3 +410,10 @@ fn newrelic_license_and_okta_shapes() {
     assert_secret(&format!("Authorization: SSWS {okta}"), &okta, "secrets.okta.token");
     assert!(scan(&format!("okta: 00{}-", fake(39, ALNUM))).iter().all(|f| f.rule != "secrets.okta.token"));
 }
+
+#[test]
+fn connection_uri_to_documentation_address_is_an_example() {
+    assert_clean("postgresql://app:Zq8vLm2pWx@[2001:db8::7]/orders");
+    assert_clean("mysql://app:Zq8vLm2pWx@192.0.2.10:3306/orders");
+    assert_secret("postgresql://app:Zq8vLm2pWx@10.1.2.3/orders", "Zq8vLm2pWx", "secrets.database.connection_uri");
+}
