@@ -305,6 +305,11 @@ impl SecretsDetector {
             if k.len() > 80 {
                 continue;
             }
+            // a segment of a colon-chained name (`did:method:id`, `urn:ns:value`) is
+            // part of an identifier, not a `name: value` assignment
+            if start > 0 && bytes[start - 1] == b':' && caps.name("eq").is_some_and(|e| e.as_str() == ":") {
+                continue;
+            }
             // values are ASCII (see the pattern), so any byte index is a char boundary
             let value = trim_value(&v.as_str()[..v.len().min(200)]);
             let loose = caps.name("sp").is_some();

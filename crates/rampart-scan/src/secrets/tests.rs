@@ -417,3 +417,9 @@ fn connection_uri_to_documentation_address_is_an_example() {
     assert_clean("mysql://app:Zq8vLm2pWx@192.0.2.10:3306/orders");
     assert_secret("postgresql://app:Zq8vLm2pWx@10.1.2.3/orders", "Zq8vLm2pWx", "secrets.database.connection_uri");
 }
+
+#[test]
+fn colon_chained_identifier_is_not_an_assignment() {
+    assert_clean("owner: did:keypass:zx-qrs789");
+    assert_secret("db_password: Qm7vX2pL9w", "Qm7vX2pL9w", "secrets.generic.assignment");
+}
