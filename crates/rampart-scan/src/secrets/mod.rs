@@ -217,6 +217,10 @@ impl SecretsDetector {
                 let value = &text[m.start()..m.end()];
                 let ok = match rule.check {
                     Check::Vendor => vendor_value_ok(value, caps.name("kw").is_some()),
+                    Check::Password => {
+                        let rest = caps.get(0).map_or("", |all| &text[m.end()..all.end().max(m.end())]);
+                        passes(Check::Password, value) && !documentation_host(rest)
+                    }
                     check => passes(check, value),
                 };
                 if !ok {
@@ -299,6 +303,11 @@ impl SecretsDetector {
             }
             retried = !retried;
             if k.len() > 80 {
+                continue;
+            }
+            // a segment of a colon-chained name (`did:method:id`, `urn:ns:value`) is
+            // part of an identifier, not a `name: value` assignment
+            if start > 0 && bytes[start - 1] == b':' && caps.name("eq").is_some_and(|e| e.as_str() == ":") {
                 continue;
             }
             // values are ASCII (see the pattern), so any byte index is a char boundary
@@ -538,6 +547,14 @@ fn is_stand_in(value: &str) -> bool {
         distinct[c as usize] = true;
     }
     distinct.iter().filter(|&&d| d).count() <= 2
+}
+
+/// Whether the host after a URL's `user:password` (`rest` starts at the `@`) is an
+/// address reserved for documentation (RFC 3849 `2001:db8::/32`, RFC 5737 test nets):
+/// such URLs are examples, not live credentials.
+fn documentation_host(rest: &str) -> bool {
+    let host = rest.trim_start_matches('@').trim_start_matches('[').to_ascii_lowercase();
+    ["2001:db8:", "192.0.2.", "198.51.100.", "203.0.113."].iter().any(|p| host.starts_with(p))
 }
 
 /// Whether `value` is a plausible password in a URL or connection string.
@@ -826,5 +843,7 @@ fn owned_by_format_rule(key_lower: &str, value: &str) -> bool {
         "nrak-",
     ];
     let v = value.to_ascii_lowercase();
-    NAMES.iter().any(|n| key_lower.contains(n)) || PREFIXES.iter().any(|p| v.starts_with(p))
+    // New Relic license keys end in a fixed marker rather than starting with a prefix.
+    let nr_license = v.len() == 40 && v.ends_with("nral");
+    nr_license || NAMES.iter().any(|n| key_lower.contains(n)) || PREFIXES.iter().any(|p| v.starts_with(p))
 }

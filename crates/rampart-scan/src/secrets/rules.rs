@@ -624,7 +624,7 @@ pub(crate) const FIXED: &[Rule] = &[
         "saas",
         "NEWRELIC_KEY",
         0.9,
-        r"\b(?:NRAK-[A-Z0-9]{27}|NRJS-[a-f0-9]{19}|NRI[IQ]-[A-Za-z0-9_\-]{32}|NRRA-[a-f0-9]{42}|[A-Za-z0-9]{36}NRAL)\b",
+        r"\b(?:NRAK-[A-Z0-9]{27}|NRJS-[a-f0-9]{19}|NRI[IQ]-[A-Za-z0-9_\-]{32}|NRRA-[a-f0-9]{42}|(?:eu01xx[a-f0-9]{30}|[a-f0-9]{36})NRAL)\b",
         N,
     )
     .with_anchor(r"nr(?:ak|js|ii|iq|ra|al)"),
@@ -716,10 +716,40 @@ pub(crate) const FIXED: &[Rule] = &[
         "saas",
         "OKTA_TOKEN",
         0.8,
-        r"(?i)okta[\s\S]{0,40}?\b(?P<s>(?-i:00[A-Za-z0-9_\-]{40}))(?:[^A-Za-z0-9_\-]|$)",
+        r"(?i)(?:okta[\s\S]{0,40}?|\bSSWS\s+)\b(?P<s>(?-i:00[A-Za-z0-9_\-]{39}[A-Za-z0-9]))(?:[^A-Za-z0-9_\-]|$)",
         Entropy(3.5),
     )
-    .with_anchor(r"okta"),
+    .with_anchor(r"okta|ssws"),
+    // Zoho OAuth access / refresh token: `1000.` + 32 hex + `.` + 32 hex.
+    r("secrets.zoho.oauth_token", "saas", "ZOHO_TOKEN", 0.9, r"\b1000\.[a-f0-9]{32}\.[a-f0-9]{32}\b", N),
+    // Blynk OAuth client credentials: `oa2-client-id_` + 32-char id, `:` + secret.
+    r(
+        "secrets.blynk.client_credentials",
+        "saas",
+        "BLYNK_CREDENTIALS",
+        0.9,
+        r"\boa2-client-id_[A-Za-z0-9_\-]{32}:[A-Za-z0-9]{32,64}\b",
+        N,
+    ),
+    // TrueNAS API key: `<key id>-` + 64 alphanumerics, passed to `auth.login_with_api_key`.
+    r(
+        "secrets.truenas.api_key",
+        "saas",
+        "TRUENAS_API_KEY",
+        0.85,
+        r#"login_with_api_key[\s\S]{0,60}?["'](?P<s>\d{1,6}-[A-Za-z0-9]{64})["']"#,
+        N,
+    )
+    .with_anchor(r"login_with_api_key"),
+    // AWS resource name carrying a 12-digit account id.
+    r(
+        "secrets.aws.arn",
+        "cloud",
+        "AWS_ARN",
+        0.6,
+        r"\barn:aws[a-z\-]{0,10}:[a-z0-9\-]{2,30}:[a-z0-9\-]{0,20}:\d{12}:[A-Za-z0-9_/:.*+=,@\-]{1,200}",
+        N,
+    ),
     r("secrets.octopus.key", "saas", "OCTOPUS_KEY", 0.9, r"\bAPI-[A-Z0-9]{26}\b", N),
     r(
         "secrets.launchdarkly.key",
@@ -802,7 +832,7 @@ pub(crate) const FIXED: &[Rule] = &[
         "generic",
         "PASSWORD_HASH",
         0.8,
-        r"\$krb5asrep\$23\$[^:\s]{1,100}:[a-f0-9]{32}\$[a-f0-9]{64,}",
+        r"\$krb5asrep\$23\$(?:[^:\s$]{1,100}:)?[a-f0-9]{32}\$[a-f0-9]{64,}",
         N,
     ),
     r("secrets.django.insecure_key", "generic", "DJANGO_SECRET_KEY", 0.9, r"\bdjango-insecure-[^\s'\x22]{30,}", N),

@@ -381,3 +381,45 @@ fn generic_defers_to_provider_formats() {
     let v = fake(32, ALNUM);
     assert_secret(&format!("api_key = \"{v}\""), &v, "secrets.generic.assignment");
 }
+
+#[test]
+fn zoho_blynk_truenas_arn_krb5_formats() {
+    let zoho = format!("1000.{}.{}", fake(32, HEX), fake(32, HEX));
+    assert_secret(&format!("token: {zoho}"), &zoho, "secrets.zoho.oauth_token");
+    let blynk = format!("oa2-client-id_{}:{}", fake(32, ALNUM), fake(40, ALNUM));
+    assert_secret(&format!("curl -u {blynk} https://example.test"), &blynk, "secrets.blynk.client_credentials");
+    let nas = format!("7-{}", fake(64, ALNUM));
+    assert_secret(
+        &format!(r#"{{"method": "auth.login_with_api_key", "params": ["{nas}"]}}"#),
+        &nas,
+        "secrets.truenas.api_key",
+    );
+    let arn = "arn:aws:sns:eu-west-1:210987654321:build-alerts";
+    assert_secret(&format!("topic = \"{arn}\""), arn, "secrets.aws.arn");
+    let hash = format!("$krb5asrep$23${}${}", fake(32, HEX), fake(96, HEX));
+    assert_secret(&format!("{hash}\n"), &hash, "secrets.password_hash.krb5_asrep");
+}
+
+#[test]
+fn newrelic_license_and_okta_shapes() {
+    let nr = format!("{}NRAL", fake(36, HEX));
+    assert_secret(&format!("license_key: {nr}"), &nr, "secrets.newrelic.key");
+    // non-hex body: not a license key, and the generic rule defers to the format
+    assert_clean("license_key: q1w2e3r4t5y6u7i8o9p0q1w2e3r4t5y6u7i8NRAL");
+    let okta = format!("00{}", fake(40, ALNUM));
+    assert_secret(&format!("Authorization: SSWS {okta}"), &okta, "secrets.okta.token");
+    assert!(scan(&format!("okta: 00{}-", fake(39, ALNUM))).iter().all(|f| f.rule != "secrets.okta.token"));
+}
+
+#[test]
+fn connection_uri_to_documentation_address_is_an_example() {
+    assert_clean("postgresql://app:Zq8vLm2pWx@[2001:db8::7]/orders");
+    assert_clean("mysql://app:Zq8vLm2pWx@192.0.2.10:3306/orders");
+    assert_secret("postgresql://app:Zq8vLm2pWx@10.1.2.3/orders", "Zq8vLm2pWx", "secrets.database.connection_uri");
+}
+
+#[test]
+fn colon_chained_identifier_is_not_an_assignment() {
+    assert_clean("owner: did:keypass:zx-qrs789");
+    assert_secret("db_password: Qm7vX2pL9w", "Qm7vX2pL9w", "secrets.generic.assignment");
+}
