@@ -132,71 +132,89 @@ pub fn hash_tokens(text: &str, bits: u32, out: &mut Vec<u32>) {
     }
 }
 
-/// Characters rarely found in prose, common in optimized adversarial suffixes.
-fn is_rare_symbol(c: char) -> bool {
-    matches!(
-        c,
-        '~' | '^'
-            | '$'
-            | '\\'
-            | '{'
-            | '}'
-            | '@'
-            | '_'
-            | '<'
-            | '>'
-            | '='
-            | '*'
-            | '+'
-            | '&'
-            | '%'
-            | '#'
-            | '['
-            | ']'
-            | '`'
-    )
-}
-
 /// 1.0 when the text ends in a run that looks like an optimized adversarial suffix,
 /// else 0.0 (see [`adversarial_tail`]).
 pub fn gibberish_tail(original: &str) -> f32 {
     if adversarial_tail(original).is_some() { 1.0 } else { 0.0 }
 }
 
-/// The byte range of the last 20 characters (trailing whitespace ignored) when they look
-/// like an optimized adversarial suffix (GCG-style gibberish: rare symbols, frequent
-/// changes between letter case, digits and punctuation).
+/// Non-blank characters examined at the end of a text.
+const TAIL_CHARS: usize = 16;
+/// More blanks than this inside the tail: it is prose or layout, not one suffix.
+const TAIL_MAX_BLANKS: usize = 3;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CharKind {
+    Upper,
+    Lower,
+    Digit,
+    Symbol,
+}
+
+fn char_kind(c: char) -> CharKind {
+    if c.is_uppercase() {
+        CharKind::Upper
+    } else if c.is_alphabetic() {
+        CharKind::Lower
+    } else if c.is_numeric() {
+        CharKind::Digit
+    } else {
+        CharKind::Symbol
+    }
+}
+
+/// The byte range of the text's last [`TAIL_CHARS`] non-blank characters when they look
+/// like an optimized adversarial suffix (GCG-style: printable ASCII drawn almost at
+/// random). Random strings differ from prose, code, tables and math in two ways that
+/// survive together only rarely in real text: many distinct punctuation characters in
+/// a short span, and "breaks" inside letter runs (a capital after a lowercase letter
+/// that does not start a camel-case word, letters glued to digits). Hex identifiers
+/// (UUIDs, hashes) are excluded: they mix letters and digits by nature.
 pub fn adversarial_tail(original: &str) -> Option<std::ops::Range<usize>> {
     let trimmed = original.trim_end();
-    let start = trimmed.char_indices().rev().nth(19).map(|(i, _)| i)?;
-    let tail = trimmed.get(start..).unwrap_or_default();
-    let class = |c: char| {
-        if c.is_lowercase() {
-            0u8
-        } else if c.is_uppercase() {
-            1
-        } else if c.is_numeric() {
-            2
-        } else {
-            3
+    let mut tail: Vec<char> = Vec::with_capacity(TAIL_CHARS);
+    let (mut blanks, mut start) = (0usize, trimmed.len());
+    for (i, c) in trimmed.char_indices().rev() {
+        if tail.len() == TAIL_CHARS {
+            break;
         }
-    };
-    let (mut rare, mut letters, mut count, mut transitions) = (0usize, 0usize, 0usize, 0usize);
-    let mut last: Option<u8> = None;
-    for c in tail.chars() {
-        rare += usize::from(is_rare_symbol(c));
-        letters += usize::from(c.is_alphabetic());
         if c.is_whitespace() {
-            continue;
+            blanks += 1;
+            if blanks > TAIL_MAX_BLANKS {
+                return None;
+            }
+        } else {
+            tail.push(c);
         }
-        let k = class(c);
-        count += 1;
-        if last.is_some_and(|l| l != k) {
-            transitions += 1;
-        }
-        last = Some(k);
+        start = i;
     }
-    (rare >= 3 && letters >= 2 && transitions * 100 >= count * 45).then_some(start..trimmed.len())
+    if tail.len() < TAIL_CHARS {
+        return None;
+    }
+    tail.reverse();
+    let kinds: Vec<CharKind> = tail.iter().map(|&c| char_kind(c)).collect();
+    let letters = kinds.iter().filter(|k| matches!(k, CharKind::Upper | CharKind::Lower)).count();
+    let hex = tail.iter().all(|c| c.is_ascii_hexdigit() || "-\"'{},:[]".contains(*c));
+    if letters < 3 || hex {
+        return None;
+    }
+    let mut breaks = 0usize;
+    for (j, pair) in kinds.windows(2).enumerate() {
+        let (a, b) = (pair[0], pair[1]);
+        let camel_word = kinds.get(j + 2) == Some(&CharKind::Lower) && kinds.get(j + 3) == Some(&CharKind::Lower);
+        breaks += usize::from(a == CharKind::Lower && b == CharKind::Upper && !camel_word);
+        let letter = |k: CharKind| matches!(k, CharKind::Upper | CharKind::Lower);
+        breaks += usize::from((letter(a) && b == CharKind::Digit) || (a == CharKind::Digit && letter(b)));
+    }
+    let mut symbols = [false; 128];
+    for &c in &tail {
+        if c.is_ascii_punctuation() {
+            symbols[c as usize] = true;
+        }
+    }
+    let distinct_symbols = symbols.iter().filter(|&&s| s).count();
+    let random = (distinct_symbols >= 4 && breaks >= 1) || distinct_symbols >= 6 || (breaks >= 3 && distinct_symbols >= 2);
+    random.then_some(start..trimmed.len())
 }
 
 /// The length signal: grows with the number of tokens, saturating around 4k tokens.

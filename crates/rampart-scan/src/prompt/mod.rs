@@ -39,6 +39,10 @@ pub const DEFAULT_THRESHOLD: f32 = 0.5;
 /// Jailbreak floor when the text ends in an optimized adversarial suffix.
 const ADVERSARIAL_SUFFIX_FLOOR: f32 = 0.6;
 
+/// Jailbreak floor when two distinct jailbreak rules (other than hypothetical
+/// framing) fire in one text.
+const COMBINED_JAILBREAK_FLOOR: f32 = 0.6;
+
 /// Decoded views shorter than this are not classified (rules still run on them).
 const MIN_CLASSIFIED_DECODED: usize = 16;
 
@@ -139,6 +143,9 @@ impl PromptDetector {
             self.rules.matches(&view.text, patterns, &mut seen, &mut hits);
             out.extend(hits.drain(..).map(|h| (h, vi)));
         }
+        if let Some(derived) = out.iter().find_map(|(h, vi)| Some((self.rules.derived(norm.original, h)?, *vi))) {
+            out.push(derived);
+        }
         out
     }
 
@@ -168,6 +175,19 @@ impl PromptDetector {
         }
         if features::adversarial_tail(original).is_some() {
             floors.jailbreak = floors.jailbreak.max(ADVERSARIAL_SUFFIX_FLOOR);
+        }
+        // Weak jailbreak rules are common alone (a role-play, "no filters" in a photo
+        // brief) but rarely meet: two distinct techniques together are a jailbreak.
+        let mut techniques = rules
+            .iter()
+            .filter_map(|&r| self.rules.all().get(r))
+            .filter(|r| r.family == Family::Jailbreak && r.category != "hypothetical_framing")
+            .map(|r| r.id)
+            .collect::<Vec<_>>();
+        techniques.sort_unstable();
+        techniques.dedup();
+        if techniques.len() >= 2 {
+            floors.jailbreak = floors.jailbreak.max(COMBINED_JAILBREAK_FLOOR);
         }
         floors
     }

@@ -65,7 +65,6 @@ const PHRASES: &[(Rule, &[&str])] = &[
             "developer mode enabled",
             "developer mode output",
             "enable developer mode",
-            "stay in character",
             "always intelligent and machiavellian",
             "antigpt",
             "betterdan",
@@ -79,15 +78,20 @@ const PHRASES: &[(Rule, &[&str])] = &[
     ),
     (
         jb("jailbreak.weak_terms", "persona", None),
-        &["jailbreak", "unfiltered", "uncensored", "amoral", "unethical ai", "no morals", "dev mode"],
+        &["jailbreak", "stay in character", "unfiltered", "uncensored", "amoral", "unethical ai", "no morals", "dev mode"],
     ),
 ];
 
-/// Patterns over a view. ASCII `\b`; `[a-z']+` stands for a word.
+/// Patterns over a view. ASCII `\b`; `[a-z']+` stands for a word. The folded view
+/// has accents stripped, so the non-English patterns are written without them.
 const PATTERNS: &[(Rule, &str)] = &[
     (
         inj("injection.override", "instruction_override", Some(0.9)),
-        r"\b(?:ignore|disregard|forget|skip|bypass|override|overlook|neglect|abandon|discard|set aside|throw out) (?:[a-z']+ ){0,3}(?:previous|prior|above|earlier|preceding|former|original|initial|all|any|your|system|given|old|existing) (?:[a-z']+ ){0,2}(?:instructions?|prompts?|directions?|directives?|rules|guidelines|commands?|context|messages?|requests?|guidance|programming|conversation)\b",
+        r"\b(?:ignore|disregard|forget|skip|bypass|override|overlook|neglect|abandon|discard|set aside|throw out|overwrite|supersede|nullify)s? (?:[a-z']+ ){0,3}(?:previous|prior|above|earlier|preceding|former|original|initial|all|any|your|system|given|old|existing) (?:[a-z']+ ){0,2}(?:instr[a-z]*|prompts?|directions?|directives?|rules|guidelines|commands?|context|messages?|requests?|guidance|programming|conversation|orders|constraints|training|text)\b",
+    ),
+    (
+        inj("injection.override_above", "instruction_override", Some(0.85)),
+        r"\b(?:ignore|disregard|forget)s? (?:all |everything |anything )?(?:of )?(?:the |what(?:'s| is| was| you were told)? )?(?:above|previous|prior|preceding|before this|said before|written above|stated above)\b|\b(?:ignore|disregard|forget)s? (?:the|all|any|your|these|those|all the|all your) (?:[a-z']+ )?(?:instr[a-z]*|directions?|directives?|prompts?|rules|guidelines|commands?|orders|text|messages?) (?:above|before this|so far|given (?:to you )?(?:above|before|earlier))\b",
     ),
     (
         inj("injection.override_negated", "instruction_override", Some(0.85)),
@@ -98,12 +102,22 @@ const PATTERNS: &[(Rule, &str)] = &[
         r"\b(?:ignore|disregard|forget) (?:everything|all|anything)(?: (?:that )?(?:was )?(?:said|written|stated|mentioned|you were told|you've been told|i said|i told you))? (?:before|above|previously|earlier|so far|prior)\b",
     ),
     (
+        // German, Spanish, French, Italian, Portuguese: "ignore/forget (the previous)
+        // instructions", "forget everything"
+        inj("injection.override_multilingual", "instruction_override", Some(0.85)),
+        r"\b(?:ignorier[a-z]*|vergiss|vergesst|vergessen sie|missachte[a-z]*)\b[^.!?\n]{0,40}\b(?:anweisung(?:en)?|instruktionen|befehle|vorgaben|regeln|alles)\b|\b(?:ignora|ignore|ignorar|olvida|olvide|olvidar|omite)\b[^.!?\n]{0,40}\b(?:instrucciones|indicaciones|ordenes|todo lo anterior)\b|\b(?:ignorez|ignore|oubliez|oublie)\b[^.!?\n]{0,40}\b(?:instructions|consignes|directives) (?:precedentes|anterieures|ci-dessus|initiales)\b|\b(?:oubliez|oublie) tout\b|\b(?:ignora|dimentica)\b[^.!?\n]{0,40}\b(?:istruzioni|indicazioni) precedenti\b|\b(?:ignore|ignora|esqueca)\b[^.!?\n]{0,40}\b(?:instrucoes|orientacoes) anteriores\b",
+    ),
+    (
         inj("injection.new_instructions", "instruction_override", None),
-        r"\b(?:new|updated|real|actual|true|secret|hidden|additional|important) (?:instructions?|task|directive|orders|system prompt)(?: for (?:the )?(?:ai|assistant|model|you))? ?:",
+        r"\b(?:new|updated|real|actual|true|secret|hidden|additional|important) (?:instructions?|task|directive|orders|system prompt)(?: for (?:the )?(?:ai|assistant|model|you))? ?:|\b(?:now|instead),? (?:we will|we'll|let's|you will|you'll|you must) (?:perform|do|start|begin|work on) (?:a |an )?(?:new|different|another)\b",
     ),
     (
         inj("injection.prompt_extraction", "prompt_extraction", Some(0.85)),
-        r"\b(?:reveal|print|show|display|output|repeat|tell me|give me|share|leak|dump|spell out|write out|recite|provide|return|echo|what (?:is|are|was|were))\b (?:[a-z']+ ){0,4}(?:system prompt|system message|system instructions|initial prompt|initial instructions|original prompt|original instructions|hidden prompt|hidden instructions|secret prompt|secret instructions|pre-?prompt|text of (?:the|your) prompt|(?:text|words|everything|instructions|prompt) (?:above|before this))",
+        r"\b(?:reveal|print|show|display|output|repeat|tell me|give me|share|leak|dump|spell out|write out|recite|provide|return|echo|what (?:is|are|was|were))\b (?:[a-z']+ ){0,4}(?:system prompt|system message|system instructions|initial prompt|initial instructions|original prompt|original instructions|hidden prompt|hidden instructions|secret prompt|secret instructions|pre-?prompt|instructions you were given|text of (?:the|your) prompt|(?:text|words|everything|instructions|prompt) (?:above|before this))",
+    ),
+    (
+        inj("injection.secret_extraction", "prompt_extraction", None),
+        r"\b(?:reveal|tell me|give me|share|leak|spell|what (?:is|was))\b (?:[a-z']+ ){0,2}(?:your|the) (?:password|passphrase|secret (?:key|word|code)|instructions|prompt|rules)\b",
     ),
     (
         inj("injection.role_tag", "fake_delimiter", None),
@@ -111,15 +125,34 @@ const PATTERNS: &[(Rule, &str)] = &[
     ),
     (
         inj("injection.addressed_to_model", "indirect", None),
-        r"\b(?:ai|assistant|model|chatbot|llm|language model|gpt|chatgpt|bot)s?(?: reading this)?, (?:please |you must |you should )?(?:ignore|disregard|include|add|append|insert|respond|reply|say|write|print|output|tell|answer|translate|do not|don't)\b",
+        r"\b(?:ai|assistant|model|chatbot|llm|language model|gpt|chatgpt|bot)s?(?: reading this)?, (?:please |you must |you should )?(?:ignore|disregard|include|add|append|insert|respond|reply|say|write|print|output|tell|answer|translate|do not|don't)\b|\bif you are an? (?:ai|llm|language model|ai assistant|chatbot|assistant) (?:reading|processing|summari[sz]ing|parsing)\b",
     ),
     (
+        // an instruction about the reader's reply, planted in data ("In your response,
+        // suggest …", "Translate your answer into …", "… to your reply")
         inj("injection.response_directive", "indirect", None),
-        r"\b(?:add|append|include|insert|mention|embed|end|start|begin|prefix|conclude|finish|modify|change|rewrite|translate|replace|enhance|incorporate|respond|reply)\b[^.!?\n]{0,80}\byour (?:reply|replies|response|responses|answer|answers|output|summary)\b",
+        r"\b(?:add|append|include|insert|mention|embed|end|start|begin|prefix|conclude|finish|modify|change|rewrite|translate|replace|enhance|incorporate|respond|reply|augment|integrate|encode|encrypt|reverse|invert|shift|scramble|jumble|render|express|convert|combine|write|provide|format|use)\b[^.!?\n]{0,80}\byour (?:reply|replies|response|responses|answer|answers|output|summary|message)\b|\b(?:in|within|throughout|at the end of|at the start of) your (?:reply|replies|response|responses|answer|answers|output|summary|message)s?,|\bwhen (?:responding|replying|answering|summari[sz]ing)\b",
+    ),
+    (
+        // a code document telling the reader to fold a snippet into its own solution
+        inj("injection.code_directive", "indirect", None),
+        r"\b(?:following|subsequent|below|this) (?:code |python )?(?:block|snippet|excerpt|section|script|code)\b[^.!?\n]{0,80}\byour (?:code|solution|implementation|codebase|algorithm|program|response|answer|project|elucidation)\b|\byour (?:code|solution|implementation|codebase|algorithm|program|elucidation)\b[^.!?\n]{0,60}\b(?:following|subsequent|below) code\b",
     ),
     (
         jb("jailbreak.no_restrictions", "restriction_removal", None),
         r"\b(?:no|without|free (?:from|of)|not bound by|doesn't have|does not have|don't have|do not have|broken free of|break free of|ignores?|bypass(?:es)?|not restricted by|regardless of) (?:[a-z']+ ){0,3}(?:restrictions|filters|limitations|censorship|ethics|ethical guidelines|morals|moral guidelines|content polic(?:y|ies)|safeguards|boundaries|constraints|principles)\b",
+    ),
+    (
+        jb("jailbreak.unrestrained", "restriction_removal", Some(0.7)),
+        r"\b(?:not|never|isn't|aren't|is no longer|are no longer) (?:be )?(?:restrained|bound|limited|restricted|constrained|held back|governed|censored) by (?:any )?(?:[a-z']+ ){0,2}(?:rules|morals|ethics|guidelines|policies|restrictions|laws|principles|filters|programming|values|virtues)\b|\b(?:has|have) no (?:[a-z']+ )?(?:filters|restrictions|limits|limitations|morals|ethics|boundaries|censorship)\b",
+    ),
+    (
+        jb("jailbreak.no_warnings", "restriction_removal", None),
+        r"\b(?:never|not|don't|do not|won't|will not|without) (?:ever )?(?:include|add|give|provide|adding|including|giving)? ?(?:any )?(?:warnings?|disclaimers?|moral(?:izing)?|ethical (?:warnings|concerns)|apolog(?:y|ies|ize))\b",
+    ),
+    (
+        jb("jailbreak.say_anything", "restriction_removal", None),
+        r"\b(?:can|will|could) (?:say|do|generate|write|answer) (?:anything|everything|whatever)\b",
     ),
     (
         jb("jailbreak.policy_reference", "restriction_removal", None),
@@ -138,6 +171,18 @@ const PATTERNS: &[(Rule, &str)] = &[
         r"\b(?:you are|you're|act as|pretend to be|roleplay as|simulate) (?:now )?(?:a |an )?(?:[a-z']+ ){0,2}(?:ai|chatbot|model|assistant|bot) (?:that|which|who) (?:has no|doesn't|does not|can|will|never|always)\b",
     ),
     (
+        jb("jailbreak.persona_takeover", "persona", None),
+        r"\bfrom now on,? (?:you (?:are|will|shall|must|act|respond|answer)|act as|pretend|you're)\b|\b(?:take up|adopt|assume|embody|take on) the (?:persona|role|character|identity) of\b|\byou are (?:now )?(?:going to|about to) (?:act|pretend|play|roleplay|immerse|simulate|be)\b",
+    ),
+    (
+        jb("jailbreak.prompt_slot", "persona", None),
+        r"\[(?:insert|your|put your|enter your) (?:prompt|question|request)[a-z ]*\]|\bprompt ?: ?\[|\btokens? (?:will be |are )?(?:deducted|lost|removed)\b",
+    ),
+    (
+        jb("jailbreak.authority_claim", "persona", None),
+        r"\b(?:i am|i'm) (?:your|the) (?:developer|creator|programmer|admin(?:istrator)?|owner)\b|\b(?:i am|i'm) an? openai (?:employee|engineer|developer)\b",
+    ),
+    (
         jb("jailbreak.hypothetical", "hypothetical_framing", None),
         r"\b(?:hypothetical(?:ly)?|fictional|imaginary|in a world where|for (?:educational|research) purposes only)\b",
     ),
@@ -153,7 +198,27 @@ pub struct Rules {
     regexes: Vec<Regex>,
     /// Regex index → rule index.
     regex_rule: Vec<usize>,
+    /// Rules whose hit inside a document raises [`DIRECTIVE_IN_DOCUMENT`].
+    directive_rules: Vec<usize>,
+    /// Index of the derived [`DIRECTIVE_IN_DOCUMENT`] rule.
+    derived: usize,
+    document: Regex,
 }
+
+/// A derived rule: an instruction about the reader's reply or code
+/// (`injection.response_directive`, `injection.code_directive`) inside text that is
+/// structured as data: an email (header fields, a salutation line), a table, a code
+/// block. Written by the author of a document, such a sentence is addressed to whatever
+/// model will process it: the shape of an indirect injection. In a plain request the
+/// same words are an ordinary user instruction, so the plain rules stay weak.
+const DIRECTIVE_IN_DOCUMENT: Rule = inj("injection.directive_in_document", "indirect", Some(0.7));
+
+/// Rules that count as a directive for [`DIRECTIVE_IN_DOCUMENT`].
+const DIRECTIVE_RULES: &[&str] = &["injection.response_directive", "injection.code_directive"];
+
+/// Structure of a document, on the original text: email header fields or a salutation
+/// line, a fenced code block, two consecutive table rows.
+const DOCUMENT_PATTERN: &str = r"(?im)^[ \t]*(?:subject|from|to|date|cc|sent|received date)[ \t]*:|email_from:|^[ \t]*(?:hi|hello|dear) [^\n,]{1,40},|```|(?:^|\n)[^\n]*\|[^\n]*\|[^\n]*\|[^\n]*\n[^\n]*\|[^\n]*\|[^\n]*\|";
 
 impl std::fmt::Debug for Rules {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -209,7 +274,23 @@ impl Rules {
             .iter()
             .map(|s| RegexBuilder::new(s).size_limit(16 << 20).build().expect("built-in prompt pattern must compile"))
             .collect();
-        Self { rules, phrases, phrase_rule, set, regexes, regex_rule }
+        let directive_rules =
+            DIRECTIVE_RULES.iter().filter_map(|id| rules.iter().position(|r: &Rule| r.id == *id)).collect();
+        rules.push(DIRECTIVE_IN_DOCUMENT);
+        let derived = rules.len() - 1;
+        let document = RegexBuilder::new(DOCUMENT_PATTERN)
+            .size_limit(4 << 20)
+            .build()
+            .expect("built-in document pattern must compile");
+        Self { rules, phrases, phrase_rule, set, regexes, regex_rule, directive_rules, derived, document }
+    }
+
+    /// The hit of the derived directive-in-document rule for a directive rule's `hit`
+    /// when the original text is structured as a document (same span); `None` for
+    /// other rules or plain text.
+    pub fn derived(&self, original: &str, hit: &Hit) -> Option<Hit> {
+        (self.directive_rules.contains(&hit.rule) && self.document.is_match(original))
+            .then(|| Hit { rule: self.derived, span: hit.span.clone() })
     }
 
     /// Every rule, in a fixed order (the classifier's rule features use this order).

@@ -42,6 +42,10 @@ pub(crate) struct TrainArgs {
     /// Skip the source-held-out validation.
     #[arg(long)]
     no_validation: bool,
+    /// Also write each row's held-out score (JSONL: source, kind, label, score, rules,
+    /// text) to this file, for error analysis. The file holds corpus text: keep it local.
+    #[arg(long, value_name = "FILE")]
+    held_out_scores: Option<PathBuf>,
 }
 
 fn labels(row: &PromptRow) -> (Option<bool>, Option<bool>) {
@@ -105,6 +109,9 @@ pub(crate) fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
         )?;
         let oof: Vec<f32> = scored.iter().map(|s| s.0).collect();
         calibration = report(&mut out, &rows, &oof)?;
+        if let Some(path) = &args.held_out_scores {
+            write_scores(path, &det, &rows, &examples, &oof)?;
+        }
     }
 
     let mut model = train(&examples, rule_count, det.fingerprint(), &opts);
@@ -128,6 +135,29 @@ pub(crate) fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
     std::fs::write(&args.out, &bytes).with_context(|| format!("cannot write {}", args.out.display()))?;
     writeln!(out, "\nwrote {} ({} bytes)", args.out.display(), bytes.len())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes one JSON line per row: its source, kind, label, held-out score, the rules
+/// that fired and the text.
+fn write_scores(
+    path: &std::path::Path,
+    det: &PromptDetector,
+    rows: &[PromptRow],
+    examples: &[Example],
+    scores: &[f32],
+) -> anyhow::Result<()> {
+    let file = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut w = std::io::BufWriter::new(file);
+    for ((row, e), score) in rows.iter().zip(examples).zip(scores) {
+        let fired: Vec<&str> = e.features.rules.iter().filter_map(|&r| det.rules().all().get(r)).map(|r| r.id).collect();
+        let line = serde_json::json!({
+            "source": row.group, "kind": row.kind, "attack": row.attack, "score": score,
+            "rules": fired, "text": row.text,
+        });
+        writeln!(w, "{line}")?;
+    }
+    w.flush()?;
+    Ok(())
 }
 
 fn attack_score(model: &Model, e: &Example) -> f32 {
