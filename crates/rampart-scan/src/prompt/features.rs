@@ -213,7 +213,8 @@ pub fn adversarial_tail(original: &str) -> Option<std::ops::Range<usize>> {
         }
     }
     let distinct_symbols = symbols.iter().filter(|&&s| s).count();
-    let random = (distinct_symbols >= 4 && breaks >= 1) || distinct_symbols >= 6 || (breaks >= 3 && distinct_symbols >= 2);
+    let random =
+        (distinct_symbols >= 4 && breaks >= 1) || distinct_symbols >= 6 || (breaks >= 3 && distinct_symbols >= 2);
     random.then_some(start..trimmed.len())
 }
 

@@ -78,7 +78,16 @@ const PHRASES: &[(Rule, &[&str])] = &[
     ),
     (
         jb("jailbreak.weak_terms", "persona", None),
-        &["jailbreak", "stay in character", "unfiltered", "uncensored", "amoral", "unethical ai", "no morals", "dev mode"],
+        &[
+            "jailbreak",
+            "stay in character",
+            "unfiltered",
+            "uncensored",
+            "amoral",
+            "unethical ai",
+            "no morals",
+            "dev mode",
+        ],
     ),
 ];
 

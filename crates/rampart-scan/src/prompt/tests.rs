@@ -160,8 +160,10 @@ fn override_in_other_languages_fires() {
         assert!(f.iter().any(|f| f.rule == "injection.override_multilingual"), "{text:?}: {f:?}");
         assert!(s.injection >= 0.85, "{text:?}: {s:?}");
     }
-    assert!(!rules_fired("Ich habe die Anweisungen gelesen und alles verstanden.")
-        .contains(&"injection.override_multilingual"));
+    assert!(
+        !rules_fired("Ich habe die Anweisungen gelesen und alles verstanden.")
+            .contains(&"injection.override_multilingual")
+    );
 }
 
 #[test]
@@ -173,7 +175,9 @@ fn reply_directive_is_strong_only_inside_a_document() {
     assert!(!plain.contains(&"injection.directive_in_document"), "{plain:?}");
     // the same sentence planted in an email, a table and a code answer
     for doc in [
-        format!("Subject: Invoice 4411\nFrom: billing@shop.example\n\nHi Sam,\nyour invoice is attached. {directive}\nThanks"),
+        format!(
+            "Subject: Invoice 4411\nFrom: billing@shop.example\n\nHi Sam,\nyour invoice is attached. {directive}\nThanks"
+        ),
         format!("| item | qty | price |\n| pen | 2 | 1.50 |\n| ink | 1 | 4.00 |\n{directive}"),
         format!("Use a list comprehension:\n```\nsquares = [x * x for x in xs]\n```\n{directive}"),
     ] {
@@ -182,7 +186,8 @@ fn reply_directive_is_strong_only_inside_a_document() {
         assert!(s.injection >= 0.7, "{doc:?}: {s:?}");
     }
     // a document without any directive stays quiet
-    let (s, _) = scan("Subject: Lunch\nFrom: ana@team.example\n\nHi Sam,\nare we still on for Friday? Reply when you can.");
+    let (s, _) =
+        scan("Subject: Lunch\nFrom: ana@team.example\n\nHi Sam,\nare we still on for Friday? Reply when you can.");
     assert!(s.attack() < DEFAULT_THRESHOLD, "{s:?}");
 }
 

@@ -149,7 +149,8 @@ fn write_scores(
     let file = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     let mut w = std::io::BufWriter::new(file);
     for ((row, e), score) in rows.iter().zip(examples).zip(scores) {
-        let fired: Vec<&str> = e.features.rules.iter().filter_map(|&r| det.rules().all().get(r)).map(|r| r.id).collect();
+        let fired: Vec<&str> =
+            e.features.rules.iter().filter_map(|&r| det.rules().all().get(r)).map(|r| r.id).collect();
         let line = serde_json::json!({
             "source": row.group, "kind": row.kind, "attack": row.attack, "score": score,
             "rules": fired, "text": row.text,
