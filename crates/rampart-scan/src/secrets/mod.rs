@@ -735,7 +735,6 @@ fn code_shaped(v: &str) -> bool {
     }
     if lower.starts_with("http")
         || lower.starts_with("ftp:")
-        || lower.starts_with("arn:")
         || v.starts_with('/')
         || v.starts_with("./")
         || v.starts_with("~/")
@@ -1109,7 +1108,6 @@ fn generic_score(key: &str, value: &str, form: Form) -> Option<f32> {
         "history",
         "lifetime",
         "attempts",
-        "arn",
     ];
     // a file name (`moltpass.py`, `keys.json`) is not a secret-sounding name
     if let Some((_, ext)) = k.rsplit_once('.') {

@@ -788,6 +788,15 @@ pub(crate) const FIXED: &[Rule] = &[
         N,
     )
     .with_anchor(r"login_with_api_key"),
+    // AWS resource name carrying a 12-digit account id.
+    r(
+        "secrets.aws.arn",
+        "cloud",
+        "AWS_ARN",
+        0.6,
+        r"\barn:aws[a-z\-]{0,10}:[a-z0-9\-]{2,30}:[a-z0-9\-]{0,20}:\d{12}:[A-Za-z0-9_/:.*+=,@\-]{1,200}",
+        N,
+    ),
     r("secrets.octopus.key", "saas", "OCTOPUS_KEY", 0.9, r"\bAPI-[A-Z0-9]{26}\b", N),
     r(
         "secrets.launchdarkly.key",

@@ -386,7 +386,7 @@ fn generic_defers_to_provider_formats() {
 }
 
 #[test]
-fn zoho_blynk_truenas_krb5_formats_and_arns_are_not_secrets() {
+fn zoho_blynk_truenas_arn_krb5_formats() {
     let zoho = format!("1000.{}.{}", fake(32, HEX), fake(32, HEX));
     assert_secret(&format!("token: {zoho}"), &zoho, "secrets.zoho.oauth_token");
     let blynk = format!("oa2-client-id_{}:{}", fake(32, ALNUM), fake(40, ALNUM));
@@ -397,9 +397,8 @@ fn zoho_blynk_truenas_krb5_formats_and_arns_are_not_secrets() {
         &nas,
         "secrets.truenas.api_key",
     );
-    // an ARN names a resource (with its account id); it grants nothing
-    assert_clean("topic = \"arn:aws:sns:eu-west-1:210987654321:build-alerts\"");
-    assert_clean("secret_arn = \"arn:aws:secretsmanager:eu-west-1:210987654321:secret:db-Qm7vX2\"");
+    let arn = "arn:aws:sns:eu-west-1:210987654321:build-alerts";
+    assert_secret(&format!("topic = \"{arn}\""), arn, "secrets.aws.arn");
     let hash = format!("$krb5asrep$23${}${}", fake(32, HEX), fake(96, HEX));
     assert_secret(&format!("{hash}\n"), &hash, "secrets.password_hash.krb5_asrep");
 }
