@@ -6,6 +6,9 @@
 //! Prints recall over every positive, the false-positive rate over the negatives, how
 //! many benign prompts get any finding, throughput, and the time of one 2 KB benign
 //! prompt scan. `VERBOSE=1` also lists every miss, false positive and benign hit.
+//!
+//! With `-` instead of a directory, scans each line of stdin (JSON-escaped, as the
+//! misses are printed) and prints its findings: handy when tuning a rule.
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
@@ -40,11 +43,29 @@ fn snippet(s: &str) -> String {
     s.chars().take(140).collect()
 }
 
+/// Scans each stdin line (a JSON string literal, or raw text if it is not one).
+fn scan_stdin(det: &SecretsDetector) {
+    let mut out = Vec::new();
+    for line in std::io::stdin().lines().map_while(Result::ok) {
+        let text = serde_json::from_str::<String>(&line).unwrap_or(line);
+        out.clear();
+        det.scan(&text, &mut out);
+        println!("{:?}", snippet(&text));
+        for f in &out {
+            println!("  {} {:.2} {:?}", f.rule, f.score, &text[f.span.clone()]);
+        }
+    }
+}
+
 fn main() {
     let dir = std::env::args().nth(1).expect("usage: eval_secrets <corpus dir>");
     let dir = Path::new(&dir);
     let verbose = std::env::var("VERBOSE").is_ok_and(|v| v != "0");
     let det = SecretsDetector::new();
+    if dir == Path::new("-") {
+        scan_stdin(&det);
+        return;
+    }
     println!("format rules: {}", det.rule_count());
 
     let (mut pos, mut tp, mut neg, mut fp) = (0usize, 0usize, 0usize, 0usize);

@@ -13,6 +13,18 @@
 //! rule order: format rules beat context rules, then the vendor rule, then the generic
 //! rule; each secret is reported once. The generic rule defers to format rules: a value
 //! with a known provider prefix, or a name naming such a provider, is left to that rule.
+//!
+//! What counts as a secret. A random-looking value under a secret-sounding name; under
+//! a password name also a value a person chose (`goodspec`, `open-sesame`,
+//! `super$ecret`) when it is a literal: quoted, or a bare value that ends its statement
+//! (`DB_PASS=x`, `$pass = x;`). Not secrets: templates and variables (`${…}`, `$VAR`,
+//! `%VAR%`, `#{…}`, `{{…}}`, `<…>`), redactions (`xxxx`, `****`), dummy words
+//! (`changeme`, `password1`), code (calls, member accesses, paths, constants), and
+//! identifiers: values of names ending in `id`/`user`/`host`/`url`, host names, ARNs,
+//! public and CSRF tokens, database and keyboard keys. A value in a provider's exact
+//! format next to the provider's name (`aws_secret_access_key`, Okta `00…`) is reported
+//! whatever its entropy. The trade-off: a password that is one ordinary word is caught
+//! only as a literal, so `password = hashed` (a variable in code) stays clean.
 
 mod rules;
 #[cfg(test)]
@@ -29,9 +41,12 @@ use rules::{CONTEXT, Check, FIXED, VENDORS};
 /// Names that make an assignment "secret-sounding" for the generic rule.
 const GENERIC_PATTERN: &str = concat!(
     r#"(?i-u)(?P<k>[a-z0-9_.\-]*(?:key|token|secret|passw(?:or)?d|pwd|pass|auth|credential|creds|access|private|tkn)[a-z0-9_.\-]*?)"#,
-    r#"(?:(?P<eq>\\?["'`]?[ \t]*(?:=|:|=>|:=|\|\|=|[!=]==?)[ \t]*|["'`][ \t]*,[ \t]*["'`])(?:\\?["'`])?|(?P<sp>[ \t]+(?:[a-z_]{1,12}[ \t]+)?|[\-.]))"#,
-    // value: printable ASCII without quotes, `,` `;` `\`; no leading `:`
-    r#"(?P<s>[\x21\x23-\x26\x28-\x2B\x2D-\x39\x3C-\x5B\x5D-\x5F\x61-\x7E][\x21\x23-\x26\x28-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x5F\x61-\x7E]{5,})"#
+    r#"(?:(?P<eq>\\?["'`]?[ \t]*(?:=|:|=>|:=|\|\|=|[!=]==?)[ \t]*|["'`][ \t]*,[ \t]*)|(?P<sp>[ \t]+(?:[a-z_]{1,12}[ \t]+)?|[\-.]))"#,
+    // value: a quoted string, any characters but its quote and line breaks (`\"…\"` in
+    // escaped JSON, where `\x` escapes are kept) ...
+    r#"(?:\\?"(?P<dq>(?u:[^"\\\r\n]|\\[^"\r\n])+)\\?"|'(?P<sq>(?u:[^'\r\n])+)'|"#,
+    // ... or a bare value: printable ASCII without quotes, `,` `;` `\`; no leading `:`
+    r#"(?:\\?["'`])?(?P<s>[\x21\x23-\x26\x28-\x2B\x2D-\x39\x3C-\x5B\x5D-\x5F\x61-\x7E][\x21\x23-\x26\x28-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x5F\x61-\x7E]{5,}))"#
 );
 
 /// Words that may join a vendor name and its value (`acme_API_KEY = …`,
@@ -147,14 +162,14 @@ impl SecretsDetector {
                 on_lower: false,
             });
         }
-        for &(id, category, entity, names, score, value) in CONTEXT {
+        for &(id, category, entity, names, score, value, check) in CONTEXT {
             anchors.push(format!("(?:{})", names.to_ascii_lowercase()));
             rules.push(Compiled {
                 id,
                 category,
                 entity,
                 score,
-                check: Check::Entropy(2.5),
+                check,
                 re: compile(&rules::ctx(names, value)),
                 on_lower: false,
             });
@@ -181,7 +196,9 @@ impl SecretsDetector {
             .build()
             .expect("built-in secrets anchors must compile as a set");
         let generic = compile(&format!(r"\A(?:{GENERIC_PATTERN})"));
-        let xml_add = compile(r#"(?i)<add\s+key\s*=\s*"(?P<k>[^"]{1,80})"\s+value\s*=\s*"(?P<s>[^"\s]{6,200})""#);
+        let xml_add = compile(
+            r#"(?i)<[a-z][a-z0-9_:.\-]{0,30}\s+key\s*=\s*"(?P<k>[^"]{1,80})"\s+value\s*=\s*"(?P<s>[^"\s]{6,200})""#,
+        );
         let keyword = compile(r"(?i)key|token|secret|passw(?:or)?d|pwd|credential");
         let generic_keyword = compile(r"key|token|secret|pass|pwd|auth|cred|access|private|tkn");
         Self { any_anchor, set, rules, vendor, generic, generic_keyword, xml_add, keyword }
@@ -215,6 +232,14 @@ impl SecretsDetector {
                     },
                 };
                 let value = &text[m.start()..m.end()];
+                // a provider name ending in `_id`, `user`, `host` … holds an identifier
+                if caps.name("n").is_some_and(|n| identifier_name(n.as_str())) {
+                    continue;
+                }
+                // the vendor rule: `acme_APP_ID = …`, `acme_account = …` are identifiers
+                if caps.name("kw").is_some_and(|kw| matches!(kw.as_str(), "id" | "account")) {
+                    continue;
+                }
                 let ok = match rule.check {
                     Check::Vendor => vendor_value_ok(value, caps.name("kw").is_some()),
                     Check::Password => {
@@ -294,7 +319,9 @@ impl SecretsDetector {
             }
             let window = &text[start..end];
             let Some(caps) = self.generic.captures(window) else { continue };
-            let (Some(k), Some(v)) = (caps.name("k"), caps.name("s")) else { continue };
+            let Some(k) = caps.name("k") else { continue };
+            let quoted = caps.name("dq").or_else(|| caps.name("sq"));
+            let Some(v) = quoted.or_else(|| caps.name("s")) else { continue };
             // A rejected candidate's value may itself hold a `name = secret` pair
             // (`private token: …`), so keyword hits inside it are tried once; a second
             // rejection in a row skips past its value, which keeps the scan linear.
@@ -310,16 +337,31 @@ impl SecretsDetector {
             if start > 0 && bytes[start - 1] == b':' && caps.name("eq").is_some_and(|e| e.as_str() == ":") {
                 continue;
             }
-            // values are ASCII (see the pattern), so any byte index is a char boundary
-            let value = trim_value(&v.as_str()[..v.len().min(200)]);
-            let loose = caps.name("sp").is_some();
-            // `<add key="Name" value="…"/>` is handled below: `key` is the attribute
-            if k.as_str().eq_ignore_ascii_case("key")
-                && text[..start + k.start()].trim_end().to_ascii_lowercase().ends_with("<add")
-            {
-                continue;
+            // a quoted value is taken whole; a bare one is ASCII (see the pattern), so
+            // any byte index is a char boundary
+            let value = match quoted {
+                Some(q) => q.as_str(),
+                None => trim_value(&v.as_str()[..v.len().min(200)]),
+            };
+            // `password 'x'` (a Gradle/Groovy call) assigns a literal; a word between
+            // name and value (`passwords like 'x'`) or a bare value makes it prose
+            let sp = caps.name("sp");
+            let call = sp.is_some_and(|sp| quoted.is_some() && sp.as_str().bytes().all(|c| c == b' ' || c == b'\t'));
+            let form = Form {
+                quoted: quoted.is_some(),
+                terminated: quoted.is_none() && ends_statement(&window[v.start() + value.len()..]),
+                loose: sp.is_some() && !call,
+                call,
+            };
+            // `<add key="Name" value="…"/>`: inside a tag, `key` is an attribute naming
+            // the entry (handled below with its `value`)
+            if k.as_str().eq_ignore_ascii_case("key") {
+                let before = &text[..start + k.start()];
+                if before.rfind('<').is_some_and(|lt| before.rfind('>').is_none_or(|gt| gt < lt)) {
+                    continue;
+                }
             }
-            if let Some(score) = generic_score(k.as_str(), value, loose) {
+            if let Some(score) = generic_score(k.as_str(), value, form) {
                 let vs = start + v.start();
                 cands.push((prio, generic_finding(vs..vs + value.len(), score)));
                 resume = start + v.end();
@@ -334,7 +376,7 @@ impl SecretsDetector {
             if !self.keyword.is_match(k.as_str()) {
                 continue;
             }
-            if let Some(score) = generic_score(k.as_str(), v.as_str(), false) {
+            if let Some(score) = generic_score(k.as_str(), v.as_str(), Form::QUOTED) {
                 cands.push((prio, generic_finding(v.start()..v.end(), score)));
             }
         }
@@ -381,7 +423,182 @@ fn passes(check: Check, value: &str) -> bool {
         Check::Entropy(min) => !is_placeholder(value) && entropy(value) >= min,
         Check::Password => password_ok(value),
         Check::Vendor => vendor_value_ok(value, false),
+        Check::Format => format_ok(value),
+        Check::Token => token_ok(value),
+        Check::Literal => !is_placeholder(value),
+        Check::JwsShaped => !json_header(value) && !is_placeholder(value) && entropy(value) >= 4.0,
+        Check::UserPassword => user_password_ok(value),
     }
+}
+
+/// `user:password` after `curl -u`, quotes removed: a password that is no placeholder
+/// or variable, or, when the password is empty, a user that is a token (an API key
+/// passed as the basic-auth user, `-u sk_live_…:`).
+fn user_password_ok(value: &str) -> bool {
+    let v: String = value.chars().filter(|c| !matches!(c, '"' | '\'')).collect();
+    let Some((user, pass)) = v.split_once(':') else { return false };
+    if pass.is_empty() {
+        return user.len() >= 8 && token_ok(user);
+    }
+    pass.len() >= 3
+        && !pass.starts_with('[')
+        && !stand_in_marker(user)
+        && !is_placeholder(pass)
+        && !dummy_with_number(pass.trim_end_matches('>'))
+}
+
+/// A token after `Authorization: Bearer` or a Vault prefix: not a placeholder,
+/// constant or member access, some entropy, digits or mixed case.
+fn token_ok(value: &str) -> bool {
+    let b = value.as_bytes();
+    let mixed = b.iter().any(u8::is_ascii_uppercase) && b.iter().any(u8::is_ascii_lowercase);
+    !is_placeholder(value)
+        && !dummy_with_number(value)
+        && !code_shaped(value)
+        && entropy(value) >= 3.0
+        && (mixed || b.iter().any(u8::is_ascii_digit))
+}
+
+/// Whether a provider name (`TWITCH_CLIENT_ID`, `recaptchaSiteKey`) names an
+/// identifier or a public value rather than a secret: its last word is `id`, `user`,
+/// `host`, `url` …, or it holds `public`/`site`.
+fn identifier_name(name: &str) -> bool {
+    let words = name_words(name);
+    const LAST: &[&str] =
+        &["id", "ids", "user", "username", "url", "uri", "host", "hostname", "domain", "name", "email", "region"];
+    words.last().is_some_and(|w| LAST.contains(&w.as_str()))
+        || words.iter().any(|w| matches!(w.as_str(), "public" | "publishable" | "site" | "sitekey"))
+}
+
+/// The lowercase words of a name: split at `_` `-` `.` and other symbols, and where
+/// camelCase starts a new word (`recaptchaSiteKey` → `recaptcha`, `site`, `key`).
+fn name_words(name: &str) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    let mut prev_lower = false;
+    for c in name.chars() {
+        if !c.is_ascii_alphanumeric() {
+            prev_lower = false;
+            words.push(String::new());
+            continue;
+        }
+        if c.is_ascii_uppercase() && prev_lower {
+            words.push(String::new());
+        }
+        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        match words.last_mut() {
+            Some(w) => w.push(c.to_ascii_lowercase()),
+            None => words.push(c.to_ascii_lowercase().to_string()),
+        }
+    }
+    words.retain(|w| !w.is_empty());
+    words
+}
+
+/// A `key` that is not a credential: a database or map key (`primaryKey`,
+/// `schemaKey`, `bucket_key`), a keyboard key (`key_down_event`, `keyPressed`) or a
+/// crypto term (`KeyPair`, `BlindKeySignatures`).
+fn non_credential_key(name: &str) -> bool {
+    const BEFORE: &[&str] = &[
+        "primary",
+        "foreign",
+        "bucket",
+        "hot",
+        "idx",
+        "index",
+        "natural",
+        "schema",
+        "sequence",
+        "sort",
+        "partition",
+        "composite",
+        "unique",
+        "cache",
+        "row",
+        "lookup",
+        "map",
+        "dict",
+        "object",
+        "shortcut",
+        "sign",
+        "group",
+    ];
+    const AFTER: &[&str] = &[
+        "alias",
+        "board",
+        "code",
+        "frame",
+        "mesh",
+        "pair",
+        "press",
+        "pressed",
+        "ring",
+        "selector",
+        "signature",
+        "signatures",
+        "stone",
+        "storetype",
+        "word",
+        "up",
+        "down",
+        "left",
+        "right",
+        "event",
+        "binding",
+        "bindings",
+        "map",
+        "mapping",
+        "stroke",
+        "strokes",
+        "listener",
+        "handler",
+        "meshing",
+        "chars",
+        "str",
+        "fn",
+    ];
+    let words = name_words(name);
+    words.iter().enumerate().any(|(i, w)| {
+        w == "key"
+            && ((i > 0 && BEFORE.contains(&words[i - 1].as_str()))
+                || words[i + 1..].iter().any(|a| AFTER.contains(&a.as_str())))
+    })
+}
+
+/// A host name (`sm02915.int.contoso.com`): dotted lowercase labels ending in a
+/// top-level domain.
+fn host_name(v: &str) -> bool {
+    let labels: Vec<&str> = v.split('.').collect();
+    labels.len() >= 2
+        && labels
+            .iter()
+            .all(|l| !l.is_empty() && l.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-'))
+        && labels.last().is_some_and(|t| (2..=6).contains(&t.len()) && t.bytes().all(|c| c.is_ascii_lowercase()))
+}
+
+/// A name with a version (`jjwt-jackson-0.11.2`, `SalesResults-1.2`, `v2.3.1`).
+fn versioned(v: &str) -> bool {
+    let Some(pos) = v.rfind(|c: char| !(c.is_ascii_digit() || c == '.')) else {
+        return v.contains('.');
+    };
+    let (head, ver) = v.split_at(pos + 1);
+    ver.contains('.')
+        && ver.split('.').all(|p| !p.is_empty())
+        && (head.ends_with(['-', '_', '@', 'v', 'V']) || head.is_empty())
+        && head.bytes().all(|c| c.is_ascii_alphanumeric() || b"-_.@".contains(&c))
+}
+
+/// Whether a compound value repeats the name (`KeyPair = X25519.KeyPair`,
+/// `X509_pubkey_st = struct_X509_pubkey_st`): a reference, not a literal. A single
+/// word holding it (`thisismypassword`) is a chosen password.
+fn value_repeats_name(key: &str, value: &str) -> bool {
+    if !value.contains(['.', '_', '-', ':']) {
+        return false;
+    }
+    let norm =
+        |s: &str| s.bytes().filter(u8::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).collect::<Vec<u8>>();
+    let (k, v) = (norm(key), norm(value));
+    let contains = |hay: &[u8], needle: &[u8]| needle.len() >= 6 && hay.windows(needle.len()).any(|w| w == needle);
+    contains(&v, &k) || contains(&k, &v)
 }
 
 /// Value after a vendor name: a token with letters and digits (16+ chars), or, when a
@@ -412,13 +629,19 @@ fn vendor_value_ok(value: &str, has_keyword: bool) -> bool {
 }
 
 fn jwt_ok(value: &str) -> bool {
-    let Some(header) = value.split('.').next() else { return false };
-    let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header.trim_end_matches('=')) else {
-        return false;
-    };
-    let Ok(json) = std::str::from_utf8(&bytes) else { return false };
-    let json = json.trim_start();
-    json.starts_with('{') && json.contains("\"alg\"")
+    header_json(value).is_some_and(|json| json.contains("\"alg\""))
+}
+
+/// Whether the first dot-separated segment of `value` is base64url of a JSON object.
+fn json_header(value: &str) -> bool {
+    header_json(value).is_some()
+}
+
+fn header_json(value: &str) -> Option<String> {
+    let header = value.split('.').next()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header.trim_end_matches('=')).ok()?;
+    let json = String::from_utf8(bytes).ok()?;
+    json.trim_start().starts_with('{').then_some(json)
 }
 
 fn base64_pem_ok(value: &str) -> bool {
@@ -431,7 +654,12 @@ fn base64_pem_ok(value: &str) -> bool {
 
 /// True for values that name or stand in for a secret rather than being one.
 pub(crate) fn is_placeholder(value: &str) -> bool {
-    // Besides these, everything `is_stand_in` recognizes.
+    placeholder_word(value) || is_stand_in(value)
+}
+
+/// Marker words (`example`, `env.`, `todo`) and well-known dummy values (`password`,
+/// `letmein`): documentation and configuration templates, not secrets.
+fn placeholder_word(value: &str) -> bool {
     let lower = value.to_ascii_lowercase();
     const MARKERS: &[&str] = &[
         "....",
@@ -442,6 +670,9 @@ pub(crate) fn is_placeholder(value: &str) -> bool {
         "sample",
         "change_me",
         "change-me",
+        "change_this",
+        "change-this",
+        "changethis",
         "dummy",
         "replace",
         "insert",
@@ -463,9 +694,6 @@ pub(crate) fn is_placeholder(value: &str) -> bool {
         "secret_key_base",
     ];
     if MARKERS.iter().any(|m| lower.contains(m)) {
-        return true;
-    }
-    if is_stand_in(value) {
         return true;
     }
     const WORDS: &[&str] = &[
@@ -504,21 +732,28 @@ pub(crate) fn is_placeholder(value: &str) -> bool {
         "password123",
         "qwerty",
         "letmein",
+        "changeit",
     ];
     WORDS.contains(&lower.as_str())
 }
 
 /// Variables, templates and repeated characters: never a real value, even in a URL.
 fn is_stand_in(value: &str) -> bool {
+    stand_in_marker(value) || variable_reference(value) || few_distinct(value)
+}
+
+/// Template and redaction markers: `<…>`, `${…}`, `{{…}}`, `#{…}`, `xxxx`, `****`.
+fn stand_in_marker(value: &str) -> bool {
     let lower = value.to_ascii_lowercase();
     const MARKERS: &[&str] = &[
         "xxxx",
         "****",
         "<",
-        ">",
         "${",
         "{{",
         "}}",
+        "#{",
+        "%{",
         "$(",
         "%(",
         "%s",
@@ -528,25 +763,66 @@ fn is_stand_in(value: &str) -> bool {
         "placeholder",
         "redacted",
     ];
-    if MARKERS.iter().any(|m| lower.contains(m)) {
-        return true;
-    }
+    MARKERS.iter().any(|m| lower.contains(m))
+}
+
+/// A shell or template variable: `$VAR`, `${…}`, `$(…)`, `:$var`, `prefix$VAR`,
+/// `@VAR@`, `%VAR%`. A `$` inside a word followed by a lower-case letter (`super$ecret`,
+/// `pa$$word`) is a literal character of a password, not an interpolation.
+fn variable_reference(value: &str) -> bool {
     let b = value.as_bytes();
-    // shell / template variable anywhere: `$VAR`, `${…}`, `$(…)`, `@VAR@`, `%VAR%`
-    if b.windows(2)
-        .any(|w| w[0] == b'$' && (w[1].is_ascii_alphabetic() || w[1] == b'_' || w[1] == b'{' || w[1] == b'('))
-    {
-        return true;
+    for (i, w) in b.windows(2).enumerate() {
+        if w[0] != b'$' {
+            continue;
+        }
+        let next = w[1];
+        if next == b'{' || next == b'(' {
+            return true;
+        }
+        // `$1`, `:$2`: a positional parameter unless inside a word (`pa$5word`)
+        if next.is_ascii_digit() && (i == 0 || !b[i - 1].is_ascii_alphanumeric()) {
+            return true;
+        }
+        if !(next.is_ascii_alphabetic() || next == b'_') {
+            continue;
+        }
+        match i.checked_sub(1).map(|p| b[p]) {
+            None => return true,
+            Some(b'$') => {}
+            Some(prev) if prev.is_ascii_alphanumeric() => {
+                if next.is_ascii_uppercase() || next == b'_' {
+                    return true;
+                }
+            }
+            Some(_) => return true,
+        }
     }
-    if (b.first() == Some(&b'%') && b.last() == Some(&b'%')) || (b.first() == Some(&b'@') && b.last() == Some(&b'@')) {
-        return true;
-    }
-    // one or two distinct characters, e.g. `00000000-0000-…`, `aaaa…`
+    (b.first() == Some(&b'%') && b.last() == Some(&b'%')) || (b.first() == Some(&b'@') && b.last() == Some(&b'@'))
+}
+
+/// One or two distinct alphanumerics, e.g. `00000000-0000-…`, `aaaa…`.
+fn few_distinct(value: &str) -> bool {
     let mut distinct = [false; 256];
-    for &c in b.iter().filter(|c| c.is_ascii_alphanumeric()) {
+    for &c in value.as_bytes().iter().filter(|c| c.is_ascii_alphanumeric()) {
         distinct[c as usize] = true;
     }
     distinct.iter().filter(|&&d| d).count() <= 2
+}
+
+/// Value of a rule whose regex pins the provider's exact format (prefix, length,
+/// alphabet) next to its name: it is reported unless it is a template or redaction
+/// (`<…>`, `${…}`, `xxxx`) or filled with `0`/`x` only. Low entropy alone does not
+/// clear it: a value in the exact format under the provider's name is treated as that
+/// credential.
+fn format_ok(value: &str) -> bool {
+    let lower = value.to_ascii_lowercase();
+    if stand_in_marker(value)
+        || variable_reference(value)
+        || ["example", "sample", "dummy"].iter().any(|m| lower.contains(m))
+    {
+        return false;
+    }
+    value.bytes().filter(u8::is_ascii_alphanumeric).any(|c| !matches!(c, b'0' | b'x' | b'X'))
 }
 
 /// Whether the host after a URL's `user:password` (`rest` starts at the `@`) is an
@@ -567,6 +843,22 @@ fn trim_value(v: &str) -> &str {
     v.trim_end_matches([')', ']', '}', '>', '.', '|'])
 }
 
+/// Whether the text after a bare value ends its statement: end of text or line, `;`,
+/// `,`, or only blanks and a comment up to the end of the line. `REACT_APP_PASS=x`,
+/// `$pass = x;` assign a literal; `f(password=x)` or `password = x + y` use a variable.
+fn ends_statement(after: &str) -> bool {
+    if after.is_empty()
+        || after.starts_with(['\n', '\r', ';', ','])
+        || after.starts_with("\\n")
+        || after.starts_with("\\r")
+    {
+        return true;
+    }
+    let rest = after.trim_start_matches([' ', '\t']);
+    rest.len() < after.len()
+        && (rest.is_empty() || rest.starts_with(['\n', '\r', '#']) || rest.starts_with("//") || rest.starts_with("\\n"))
+}
+
 fn is_uuid(v: &str) -> bool {
     let b = v.as_bytes();
     b.len() == 36
@@ -579,12 +871,27 @@ fn is_uuid(v: &str) -> bool {
 /// Looks like a code identifier, path, URL or expression rather than a secret.
 fn looks_like_code(v: &str, long_words_ok: bool) -> bool {
     let b = v.as_bytes();
+    // snake_case / kebab-case / dotted lowercase identifiers without digits
+    // (a long lowercase run is accepted as a password: `thisismypassword`)
+    if b.iter().all(|c| c.is_ascii_lowercase() || matches!(c, b'_' | b'-' | b'.'))
+        && !(long_words_ok && v.len() >= 12 && b.iter().all(u8::is_ascii_lowercase))
+    {
+        return true;
+    }
+    code_shaped(v)
+}
+
+/// URLs, paths, calls, file names, constants, camelCase names, member accesses and
+/// regular expressions: what a variable or setting holds besides a secret.
+fn code_shaped(v: &str) -> bool {
+    let b = v.as_bytes();
     let lower = v.to_ascii_lowercase();
     if lower.contains("://") || lower.contains(".com/") || lower.contains("www.") || v.starts_with('@') {
         return true;
     }
     if lower.starts_with("http")
         || lower.starts_with("ftp:")
+        || lower.starts_with("arn:")
         || v.starts_with('/')
         || v.starts_with("./")
         || v.starts_with("~/")
@@ -603,13 +910,6 @@ fn looks_like_code(v: &str, long_words_ok: bool) -> bool {
             return true;
         }
     }
-    // snake_case / kebab-case / dotted lowercase identifiers without digits
-    // (a long lowercase run is accepted as a password: `thisismypassword`)
-    if b.iter().all(|c| c.is_ascii_lowercase() || matches!(c, b'_' | b'-' | b'.'))
-        && !(long_words_ok && v.len() >= 12 && b.iter().all(u8::is_ascii_lowercase))
-    {
-        return true;
-    }
     // CONSTANT_CASE names, e.g. `CF_R2_ACCESS_KEY_ID`
     if b.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_')
         && (b.contains(&b'_') || !b.iter().any(u8::is_ascii_digit))
@@ -617,7 +917,7 @@ fn looks_like_code(v: &str, long_words_ok: bool) -> bool {
         return true;
     }
     // camelCase / PascalCase without digits or symbols, e.g. `getPassword`, `AdminPassword`
-    if b.iter().all(|c| c.is_ascii_alphabetic()) && b.len() < 24 {
+    if b.iter().all(|c| c.is_ascii_alphabetic()) && b.len() < 24 && b.iter().any(u8::is_ascii_uppercase) {
         let uppers = b.iter().filter(|c| c.is_ascii_uppercase()).count();
         if uppers <= 4 {
             return true;
@@ -632,11 +932,307 @@ fn looks_like_code(v: &str, long_words_ok: bool) -> bool {
     if v.contains('/') && !b.iter().any(|c| c.is_ascii_digit() || c.is_ascii_uppercase()) {
         return true;
     }
-    false
+    regex_like(v)
+}
+
+/// A validation pattern (`^(?=.*[A-Z]).{8,}$`), not a value.
+fn regex_like(v: &str) -> bool {
+    ["(?", ".*", ".+", "\\d", "\\w", "\\s", "[a-z", "[A-Z", "[0-9", "{8,"].iter().any(|m| v.contains(m))
+        || (v.starts_with('^') && v.ends_with('$'))
+}
+
+/// How a generic candidate's value was written.
+#[derive(Debug, Clone, Copy, Default)]
+struct Form {
+    /// In quotes: a string literal.
+    quoted: bool,
+    /// Bare, and the statement ends right after it (`NAME=value`, `$x = value;`).
+    terminated: bool,
+    /// No assignment: `provider SECRET value`, `name-key-value`.
+    loose: bool,
+    /// A quoted literal right after the name, `password 'x'` (a call).
+    call: bool,
+}
+
+impl Form {
+    const QUOTED: Form = Form { quoted: true, terminated: false, loose: false, call: false };
+}
+
+/// Names holding a password that people choose: `password`, `passwd`, `pwd`,
+/// `passphrase`, `passcode`, or a `pass` segment after a prefix (`DB_PASS`).
+fn strong_password_name(k: &str) -> bool {
+    ["password", "passwd", "pwd", "passphrase", "passcode"].iter().any(|w| k.contains(w))
+        || k.trim_end_matches(['_', '-', '.']).rsplit_once(['_', '-', '.']).is_some_and(|(_, last)| last == "pass")
+}
+
+/// Names whose last word is `secret` (`jwtSecret`, `client_secret`, `creds.Secret`):
+/// in a string literal their value may be a chosen phrase rather than random.
+fn secret_name(k: &str) -> bool {
+    k.trim_end_matches(['_', '-', '.']).ends_with("secret")
+}
+
+/// Words that describe a password field rather than being its value.
+const DESCRIPTIVE_WORDS: &[&str] = &[
+    "hidden",
+    "invalid",
+    "missing",
+    "public",
+    "private",
+    "disabled",
+    "enabled",
+    "length",
+    "strong",
+    "weak",
+    "medium",
+    "plaintext",
+    "plain",
+    "encrypted",
+    "hashed",
+    "masked",
+    "generated",
+    "random",
+    "prompt",
+    "input",
+    "value",
+    "text",
+    "field",
+    "secure",
+    "unknown",
+    "ignore",
+    "ignored",
+    "inherit",
+    "system",
+    "custom",
+    "manual",
+    "static",
+    "dynamic",
+    "special",
+    "provided",
+    "variable",
+    "literal",
+    "object",
+    "number",
+    "integer",
+    "boolean",
+    "array",
+    "getpass",
+    "request",
+    "response",
+    "params",
+    "options",
+    "settings",
+    "config",
+    "keyring",
+    "keychain",
+    "stdin",
+    "console",
+    "interactive",
+    "keyfile",
+    "certificate",
+    "secrets",
+    "passwords",
+    "credential",
+    "credentials",
+    "tokens",
+    "removed",
+    "censored",
+    "omitted",
+    "sensitive",
+    "confidential",
+    "protected",
+    "mandatory",
+    "forbidden",
+    "allowed",
+    "denied",
+    "expired",
+    "changed",
+    "updated",
+    "reset",
+    "match",
+    "mismatch",
+    "incorrect",
+    "wrong",
+    "correct",
+    "valid",
+    "verify",
+    "verified",
+    "confirm",
+    "confirmed",
+    "login",
+    "logout",
+    "signin",
+    "signup",
+    "register",
+    "submit",
+    "cancel",
+    "update",
+    "change",
+    "show",
+    "hide",
+    "toggle",
+    "visible",
+    "invisible",
+    "blank",
+    "unset",
+    "same",
+    "different",
+    "present",
+    "absent",
+    "bcrypt",
+    "argon",
+    "scrypt",
+    "minimum",
+    "maximum",
+    "always",
+    "never",
+    "automatic",
+    "inline",
+    "external",
+    "internal",
+    "local",
+    "remote",
+    "global",
+    "secret",
+    "password",
+    // "password" in other languages, as in translation files
+    "wachtwoord",
+    "salasana",
+    "parola",
+    "passord",
+    "adgangskode",
+    "kennwort",
+    "heslo",
+    "haslo",
+    "jelszo",
+    "sifre",
+    "senha",
+    "contrasena",
+    "lozinka",
+    "geslo",
+    "parool",
+];
+
+/// Names of a form, a message or a rule about a password (`forgotPassword`,
+/// `password_hint`, `confirmPasswordLabel`): their string is text shown to people.
+fn ui_name(key: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "forgot",
+        "reset",
+        "confirm",
+        "label",
+        "hint",
+        "placeholder",
+        "prompt",
+        "error",
+        "message",
+        "title",
+        "show",
+        "hide",
+        "toggle",
+        "visible",
+        "strength",
+        "policy",
+        "rule",
+        "valid",
+        "required",
+        "change",
+        "button",
+        "link",
+        "page",
+        "form",
+        "dialog",
+        "screen",
+        "field",
+        "input",
+        "tooltip",
+        "text",
+        "desc",
+        "description",
+    ];
+    name_words(key).iter().any(|w| WORDS.iter().any(|u| w == u || (u.len() >= 5 && w.starts_with(u))))
+}
+
+/// Words that make a compound value an identifier (`db_password`, `user-input`,
+/// `app-secret`) rather than a phrase.
+const IDENTIFIER_PARTS: &[&str] = &[
+    "pass", "passwd", "pwd", "secret", "token", "key", "auth", "cred", "creds", "user", "username", "login", "name",
+    "db", "api", "value", "input", "var", "field", "text", "str", "env", "config", "form", "data", "param", "arg",
+    "hash", "new", "old", "current", "plain", "raw", "get", "set", "my", "the", "app", "test", "default", "temp",
+    "tmp", "local", "prod", "dev", "smtp", "mail", "email", "id", "file", "path", "type",
+];
+
+/// A chosen password written in letters (`goodspec`, `open_sesame`,
+/// `development#product`): lowercase words and separators, no digits or capitals.
+/// `None` when `v` is not of that shape.
+fn lowercase_phrase_ok(v: &str) -> Option<bool> {
+    let b = v.as_bytes();
+    if !b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_punctuation()) {
+        return None;
+    }
+    let lower = v;
+    let words: Vec<&str> = lower.split(|c: char| !c.is_ascii_lowercase()).filter(|w| !w.is_empty()).collect();
+    let ok = match words.as_slice() {
+        [] => false,
+        [word] => {
+            // a lone word (`goodspec`): not a descriptive word, and not a keyword with a
+            // short qualifier (`newpassword`, `dbsecret`)
+            let mut rest = word.to_string();
+            for kw in ["password", "passwd", "pass", "pwd", "secret", "token", "key", "auth", "cred"] {
+                rest = rest.replace(kw, "");
+            }
+            let compound = rest.len() < word.len() && rest.len() <= 5;
+            // a trailing `@`, `:`, `.`, `-`, `_` makes a handle, label or identifier
+            // (`busybox@`, `application:`); other symbols are part of a password
+            let labelled = v.ends_with(['@', ':', '.', '-', '_']) || v.starts_with(['.', '-', '_', ':']);
+            word.len() >= 6 && !compound && !labelled && !DESCRIPTIVE_WORDS.contains(word)
+        }
+        words => {
+            // member access (`settings.password`) and paths are code
+            let dotted_only = b.iter().all(|c| c.is_ascii_lowercase() || *c == b'.');
+            words.len() <= 4
+                && !dotted_only
+                && !v.contains('/')
+                && v.len() >= 6
+                && !words.iter().any(|w| IDENTIFIER_PARTS.contains(w) || w.starts_with("pass"))
+                && !words.iter().any(|w| DESCRIPTIVE_WORDS.contains(w))
+        }
+    };
+    Some(ok)
+}
+
+/// Random-looking text with symbols (`7\`D'}/vYR)T;W\5]EB…`): a generated secret even
+/// though brackets and `$` in it would look like code or a variable elsewhere.
+fn random_symbols(v: &str) -> bool {
+    let b = v.as_bytes();
+    let classes = [
+        b.iter().any(u8::is_ascii_uppercase),
+        b.iter().any(u8::is_ascii_lowercase),
+        b.iter().any(u8::is_ascii_digit),
+        b.iter().any(u8::is_ascii_punctuation),
+    ];
+    v.len() >= 20
+        && classes.iter().filter(|&&c| c).count() >= 3
+        && entropy(v) >= 4.3
+        && !regex_like(v)
+        && !placeholder_word(v)
+        && !stand_in_marker(v)
+        && !few_distinct(v)
+}
+
+/// A dummy word with a number appended: `password1`, `token123`, `changeme2`.
+fn dummy_with_number(value: &str) -> bool {
+    let word = value.trim_end_matches(|c: char| c.is_ascii_digit());
+    word.len() < value.len()
+        && [
+            "password", "passwd", "pass", "pwd", "secret", "token", "key", "apikey", "test", "changeme", "qwerty",
+            "dummy",
+        ]
+        .iter()
+        .any(|w| word.eq_ignore_ascii_case(w))
 }
 
 /// Score for a generic `name = value` candidate, or `None` when it is not a secret.
-fn generic_score(key: &str, value: &str, loose: bool) -> Option<f32> {
+fn generic_score(key: &str, value: &str, form: Form) -> Option<f32> {
     let k = key.to_ascii_lowercase();
     const NON_SECRET_SUFFIXES: &[&str] = &[
         "id",
@@ -716,6 +1312,19 @@ fn generic_score(key: &str, value: &str, loose: bool) -> Option<f32> {
         "keyword",
         "keywords",
         "keyboard",
+        "encryption",
+        "cipher",
+        "mechanism",
+        "scheme",
+        "strategy",
+        "backend",
+        "encoder",
+        "validator",
+        "complexity",
+        "history",
+        "lifetime",
+        "attempts",
+        "arn",
     ];
     // a file name (`moltpass.py`, `keys.json`) is not a secret-sounding name
     if let Some((_, ext)) = k.rsplit_once('.') {
@@ -723,7 +1332,7 @@ fn generic_score(key: &str, value: &str, loose: bool) -> Option<f32> {
             return None;
         }
     }
-    if owned_by_format_rule(&k, value) {
+    if owned_by_format_rule(&k, value) || non_credential_key(key) {
         return None;
     }
     let k_trim = k.trim_end_matches(['_', '-', '.']);
@@ -747,11 +1356,50 @@ fn generic_score(key: &str, value: &str, loose: bool) -> Option<f32> {
         || k.contains("compass")
         || k.contains("passenger")
         || k.contains("tokeniz")
+        || k.contains("sitekey")
+        || k.contains("site_key")
+        || k.contains("public")
+        || k.contains("pubkey")
+        || k.contains("keying")
+        || k.contains("csrf")
+        || k.contains("xsrf")
     {
         return None;
     }
     let is_password = k.contains("pass") || k.contains("pwd");
-    if value.len() < 6 || is_placeholder(value) || looks_like_code(value, is_password) {
+    if value.len() < 6 || !value.is_ascii() || value.bytes().any(|c| c.is_ascii_whitespace()) {
+        return None;
+    }
+    // a quoted "value" opening with `,` `;` `)` `+` … lies between two string literals
+    // (`label:"Password:",next:"…"`): the quote that opened it closed the name's string
+    if form.quoted && value.starts_with([',', ';', ')', '}', ']', '+', '|', '&', ':']) {
+        return None;
+    }
+    if form.quoted && random_symbols(value) {
+        return Some(0.8);
+    }
+    if is_placeholder(value)
+        || dummy_with_number(value)
+        || host_name(value)
+        || versioned(value)
+        || value_repeats_name(key, value)
+    {
+        return None;
+    }
+    // A literal under a password name, or a quoted one under a `…secret` name, may be
+    // chosen by a person: words count (`goodspec`, `open-sesame`), code does not.
+    let literal = form.quoted || form.terminated;
+    let chosen = !form.loose
+        && !ui_name(key)
+        && ((strong_password_name(&k) && literal)
+            || (is_password && form.quoted)
+            || (secret_name(&k) && form.quoted && !form.call));
+    if chosen {
+        if let Some(ok) = lowercase_phrase_ok(value) {
+            return ok.then_some(0.6);
+        }
+    }
+    if looks_like_code(value, is_password) {
         return None;
     }
     let b = value.as_bytes();
@@ -760,7 +1408,7 @@ fn generic_score(key: &str, value: &str, loose: bool) -> Option<f32> {
         return (!is_password && value.len() >= 20).then_some(0.55);
     }
     let ent = entropy(value);
-    if loose {
+    if form.loose {
         // `provider SECRET value` / `name-key-value`: no assignment, so demand a token
         // shape: long, with digits, high entropy
         let has_digit = b.iter().any(u8::is_ascii_digit);
@@ -775,7 +1423,7 @@ fn generic_score(key: &str, value: &str, loose: bool) -> Option<f32> {
     }
     if is_password {
         // passwords are short and human: accept anything that is not a word-ish constant
-        if value.len() < 6 || ent < 2.0 {
+        if ent < 2.0 {
             return None;
         }
         return Some(if ent >= 3.0 { 0.75 } else { 0.6 });

@@ -18,6 +18,20 @@ pub(crate) enum Check {
     /// Value after a SaaS vendor name ([`VENDORS`]): token shaped, see
     /// `super::vendor_value_ok`.
     Vendor,
+    /// The pattern pins the provider's exact format next to its name: the value must
+    /// only not be a template, redaction or `0`/`x` filler (see `super::format_ok`).
+    Format,
+    /// A token after a header or a fixed prefix: not a placeholder, constant or member
+    /// access, entropy 3.0+ with digits or mixed case (see `super::token_ok`).
+    Token,
+    /// A literal password after an unambiguous flag: only not a placeholder.
+    Literal,
+    /// JWS-shaped token whose header is not JSON: entropy 4.0+ (a JSON header is the
+    /// JWT rule's to judge).
+    JwsShaped,
+    /// `user:password` (quotes allowed): the password is no placeholder, or, with an
+    /// empty password, the user is a token (see `super::user_password_ok`).
+    UserPassword,
 }
 
 /// One format rule.
@@ -55,15 +69,19 @@ const fn r(
 }
 
 /// Builds a "provider name near an assignment" pattern: `names` (case-insensitive)
-/// followed by up to 30 identifier chars, an assignment or JSON/YAML colon, and the
-/// value `value` (case-sensitive) captured as `s`.
+/// followed by up to 30 identifier chars (the whole name captured as `n`), an
+/// assignment, JSON/YAML colon or the comma of a lookup default
+/// (`getenv('NAME', 'value')`), and the value `value` (case-sensitive) captured as `s`.
 pub(crate) fn ctx(names: &str, value: &str) -> String {
     format!(
-        r#"(?i)(?:{names})[a-z0-9_.\-]{{0,30}}\\?["']?\s*(?:=|:|=>|:=)\s*\\?["'`]?(?-i:(?P<s>{value}))(?:[^A-Za-z0-9_\-+/=]|$)"#
+        r#"(?i)(?P<n>(?:{names})[a-z0-9_.\-]{{0,30}})(?:\\?["']?\s*(?:=|:|=>|:=)|["'`]\s*,)\s*\\?["'`]?(?-i:(?P<s>{value}))(?:[^A-Za-z0-9_\-+/=]|$)"#
     )
 }
 
-use Check::{Base64Pem, Entropy, Jwt, None as N, Password};
+use Check::{Base64Pem, Entropy, Format, JwsShaped, Jwt, Literal, None as N, Password, Token, UserPassword};
+
+/// The check of most context rules: not a placeholder, some entropy.
+const E: Check = Entropy(2.5);
 
 /// Rules with a fixed pattern. Order matters: on overlapping matches the earlier
 /// (more specific) rule wins.
@@ -185,6 +203,9 @@ pub(crate) const FIXED: &[Rule] = &[
         N,
     )
     .with_anchor(r"[0-9]q~"),
+    // Azure DevOps personal access token, 2024 format: 84 chars with `AZDO` at 76
+    r("secrets.azure.devops_pat", "vcs", "AZURE_DEVOPS_PAT", 0.9, r"\b[A-Za-z0-9]{76}AZDO[A-Za-z0-9]{4}\b", Entropy(3.5))
+        .with_anchor(r"azdo"),
     r(
         "secrets.azure.apim_key_new",
         "cloud",
@@ -209,8 +230,20 @@ pub(crate) const FIXED: &[Rule] = &[
     r("secrets.scaleway.access_key", "cloud", "SCALEWAY_KEY", 0.7, r"\bSCW[A-Z0-9]{17}\b", N),
     r("secrets.cloudflare.origin_ca_key", "cloud", "CLOUDFLARE_KEY", 0.95, r"\bv1\.0-[a-f0-9]{24}-[a-f0-9]{146}\b", N),
     r("secrets.heroku.api_key_v2", "cloud", "HEROKU_API_KEY", 0.95, r"\bHRKU-AA[0-9A-Za-z_\-]{58}\b", N),
-    r("secrets.vault.token", "cloud", "VAULT_TOKEN", 0.9, r"\bhv[sbr]\.[A-Za-z0-9_\-]{90,}", N)
-    .with_anchor(r"\bhv[sbr]\."),
+    // Vault 1.10+ service, batch and recovery tokens: `hvs.` / `hvb.` / `hvr.` + body
+    r("secrets.vault.token", "cloud", "VAULT_TOKEN", 0.9, r"\bhv[sbr]\.[A-Za-z0-9_\-]{24,}", Token)
+        .with_anchor(r"\bhv[sbr]\."),
+    // pre-1.10 tokens (`s.` / `b.` / `r.` + 24 or more chars) only next to a Vault name:
+    // alone, `s.addComponent…` is a method call
+    r(
+        "secrets.vault.legacy_token",
+        "cloud",
+        "VAULT_TOKEN",
+        0.8,
+        r#"(?i)vault[a-z0-9_.\-]{0,30}(?:\\?["'`]?\s*(?:=|:|=>|:=)\s*|\s+)\\?["'`]?(?P<s>(?-i:[sbr]\.[A-Za-z0-9_\-]{24,}))(?:[^A-Za-z0-9_\-]|$)"#,
+        Token,
+    )
+    .with_anchor(r"vault"),
     r(
         "secrets.terraform.token",
         "cloud",
@@ -326,6 +359,16 @@ pub(crate) const FIXED: &[Rule] = &[
     .with_anchor(r"\bs(?:gp|gs|lk)_"),
     r("secrets.sonarqube.token", "vcs", "SONARQUBE_TOKEN", 0.9, r"\bsq[pau]_[a-f0-9]{40}\b", N)
     .with_anchor(r"\bsq[pau]_"),
+    // legacy 40-hex token passed as `sonar.login` / `sonar.token` (`-Dsonar.login=…`)
+    r(
+        "secrets.sonarqube.login",
+        "vcs",
+        "SONARQUBE_TOKEN",
+        0.8,
+        r#"(?i)sonar[._\-]?(?:login|token)(?:\\?["'`]?\s*(?:=|:|=>)|["'`]\s*,)\s*\\?["'`]?(?P<s>(?-i:[a-f0-9]{40}))\b"#,
+        Entropy(3.0),
+    )
+    .with_anchor(r"sonar[._\-]?(?:login|token)"),
     r("secrets.buildkite.token", "vcs", "BUILDKITE_TOKEN", 0.9, r"\bbkua_[A-Za-z0-9]{40}\b", N),
     r(
         "secrets.codecov.token",
@@ -366,7 +409,7 @@ pub(crate) const FIXED: &[Rule] = &[
     ),
     r("secrets.openai.legacy_key", "ai", "OPENAI_API_KEY", 0.85, r"\bsk-[A-Za-z0-9]{48}\b", N),
     r("secrets.groq.api_key", "ai", "GROQ_API_KEY", 0.97, r"\bgsk_[A-Za-z0-9]{52}\b", N),
-    r("secrets.replicate.api_token", "ai", "REPLICATE_API_TOKEN", 0.95, r"\br8_[A-Za-z0-9]{37}\b", N),
+    r("secrets.replicate.api_token", "ai", "REPLICATE_API_TOKEN", 0.95, r"\br8_[A-Za-z0-9]{37,64}\b", N),
     r("secrets.xai.api_key", "ai", "XAI_API_KEY", 0.95, r"\bxai-[A-Za-z0-9_]{70,100}\b", N),
     r("secrets.perplexity.api_key", "ai", "PERPLEXITY_API_KEY", 0.95, r"\bpplx-[A-Za-z0-9]{48}\b", N),
     r("secrets.tavily.api_key", "ai", "TAVILY_API_KEY", 0.95, r"\btvly-(?:dev-|prod-)?[A-Za-z0-9]{32}\b", N),
@@ -386,7 +429,14 @@ pub(crate) const FIXED: &[Rule] = &[
     // ---- chat / messaging ----
     r("secrets.slack.token", "chat", "SLACK_TOKEN", 0.95, r"\bxox[abposre]-[A-Za-z0-9]{6,}-[A-Za-z0-9\-]{8,}", N),
     r("secrets.slack.config_token", "chat", "SLACK_TOKEN", 0.95, r"\bxoxe(?:\.xox[bp])?-\d-[A-Za-z0-9]{140,}", N),
-    r("secrets.slack.app_token", "chat", "SLACK_TOKEN", 0.95, r"\bxapp-\d-[A-Z0-9]+-\d+-[a-z0-9]+\b", N),
+    r(
+        "secrets.slack.app_token",
+        "chat",
+        "SLACK_TOKEN",
+        0.95,
+        r"\bxapp-\d-[A-Z0-9]+-\d+-[a-z0-9]+\b|\bxapp-\d{9,14}-[A-Za-z0-9/+]{20,}",
+        N,
+    ),
     r(
         "secrets.slack.webhook",
         "chat",
@@ -426,7 +476,7 @@ pub(crate) const FIXED: &[Rule] = &[
         "chat",
         "TEAMS_WEBHOOK",
         0.95,
-        r"https://[a-z0-9\-]+\.webhook\.office\.com/webhookb2/[A-Za-z0-9\-]{36}@[A-Za-z0-9\-]{36}/IncomingWebhook/[A-Za-z0-9]{32}/[A-Za-z0-9\-]{36}|https://outlook\.office(?:365)?\.com/webhook/[a-f0-9\-]{36}@[a-f0-9\-]{36}/IncomingWebhook/[a-f0-9]{32}/[a-f0-9\-]{36}",
+        r"https://[a-z0-9\-]+\.webhook\.office\.com/webhookb2/[A-Za-z0-9\-]{36}@[A-Za-z0-9\-]{36}/IncomingWebhook/[A-Za-z0-9]{32}/[A-Za-z0-9\-]{36}|https://outlook\.office(?:365)?\.com/webhook/[a-f0-9\-]{36}@[a-f0-9\-]{36}/[A-Za-z]{2,40}/[a-f0-9]{32}/[a-f0-9\-]{36}",
         N,
     ),
     r(
@@ -614,10 +664,10 @@ pub(crate) const FIXED: &[Rule] = &[
         "chat",
         "TELEGRAM_BOT_TOKEN",
         0.8,
-        r"(?i)telegram[\s\S]{0,40}?\b(?P<s>(?-i:\d{8,10}:[A-Za-z0-9_\-]{35}))(?:[^A-Za-z0-9_\-]|$)",
+        r"(?i)(?:telegram[\s\S]{0,40}?|tgram://)\b(?P<s>(?-i:\d{8,10}:[A-Za-z0-9_\-]{35}))(?:[^A-Za-z0-9_\-]|$)",
         N,
     )
-    .with_anchor(r"telegram"),
+    .with_anchor(r"telegram|tgram://"),
     r("secrets.shopify.token", "saas", "SHOPIFY_TOKEN", 0.95, r"\bshp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}\b", N),
     r(
         "secrets.newrelic.key",
@@ -717,7 +767,7 @@ pub(crate) const FIXED: &[Rule] = &[
         "OKTA_TOKEN",
         0.8,
         r"(?i)(?:okta[\s\S]{0,40}?|\bSSWS\s+)\b(?P<s>(?-i:00[A-Za-z0-9_\-]{39}[A-Za-z0-9]))(?:[^A-Za-z0-9_\-]|$)",
-        Entropy(3.5),
+        Format,
     )
     .with_anchor(r"okta|ssws"),
     // Zoho OAuth access / refresh token: `1000.` + 32 hex + `.` + 32 hex.
@@ -741,15 +791,6 @@ pub(crate) const FIXED: &[Rule] = &[
         N,
     )
     .with_anchor(r"login_with_api_key"),
-    // AWS resource name carrying a 12-digit account id.
-    r(
-        "secrets.aws.arn",
-        "cloud",
-        "AWS_ARN",
-        0.6,
-        r"\barn:aws[a-z\-]{0,10}:[a-z0-9\-]{2,30}:[a-z0-9\-]{0,20}:\d{12}:[A-Za-z0-9_/:.*+=,@\-]{1,200}",
-        N,
-    ),
     r("secrets.octopus.key", "saas", "OCTOPUS_KEY", 0.9, r"\bAPI-[A-Z0-9]{26}\b", N),
     r(
         "secrets.launchdarkly.key",
@@ -790,6 +831,76 @@ pub(crate) const FIXED: &[Rule] = &[
         Entropy(3.0),
     )
     .with_anchor(r"(?:--token|bootstrap)"),
+    // reCAPTCHA secret: `6L` + 38 chars, next to a reCAPTCHA name
+    r(
+        "secrets.recaptcha.secret",
+        "saas",
+        "RECAPTCHA_SECRET",
+        0.7,
+        r#"(?i)(?P<n>recaptcha[a-z0-9_.\- ]{0,30})\\?["']?\s*(?:=|:|=>)\s*\\?["'`]?(?P<s>(?-i:6L[A-Za-z0-9_\-]{38}))(?:[^A-Za-z0-9_\-]|$)"#,
+        Format,
+    )
+    .with_anchor(r"recaptcha"),
+    r("secrets.fullstory.api_key", "saas", "FULLSTORY_KEY", 0.85, r"\bna1\.[A-Za-z0-9+/]{100,}={0,2}", Entropy(4.0)),
+    r(
+        "secrets.front.api_key",
+        "saas",
+        "FRONT_KEY",
+        0.7,
+        r#"(?i)\bfront[a-z0-9_.\- ]{0,32}?(?:secret|private|access|key|token)[a-z0-9_.\-"'`:= ]{0,32}?\b(?P<s>(?-i:[0-9A-Za-z]{36}\.[0-9A-Za-z.\-_]{188,244}))"#,
+        Entropy(3.5),
+    )
+    .with_anchor(r"\bfront"),
+    // ThingsBoard device access token in the device API path
+    r(
+        "secrets.thingsboard.access_token",
+        "saas",
+        "THINGSBOARD_TOKEN",
+        0.7,
+        r"(?i)/api/v1/(?P<s>(?-i:[A-Za-z0-9]{20}))/(?:telemetry|attributes|rpc)\b",
+        Entropy(3.0),
+    )
+    .with_anchor(r"/api/v1/[a-z0-9]{20}/"),
+    r("secrets.dfuse.api_key", "saas", "DFUSE_KEY", 0.7, r"\bweb_[0-9a-z]{32}\b", Entropy(3.2)),
+    r(
+        "secrets.requestfinance.api_key",
+        "payment",
+        "REQUESTFINANCE_KEY",
+        0.7,
+        r"(?i)request[_\-. ]?finance[a-z0-9_.\-\x22'`:= ]{0,40}?\b(?P<s>(?-i:[A-Z0-9]{7}-[A-Z0-9]{7}-[A-Z0-9]{7}-[A-Z0-9]{7}))\b",
+        Entropy(3.0),
+    )
+    .with_anchor(r"request[_\-. ]?finance"),
+    // the generated password Jenkins prints on first start
+    r(
+        "secrets.jenkins.initial_admin_password",
+        "saas",
+        "JENKINS_PASSWORD",
+        0.8,
+        r"(?i)(?:password to proceed to installation:|initialAdminPassword)\s*(?P<s>(?-i:[a-f0-9]{32}))\b",
+        N,
+    )
+    .with_anchor(r"(?:proceed to installation:|initialadminpassword)"),
+    // Code Climate's "reporter ID" is the upload credential, not an identifier
+    r(
+        "secrets.codeclimate.reporter_id",
+        "vcs",
+        "CODECLIMATE_TOKEN",
+        0.7,
+        r#"(?i)cc_test_reporter_id\\?["']?\s*(?:=|:)\s*\\?["']?(?P<s>(?-i:[a-f0-9]{64}))\b"#,
+        N,
+    )
+    .with_anchor(r"cc_test_reporter_id"),
+    // a password given on the command line: `mysql -pSECRET`, `sshpass -p SECRET`
+    r(
+        "secrets.cli.password_flag",
+        "generic",
+        "GENERIC_SECRET",
+        0.7,
+        r"(?i)(?:\b(?:mysql|mysqldump|mysqladmin|mariadb)\b[^\n|;&]{0,200}?\s-p|\bsshpass\s+-p\s*)(?P<s>[^\s\x22'$\-%<{][^\s\x22']{3,127})",
+        Literal,
+    )
+    .with_anchor(r"(?:mysql|mariadb|sshpass)"),
     // ---- password hashes ----
     r("secrets.password_hash.bcrypt", "generic", "PASSWORD_HASH", 0.8, r"\$2[abxy]?\$\d{2}\$[./A-Za-z0-9]{53}", N)
     .with_anchor(r"\$2[abxy]?\$[0-9]{2}\$"),
@@ -881,6 +992,18 @@ pub(crate) const FIXED: &[Rule] = &[
         r"\beyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{2,}(?:\.[A-Za-z0-9_\-]*)?",
         Jwt,
     ),
+    // base64url segments of which two start `ey` (base64 of `{`): a signed token in
+    // the JWS layout whose header does not decode to JSON (Documo, ReallySimpleSystems
+    // keys)
+    r(
+        "secrets.token.jws_shaped",
+        "token",
+        "JWT",
+        0.7,
+        r"\bey[A-Za-z0-9_\-]{16,}(?:\.[A-Za-z0-9_\-]+)*\.ey[A-Za-z0-9_\-]{16,}(?:\.[A-Za-z0-9_\-]+)*",
+        JwsShaped,
+    )
+    .with_anchor(r"\.ey[a-z0-9_\-]{16}"),
     // ---- connection strings / URLs with credentials ----
     r(
         "secrets.database.connection_uri",
@@ -896,7 +1019,7 @@ pub(crate) const FIXED: &[Rule] = &[
         "database",
         "CONNECTION_STRING",
         0.85,
-        r"(?i)(?:server|data source|host|address|addr)\s*=[^;\n\x22']{1,100};[^\n\x22']{0,200}?(?:password|pwd)\s*=\s*(?P<s>[^;\s\x22']{3,128})",
+        r"(?i)(?:server|data source|host|address|addr|provider|driver|dsn|uid|user id|initial catalog|database)\s*=[^;\n\x22']{1,100};[^\n]{0,200}?\b(?:password|pwd)\s*=\s*(?P<s>[^;\s\x22']{3,128})",
         Password,
     )
     .with_anchor(r"(?:password|pwd)\s*="),
@@ -935,6 +1058,36 @@ pub(crate) const FIXED: &[Rule] = &[
         Entropy(3.2),
     )
     .with_anchor(r"bearer\s+[a-z0-9_\-.~+/]{20}"),
+    // in an `Authorization` header even a short token is one (RFC 6750 `mF_9.B5f-4.1JqM`)
+    r(
+        "secrets.http.bearer_header",
+        "token",
+        "BEARER_TOKEN",
+        0.7,
+        r#"(?i)authorization\\?["']?\s*[:=]\s*\\?["']?(?:bearer|token|api-token)\s+(?P<s>(?-i:[A-Za-z0-9_\-.~+/]{8,}=*))"#,
+        Token,
+    )
+    .with_anchor(r"authorization\\?[\x22']?\s*[:=]\s*\\?[\x22']?(?:bearer|token|api-token)\s"),
+    // an API key as the whole header value, without a scheme
+    r(
+        "secrets.http.authorization_key",
+        "token",
+        "BEARER_TOKEN",
+        0.6,
+        r#"(?i)authorization\\?["']?\s*:\s*\\?["']?(?P<s>(?-i:[A-Za-z0-9_\-.~+/]{20,}={0,2}))(?:[\s"'\\,;]|$)"#,
+        Token,
+    )
+    .with_anchor(r"authorization\\?[\x22']?\s*:"),
+    // `curl -u user:password` / `--user 'user:password'` (also an API key as the user)
+    r(
+        "secrets.curl.user_password",
+        "token",
+        "BASIC_AUTH",
+        0.75,
+        r#"\bcurl\b(?:[^\n]|\\\r?\n){0,300}?\s(?:-u|--user)(?:=|[ \t]{1,5})(?P<s>"[^"\n]{3,200}"|'[^'\n]{3,200}'|[^\s"':]*:(?:"[^"\n]{3,200}"|'[^'\n]{3,200}'|[^\s"']+))"#,
+        UserPassword,
+    )
+    .with_anchor(r"\bcurl\b"),
     r(
         "secrets.powershell.securestring",
         "generic",
@@ -956,9 +1109,18 @@ pub(crate) const FIXED: &[Rule] = &[
 ];
 
 /// Context rules: provider name near an assignment, value format of that provider.
-pub(crate) const CONTEXT: &[(&str, &str, &str, &str, f32, &str)] = &[
-    // (id, category, entity, names, score, value)
-    ("secrets.aws.secret_access_key", "cloud", "AWS_SECRET_ACCESS_KEY", "aws|amazon", 0.9, r"[A-Za-z0-9/+]{40}"),
+pub(crate) const CONTEXT: &[(&str, &str, &str, &str, f32, &str, Check)] = &[
+    // (id, category, entity, names, score, value, check)
+    // 40 base64 chars under an AWS name are the secret key whatever their entropy
+    (
+        "secrets.aws.secret_access_key",
+        "cloud",
+        "AWS_SECRET_ACCESS_KEY",
+        "aws|amazon",
+        0.9,
+        r"[A-Za-z0-9/+]{40}",
+        Format,
+    ),
     (
         "secrets.aws.session_token",
         "cloud",
@@ -966,6 +1128,7 @@ pub(crate) const CONTEXT: &[(&str, &str, &str, &str, f32, &str)] = &[
         "aws_?session_?token|x-amz-security-token",
         0.9,
         r"[A-Za-z0-9/+=]{100,}",
+        E,
     ),
     (
         "secrets.heroku.api_key",
@@ -974,8 +1137,8 @@ pub(crate) const CONTEXT: &[(&str, &str, &str, &str, f32, &str)] = &[
         "heroku",
         0.85,
         r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+        E,
     ),
-    ("secrets.vault.legacy_token", "cloud", "VAULT_TOKEN", "vault", 0.8, r"[sbr]\.[A-Za-z0-9]{24}"),
     (
         "secrets.alibaba.access_key_secret",
         "cloud",
@@ -983,13 +1146,14 @@ pub(crate) const CONTEXT: &[(&str, &str, &str, &str, f32, &str)] = &[
         "alibaba|aliyun|alicloud",
         0.85,
         r"[A-Za-z0-9]{30}",
+        E,
     ),
-    ("secrets.azure.openai_key", "ai", "AZURE_OPENAI_KEY", "azure_?openai|aoai", 0.85, r"[a-f0-9]{32}"),
-    ("secrets.cohere.api_key", "ai", "COHERE_API_KEY", "cohere|co_api", 0.85, r"[A-Za-z0-9]{40}"),
-    ("secrets.mistral.api_key", "ai", "MISTRAL_API_KEY", "mistral", 0.85, r"[A-Za-z0-9]{32}"),
-    ("secrets.wandb.api_key", "ai", "WANDB_API_KEY", "wandb", 0.85, r"[a-f0-9]{40}"),
-    ("secrets.deepseek.api_key", "ai", "DEEPSEEK_API_KEY", "deepseek", 0.85, r"sk-[a-f0-9]{32}"),
-    ("secrets.twilio.auth_token", "chat", "TWILIO_AUTH_TOKEN", "twilio", 0.85, r"[a-f0-9]{32}"),
+    ("secrets.azure.openai_key", "ai", "AZURE_OPENAI_KEY", "azure_?openai|aoai", 0.85, r"[a-f0-9]{32}", E),
+    ("secrets.cohere.api_key", "ai", "COHERE_API_KEY", "cohere|co_api", 0.85, r"[A-Za-z0-9]{40}", E),
+    ("secrets.mistral.api_key", "ai", "MISTRAL_API_KEY", "mistral", 0.85, r"[A-Za-z0-9]{32}", E),
+    ("secrets.wandb.api_key", "ai", "WANDB_API_KEY", "wandb", 0.85, r"[a-f0-9]{40}", E),
+    ("secrets.deepseek.api_key", "ai", "DEEPSEEK_API_KEY", "deepseek", 0.85, r"sk-[a-f0-9]{32}", E),
+    ("secrets.twilio.auth_token", "chat", "TWILIO_AUTH_TOKEN", "twilio", 0.85, r"[a-f0-9]{32}", E),
     (
         "secrets.datadog.api_key",
         "saas",
@@ -997,12 +1161,13 @@ pub(crate) const CONTEXT: &[(&str, &str, &str, &str, f32, &str)] = &[
         "datadog|dd_api|dd_app|ddapi|ddapp",
         0.85,
         r"[a-f0-9]{32}|[a-f0-9]{40}",
+        E,
     ),
-    ("secrets.algolia.api_key", "saas", "ALGOLIA_API_KEY", "algolia", 0.8, r"[a-f0-9]{32}"),
-    ("secrets.paypal.secret", "payment", "PAYPAL_SECRET", "paypal|braintree", 0.8, r"[A-Za-z0-9_\-]{32,80}"),
-    ("secrets.mailjet.key", "chat", "MAILJET_KEY", "mailjet|mj_apikey", 0.8, r"[a-f0-9]{32}"),
-    ("secrets.pagerduty.key", "saas", "PAGERDUTY_KEY", "pagerduty|pd_token", 0.8, r"[A-Za-z0-9_+\-]{20}"),
-    ("secrets.jira.token", "saas", "ATLASSIAN_TOKEN", "jira|confluence|atlassian", 0.8, r"[A-Za-z0-9]{24}"),
+    ("secrets.algolia.api_key", "saas", "ALGOLIA_API_KEY", "algolia", 0.8, r"[a-f0-9]{32}", E),
+    ("secrets.paypal.secret", "payment", "PAYPAL_SECRET", "paypal|braintree", 0.8, r"[A-Za-z0-9_\-]{32,80}", E),
+    ("secrets.mailjet.key", "chat", "MAILJET_KEY", "mailjet|mj_apikey", 0.8, r"[a-f0-9]{32}", E),
+    ("secrets.pagerduty.key", "saas", "PAGERDUTY_KEY", "pagerduty|pd_token", 0.8, r"[A-Za-z0-9_+\-]{20}", E),
+    ("secrets.jira.token", "saas", "ATLASSIAN_TOKEN", "jira|confluence|atlassian", 0.8, r"[A-Za-z0-9]{24}", E),
     (
         "secrets.snyk.token",
         "vcs",
@@ -1010,19 +1175,33 @@ pub(crate) const CONTEXT: &[(&str, &str, &str, &str, f32, &str)] = &[
         "snyk",
         0.8,
         r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+        E,
     ),
-    ("secrets.fastly.token", "saas", "FASTLY_TOKEN", "fastly", 0.8, r"[A-Za-z0-9_\-]{32}"),
-    ("secrets.facebook.app_secret", "saas", "FACEBOOK_SECRET", "facebook|fb_secret|fb_app", 0.8, r"[a-f0-9]{32}"),
-    ("secrets.twitter.secret", "saas", "TWITTER_SECRET", "twitter", 0.8, r"[A-Za-z0-9]{35,50}"),
-    ("secrets.spotify.secret", "saas", "SPOTIFY_SECRET", "spotify", 0.8, r"[a-f0-9]{32}"),
-    ("secrets.confluent.secret", "saas", "CONFLUENT_SECRET", "confluent|ccloud", 0.8, r"[A-Za-z0-9+/]{64}"),
-    ("secrets.travis.token", "vcs", "TRAVIS_TOKEN", "travis", 0.8, r"[A-Za-z0-9_\-]{22}"),
-    ("secrets.bitbucket.secret", "vcs", "BITBUCKET_TOKEN", "bitbucket", 0.8, r"[A-Za-z0-9_\-=]{32,64}"),
-    ("secrets.github.client_secret", "vcs", "GITHUB_CLIENT_SECRET", "github", 0.8, r"[a-f0-9]{40}"),
-    ("secrets.django.secret_key", "generic", "DJANGO_SECRET_KEY", "django", 0.8, r"[A-Za-z0-9!@#$%^&*()_+=\-]{50}"),
-    ("secrets.segment.key", "saas", "SEGMENT_KEY", "segment", 0.7, r"[A-Za-z0-9]{32}"),
-    ("secrets.mailchimp.context", "chat", "MAILCHIMP_API_KEY", "mailchimp|mandrill", 0.8, r"[A-Za-z0-9_\-]{22}"),
-    ("secrets.gitalk.secret", "vcs", "GITHUB_CLIENT_SECRET", "clientsecret|client_secret", 0.8, r"[a-f0-9]{40}"),
+    ("secrets.fastly.token", "saas", "FASTLY_TOKEN", "fastly", 0.8, r"[A-Za-z0-9_\-]{32}", E),
+    ("secrets.facebook.app_secret", "saas", "FACEBOOK_SECRET", "facebook|fb_secret|fb_app", 0.8, r"[a-f0-9]{32}", E),
+    ("secrets.twitter.secret", "saas", "TWITTER_SECRET", "twitter", 0.8, r"[A-Za-z0-9]{35,50}", E),
+    ("secrets.spotify.secret", "saas", "SPOTIFY_SECRET", "spotify", 0.8, r"[a-f0-9]{32}", E),
+    ("secrets.confluent.secret", "saas", "CONFLUENT_SECRET", "confluent|ccloud", 0.8, r"[A-Za-z0-9+/]{64}", E),
+    ("secrets.travis.token", "vcs", "TRAVIS_TOKEN", "travis", 0.8, r"[A-Za-z0-9_\-]{22}", E),
+    ("secrets.bitbucket.secret", "vcs", "BITBUCKET_TOKEN", "bitbucket", 0.8, r"[A-Za-z0-9_\-=]{32,64}", E),
+    ("secrets.github.client_secret", "vcs", "GITHUB_CLIENT_SECRET", "github", 0.8, r"[a-f0-9]{40}", E),
+    ("secrets.django.secret_key", "generic", "DJANGO_SECRET_KEY", "django", 0.8, r"[A-Za-z0-9!@#$%^&*()_+=\-]{50}", E),
+    ("secrets.segment.key", "saas", "SEGMENT_KEY", "segment", 0.7, r"[A-Za-z0-9]{32}", E),
+    ("secrets.mailchimp.context", "chat", "MAILCHIMP_API_KEY", "mailchimp|mandrill", 0.8, r"[A-Za-z0-9_\-]{22}", E),
+    ("secrets.gitalk.secret", "vcs", "GITHUB_CLIENT_SECRET", "clientsecret|client_secret", 0.8, r"[a-f0-9]{40}", E),
+    // Twitch OAuth access tokens and client secrets: 30 lowercase alphanumerics
+    ("secrets.twitch.token", "saas", "TWITCH_TOKEN", "twitch", 0.8, r"[a-z0-9]{30}", E),
+    ("secrets.beamer.api_key", "saas", "BEAMER_KEY", "beamer", 0.8, r"b_[A-Za-z0-9=_\-]{44}", E),
+    // Azure DevOps personal access token, classic format: 52 chars of lowercase base32
+    (
+        "secrets.azure.devops_pat_legacy",
+        "vcs",
+        "AZURE_DEVOPS_PAT",
+        r"ado[_\-. ]?(?:pat|token)|azure[_\-. ]?devops(?:[_\-. ]?pat)?|devops[_\-. ]?(?:pat|token)|vsts|azdo|personal[_\-. ]?access[_\-. ]?token",
+        0.8,
+        r"[a-z2-7]{52}",
+        Entropy(3.5),
+    ),
 ];
 
 /// SaaS vendors whose API keys are opaque strings without a distinctive prefix: a

@@ -373,8 +373,11 @@ fn generic_defers_to_provider_formats() {
     // AWS secret keys are 40 base64 chars: 42 hex chars under an AWS name is not one
     let hex42 = fake(42, HEX);
     assert_clean(&format!("export AWS_SECRET_ACCESS_KEY={hex42}"));
-    // a Vault `hvs.` token is ~95 chars; a short one is not reported by the generic rule
-    assert_clean(&format!("apikey: hvs.{}", fake(36, ALNUM)));
+    // a Vault `hvs.` value is judged by the Vault rule (which takes 24+ chars), never
+    // by the generic one
+    let hvs = format!("hvs.{}", fake(36, ALNUM));
+    assert_secret(&format!("apikey: {hvs}"), &hvs, "secrets.vault.token");
+    assert_clean(&format!("apikey: hvs.{}", fake(12, ALNUM)));
     // a file name is not a secret-sounding name
     assert_clean("A: py moltpass.py challenge mp-xyz987");
     // while an unowned name still gets the generic rule
@@ -383,7 +386,7 @@ fn generic_defers_to_provider_formats() {
 }
 
 #[test]
-fn zoho_blynk_truenas_arn_krb5_formats() {
+fn zoho_blynk_truenas_krb5_formats_and_arns_are_not_secrets() {
     let zoho = format!("1000.{}.{}", fake(32, HEX), fake(32, HEX));
     assert_secret(&format!("token: {zoho}"), &zoho, "secrets.zoho.oauth_token");
     let blynk = format!("oa2-client-id_{}:{}", fake(32, ALNUM), fake(40, ALNUM));
@@ -394,8 +397,9 @@ fn zoho_blynk_truenas_arn_krb5_formats() {
         &nas,
         "secrets.truenas.api_key",
     );
-    let arn = "arn:aws:sns:eu-west-1:210987654321:build-alerts";
-    assert_secret(&format!("topic = \"{arn}\""), arn, "secrets.aws.arn");
+    // an ARN names a resource (with its account id); it grants nothing
+    assert_clean("topic = \"arn:aws:sns:eu-west-1:210987654321:build-alerts\"");
+    assert_clean("secret_arn = \"arn:aws:secretsmanager:eu-west-1:210987654321:secret:db-Qm7vX2\"");
     let hash = format!("$krb5asrep$23${}${}", fake(32, HEX), fake(96, HEX));
     assert_secret(&format!("{hash}\n"), &hash, "secrets.password_hash.krb5_asrep");
 }
@@ -422,4 +426,303 @@ fn connection_uri_to_documentation_address_is_an_example() {
 fn colon_chained_identifier_is_not_an_assignment() {
     assert_clean("owner: did:keypass:zx-qrs789");
     assert_secret("db_password: Qm7vX2pL9w", "Qm7vX2pL9w", "secrets.generic.assignment");
+}
+
+#[test]
+fn password_literals_in_code_and_config() {
+    for (text, secret) in [
+        ("password = \"spring$tide\"\n", "spring$tide"),
+        ("db_password := \"spring$tide\"", "spring$tide"),
+        ("{\"password\": \"spring$tide\", \"user\": \"ops\"}", "spring$tide"),
+        ("password   =>   'spring$tide',", "spring$tide"),
+        ("REACT_APP_DB_PASSWORD=bluefalcon", "bluefalcon"),
+        ("  REACT_APP_DB_PASS=bluefalcon    # local only", "bluefalcon"),
+        ("$pass = \"riverstone\";", "riverstone"),
+        ("$user = \"ops\"; $password = riverstone;", "riverstone"),
+        (r#"$password = \"riverstone\";\r\n"#, "riverstone"),
+        ("credentials {\n  username 'ops'\n  password 'riverstone'\n}", "riverstone"),
+        ("[smtp]\nuser = mailer\npassword = open_harbor\n", "open_harbor"),
+        ("if creds.Secret != \"blue-harbor\" {", "blue-harbor"),
+        ("if password == 'tidewater':", "tidewater"),
+        ("jwt:\n  secret: \"harbor#lantern\"\n  ttl: 300", "harbor#lantern"),
+        ("PASS = '`9xKqLm2Vb'", "`9xKqLm2Vb"),
+        ("jwtSecret: 'P{7x]Kq;2`Lm/Z9!vR^4wT)8sN~3'", "P{7x]Kq;2`Lm/Z9!vR^4wT)8sN~3"),
+        ("\"AdminPassword\" : \"thisisourharbor\"", "thisisourharbor"),
+        ("<add key=\"SmtpPassword\" value=\"Gr@nite77$\"/>", "Gr@nite77$"),
+    ] {
+        assert_secret(text, secret, "secrets.generic.assignment");
+    }
+    let django = format!("k#9v!2mz@x7q$w4e&r1t*y6u^i3o{}", fake(20, ALNUM));
+    assert_secret(
+        &format!("SECRET_KEY = os.environ.get('DJANGO_SECRET_KEY', '{django}')"),
+        &django,
+        "secrets.generic.assignment",
+    );
+}
+
+#[test]
+fn password_references_and_descriptions_stay_clean() {
+    for text in [
+        "password = user_input\n",
+        "password = hashed\n",
+        "password = args.password",
+        "const password = req.body.password;",
+        "password = getpass.getpass()",
+        "password: \"hidden\"",
+        "\"password\": \"Passwort\"",
+        "password_encryption = 'scram-sha-256'",
+        "  password: \"{{ .Values.db.password }}\"",
+        "  existingSecret: my-release-postgresql",
+        "password = \"${PASSWORD}\"",
+        "password = \"$PASSWORD\"",
+        "\"password\": \"$prefix$rest\"",
+        "password = \"#{password}\"",
+        "password = \"%(password)s\"",
+        "password: \"^(?=.*[A-Z])(?=.*\\d).{8,}$\"",
+        "\"passwordConfirm\": \"confirmPassword\"",
+        "password = \"newpassword\"",
+        "password = \"secretpassword\"",
+        "password = \"password1\"",
+        "jwt_secret = \"change_this_secret\"",
+        "db_password = db_password_from_vault\n",
+        "server->password = \"ftpuser@\";",
+        "usernameLabel:\"User:\",passwordLabel:\"Password:\",rememberLabel:\"Remember me:\"",
+        "String auth = \"svc:\" + appKey + \":\" + appSecret;",
+        "Pass: through\n",
+        "if (e.key === \"Escape\") {",
+        "mysql -u root -p\nmysql -u root -p$MYSQL_ROOT_PASSWORD",
+        "sshpass -p \"$PASS\" ssh host",
+        // text shown next to a password field, and translations of "password"
+        "\"forgotPassword\": \"forgotten\"",
+        "\"passwordHint\": \"something\"",
+        "{\"password\": \"wachtwoord\", \"username\": \"gebruikersnaam\"}",
+    ] {
+        assert_clean(text);
+    }
+    // a name merely containing such a word is still a password name
+    assert_secret("PLATFORM_PASSWORD=bluefalcon", "bluefalcon", "secrets.generic.assignment");
+}
+
+#[test]
+fn dollar_inside_a_word_is_a_literal() {
+    assert!(!variable_reference("spring$tide"));
+    assert!(!variable_reference("pa$$w0rd"));
+    assert!(!variable_reference("Gr@nite77$"));
+    assert!(variable_reference("$tide"));
+    assert!(variable_reference("spring$TIDE"));
+    assert!(variable_reference("user:$pass"));
+    assert!(variable_reference("a${b}"));
+    assert!(variable_reference("%DB_PASS%"));
+}
+
+#[test]
+fn vault_tokens_new_and_legacy() {
+    for prefix in ["hvs", "hvb", "hvr"] {
+        let t = format!("{prefix}.{}", fake(40, ALNUM));
+        assert_secret(&format!("apikey: {t}"), &t, "secrets.vault.token");
+    }
+    for prefix in ["s", "b", "r"] {
+        let t = format!("{prefix}.{}", fake(26, ALNUM));
+        assert_secret(&format!("VAULT_CLIENT_TOKEN=\"{t}\""), &t, "secrets.vault.legacy_token");
+    }
+    let long = format!("s.{}", fake(90, "aB3dE5fG7hJ9kL2mN4pQ6rS8tU0vW1xYz_-"));
+    assert_secret(&format!("vault login -vaultToken {long}"), &long, "secrets.vault.legacy_token");
+    // without a Vault name, `s.` / `b.` are method calls or unrelated tokens
+    assert_clean("function(){s.addComponentsFromRegistry()}");
+    assert_clean("the vault s.addComponentsFromRegistry() call");
+    assert_clean(&format!("b.{}", fake(60, ALNUM)));
+}
+
+#[test]
+fn exact_format_under_provider_name_ignores_entropy() {
+    let okta = format!("00{}", "q".repeat(40));
+    assert_secret(&format!("okta_api_token = {okta}"), &okta, "secrets.okta.token");
+    let okta_dashed = format!("00-{}-{}", "q".repeat(13), "q".repeat(25));
+    assert_secret(&format!("OKTA_API_KEY = \"{okta_dashed}\""), &okta_dashed, "secrets.okta.token");
+    let aws = "Q".repeat(40);
+    assert_secret(&format!("aws_secret_access_key:{aws}"), &aws, "secrets.aws.secret_access_key");
+    assert_secret(&format!("aws_secret_access_key => {aws}"), &aws, "secrets.aws.secret_access_key");
+    // filler and wrong lengths are not the credential
+    assert_clean(&format!("okta_api_token = 00{}", "x".repeat(40)));
+    assert_clean(&format!("okta_api_token: {}", "0".repeat(44)));
+    assert_clean(&format!("aws_secret_access_key = {}", "x".repeat(40)));
+    assert_clean(&format!("\"aws_secret_access_key\" = {}end", "q".repeat(36)));
+}
+
+#[test]
+fn azure_devops_pats() {
+    let legacy = fake(52, "abcdefghijklmnopqrstuvwxyz234567");
+    assert_secret(&format!("ado_pat =  \"{legacy}\""), &legacy, "secrets.azure.devops_pat_legacy");
+    assert_secret(&format!("azure devops pat: {legacy}"), &legacy, "secrets.azure.devops_pat_legacy");
+    let new = format!("{}AZDO{}", fake(76, ALNUM), fake(4, ALNUM));
+    assert_secret(&format!("token = '{new}'"), &new, "secrets.azure.devops_pat");
+    // a bare base32 string is not enough, nor a truncated new-format token
+    assert_clean(&legacy);
+    assert_clean(&format!("{}AZDO{}", fake(75, ALNUM), fake(4, ALNUM)));
+}
+
+#[test]
+fn provider_formats_with_context() {
+    let xapp = format!("xapp-{}-{}", fake(12, "0123456789"), fake(24, "aB3dE5fG7hJ9kL2mN4pQ6rS8tU0vW1xYz/"));
+    assert_secret(&format!("ENV SLACK_TOKEN=\"{xapp}\""), &xapp, "secrets.slack.app_token");
+    let tg = format!("{}:{}", fake(9, "123456789"), fake(35, "aB3dE5fG7hJ9kL2mN4pQ6rS8tU0vW1xYz_-"));
+    assert_secret(&format!("notify: tgram://{tg}/-100123"), &tg, "secrets.telegram.bot_token_context");
+    let sonar = fake(40, HEX);
+    assert_secret(&format!("mvn verify -Dsonar.login={sonar}"), &sonar, "secrets.sonarqube.login");
+    assert_secret(&format!("properties.put('sonar.login', '{sonar}')"), &sonar, "secrets.sonarqube.login");
+    let twitch = fake(30, "abcdefghijklmnopqrstuvwxyz0123456789");
+    assert_secret(&format!("TWITCH_SECRET={twitch}"), &twitch, "secrets.twitch.token");
+    let r8 = format!("r8_{}", fake(45, ALNUM));
+    assert_secret(&r8, &r8, "secrets.replicate.api_token");
+    let cap = format!("6L{}", fake(38, "aB3dE5fG7hJ9kL2mN4pQ6rS8tU0vW1xYz_-"));
+    assert_secret(&format!("recaptcha_secret = {cap}"), &cap, "secrets.recaptcha.secret");
+    let fs = format!("na1.{}", fake(100, "aB3dE5fG7hJ9kL2mN4pQ6rS8tU0vW1xYz+/"));
+    assert_secret(&fs, &fs, "secrets.fullstory.api_key");
+    let tb = fake(20, "abcdefghijklmnopqrstuvwxyz0123456789");
+    assert_secret(
+        &format!("curl -X POST https://tb.local:8080/api/v1/{tb}/telemetry"),
+        &tb,
+        "secrets.thingsboard.access_token",
+    );
+    let dfuse = format!("web_{}", fake(32, "abcdefghijklmnopqrstuvwxyz0123456789"));
+    assert_secret(&dfuse, &dfuse, "secrets.dfuse.api_key");
+    let body = fake(28, UPPER_NUM);
+    let rf = format!("{}-{}-{}-{}", &body[..7], &body[7..14], &body[14..21], &body[21..]);
+    assert_secret(&format!("REQUEST_FINANCE_KEY {rf}"), &rf, "secrets.requestfinance.api_key");
+    let jenkins = fake(32, HEX);
+    assert_secret(
+        &format!("Please use the following password to proceed to installation:\n\n{jenkins}\n"),
+        &jenkins,
+        "secrets.jenkins.initial_admin_password",
+    );
+    let cc = fake(64, HEX);
+    assert_secret(&format!("env:\n  CC_TEST_REPORTER_ID: {cc}\n"), &cc, "secrets.codeclimate.reporter_id");
+    let beamer = format!("b_{}", fake(44, ALNUM));
+    assert_secret(&format!("beamer = {beamer}"), &beamer, "secrets.beamer.api_key");
+    let front = format!("{}.{}", fake(36, ALNUM), fake(200, ALNUM));
+    assert_secret(&format!("FRONT_API_TOKEN = {front}"), &front, "secrets.front.api_key");
+    let hook = format!(
+        "https://outlook.office.com/webhook/{}@{}/JenkinsCI/{}/{}",
+        "3f1c2b7e-9a4d-4e8f-b6c2-1d0e5a7f9b3c",
+        "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d",
+        fake(32, HEX),
+        "0e1d2c3b-4a59-4687-a5b4-c3d2e1f0a9b8"
+    );
+    assert_secret(&hook, &hook, "secrets.msteams.webhook");
+    // near misses: no provider context, wrong length, variables
+    assert_clean(&format!("hash {sonar}"));
+    assert_clean("/d:sonar.login=$(SONAR_LOGIN)");
+    assert_clean("curl https://tb.local/api/v1/$ACCESS_TOKEN/telemetry");
+    assert_clean(&format!("recaptcha_site_key = 6L{}", fake(38, ALNUM)));
+}
+
+#[test]
+fn jws_shaped_tokens_with_opaque_header() {
+    let token = format!("ey{}.ey{}.{}", fake(34, ALNUM), fake(154, ALNUM), fake(43, ALNUM));
+    assert_secret(&format!("DOCUMO_KEY {token}"), &token, "secrets.token.jws_shaped");
+    let dotted = format!("ey{}.{}.ey{}", fake(100, ALNUM), fake(40, ALNUM), fake(300, ALNUM));
+    assert_secret(&dotted, &dotted, "secrets.token.jws_shaped");
+    // a header that is JSON without `alg` stays the JWT rule's call
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"typ":"XYZ1"}"#);
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"sub":"42","n":"abcdefgh"}"#);
+    assert_clean(&format!("{header}.{payload}.{}", fake(43, ALNUM)));
+    assert_clean("eyeballing.eyebrows are words");
+}
+
+#[test]
+fn short_bearer_token_in_authorization_header() {
+    assert_secret("GET / HTTP/1.1\nAuthorization: Bearer Zq8.vLm2-pWx\n", "Zq8.vLm2-pWx", "secrets.http.bearer_header");
+    assert_secret("-H \"Authorization: Bearer ab12CD34ef56\"", "ab12CD34ef56", "secrets.http.bearer_header");
+    for text in [
+        "Authorization: Bearer <token>",
+        "Authorization: Bearer $TOKEN",
+        "Authorization: Bearer ${API_TOKEN}",
+        "Authorization: Bearer YOUR_ACCESS_TOKEN",
+        "Authorization: Bearer ACCESS_TOKEN",
+        "-H \"Authorization: Bearer token123\"",
+        "headers = {\"Authorization\": f\"Bearer {api_key}\"}",
+    ] {
+        assert_clean(text);
+    }
+}
+
+#[test]
+fn connection_string_and_cli_passwords() {
+    assert_secret(
+        "conn.Open(\"Provider=SQLOLEDB.1;User ID=svc_app; \" & \"Password =granite_ridge;Data Source=db1;\")",
+        "granite_ridge",
+        "secrets.database.dotnet_connection_string",
+    );
+    assert_secret("mysql -u root -pGr4nite! mydb", "Gr4nite!", "secrets.cli.password_flag");
+    assert_secret("sshpass -p riverstone99 ssh ops@host", "riverstone99", "secrets.cli.password_flag");
+    assert_clean("\"driver={SQL Server};server=db;uid=#{user};pwd=#{pass}\"");
+}
+
+#[test]
+fn identifiers_under_provider_names_are_not_secrets() {
+    let id30 = fake(30, "abcdefghijklmnopqrstuvwxyz0123456789");
+    assert_clean(&format!("TWITCH_CLIENT_ID={id30}"));
+    assert_clean(&format!("export AUTH0_CLIENT_ID=\"{}\"", fake(32, ALNUM)));
+    assert_clean(&format!("RECAPTCHA_SITE_KEY=6L{}", fake(38, ALNUM)));
+    // while the secret next to it is reported
+    let secret = fake(64, ALNUM);
+    assert_secret(
+        &format!("export AUTH0_CLIENT_ID=\"{}\"\nexport AUTH0_CLIENT_SECRET=\"{secret}\"", fake(32, ALNUM)),
+        &secret,
+        "secrets.vendor.api_key",
+    );
+}
+
+#[test]
+fn names_and_values_that_are_not_credentials() {
+    let v = fake(30, ALNUM);
+    for text in [
+        format!("primaryKey={v}"),
+        format!("foreign_key = \"{v}\""),
+        format!("key_down_event={v}"),
+        "keyPressed = kVK_Escape.u16".to_string(),
+        "schemaKey = 'DOC_Table_7_12'".to_string(),
+        "KeyPair = Curve25519.KeyPair".to_string(),
+        "pub const X509_privkey_st = struct_X509_privkey_st;".to_string(),
+        format!("publicToken = \"{v}\""),
+        format!("csrf-token={v}=="),
+        "X-Org-AuthSource: mx17.mail.corp.test".to_string(),
+        "\"credentials\": \"cloud-sdk-core-3.201.1\"".to_string(),
+        "libfoo-keying:x64-linux=pass".to_string(),
+        "<entry key=\"build.step.v9_cleanup\" value=\"done\" />".to_string(),
+    ] {
+        assert_clean(&text);
+    }
+    // an `<entry key=… value=…>` pair under a secret-sounding key is still read
+    assert_secret("<entry key=\"SmtpPassword\" value=\"Gr@nite77$\" />", "Gr@nite77$", "secrets.generic.assignment");
+    assert_secret(&format!("api_key = \"{v}\""), &v, "secrets.generic.assignment");
+}
+
+#[test]
+fn curl_user_password_and_bare_authorization_header() {
+    let rule = "secrets.curl.user_password";
+    assert_secret("curl -u ops:Zq8vLm2pWx https://api.example.test", "ops:Zq8vLm2pWx", rule);
+    assert_secret("curl -s --user 'ops:Gr@nite77!' https://api.example.test", "'ops:Gr@nite77!'", rule);
+    assert_secret(
+        "curl -X POST https://api.example.test \\\n  --user svc:riverstone42 -d x=1",
+        "svc:riverstone42",
+        rule,
+    );
+    let key = fake(32, ALNUM);
+    assert_secret(&format!("curl -u \"{key}:\" https://api.example.test"), &format!("\"{key}:\""), rule);
+    for text in [
+        "curl -u user:pass https://api.example.test",
+        "curl -u \"$USER:$PASS\" https://api.example.test",
+        "curl -u \"$1:$2\" \"$3\"",
+        "curl -u <user:password> https://api.example.test",
+        "curl --user neo4j:[PASSWORD] http://db:7474/",
+        "curl -u \"myusername\" http://localhost/api",
+        "curl -u \"${{ env.CI_USER }}:${{ env.CI_PASS }}\" https://ci.example.test",
+    ] {
+        assert_clean(text);
+    }
+    let uuid = "3f1c2b7e-9a4d-4e8f-b6c2-1d0e5a7f9b3c";
+    assert_secret(&format!("curl -H 'Authorization: {uuid}' https://x.test"), uuid, "secrets.http.authorization_key");
+    assert_clean("Authorization: Negotiate");
+    assert_clean("Authorization: AWS4-HMAC-SHA256 Signature=abc");
 }
