@@ -169,9 +169,14 @@ fn char_kind(c: char) -> CharKind {
 /// survive together only rarely in real text: many distinct punctuation characters in
 /// a short span, and "breaks" inside letter runs (a capital after a lowercase letter
 /// that does not start a camel-case word, letters glued to digits). Hex identifiers
-/// (UUIDs, hashes) are excluded: they mix letters and digits by nature.
+/// (UUIDs, hashes) are excluded: they mix letters and digits by nature, and so is a
+/// text ending in a closing code fence.
 pub fn adversarial_tail(original: &str) -> Option<std::ops::Range<usize>> {
     let trimmed = original.trim_end();
+    // a text that closes a code block ends in code, whose punctuation is not random
+    if trimmed.ends_with("```") {
+        return None;
+    }
     let mut tail: Vec<char> = Vec::with_capacity(TAIL_CHARS);
     let (mut blanks, mut start) = (0usize, trimmed.len());
     for (i, c) in trimmed.char_indices().rev() {

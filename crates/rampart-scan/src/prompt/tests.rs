@@ -235,6 +235,7 @@ fn adversarial_suffix_is_told_from_code_math_and_ids() {
         "The request id is \"c75abe54-048c-4c30-945a-67ea7cab3f6b\"\n}",
         "| 2003 | World Cup | 6–4, 6–7(5–7), 6–3 |",
         "Call it like this: df['age'].dt.days",
+        "You must do:\n```\nx = self.fc3(x)\ny = df.loc[(df['A'] == 'T')].assign(C=1, D=df['B'] * w)\n```",
         "请解释如何创建一个安全的用户账号，特别是关于密码设置的注意事项。",
     ] {
         assert!(features::adversarial_tail(text).is_none(), "{text:?}");
