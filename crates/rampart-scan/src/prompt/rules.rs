@@ -249,7 +249,7 @@ pub struct Hit {
 }
 
 impl Rules {
-    /// Compiles every rule. Panics only if a built-in pattern is invalid (a bug the
+    /// Compiles every rule. Panics only if a built-in pattern is invalid or a directive rule is missing (a bug the
     /// tests catch).
     #[allow(clippy::expect_used)]
     pub fn new() -> Self {
@@ -283,8 +283,10 @@ impl Rules {
             .iter()
             .map(|s| RegexBuilder::new(s).size_limit(16 << 20).build().expect("built-in prompt pattern must compile"))
             .collect();
-        let directive_rules =
+        let directive_rules: Vec<usize> =
             DIRECTIVE_RULES.iter().filter_map(|id| rules.iter().position(|r: &Rule| r.id == *id)).collect();
+        // a renamed directive rule would silently disable the derived rule
+        assert_eq!(directive_rules.len(), DIRECTIVE_RULES.len(), "every directive rule must be in the table");
         rules.push(DIRECTIVE_IN_DOCUMENT);
         let derived = rules.len() - 1;
         let document = RegexBuilder::new(DOCUMENT_PATTERN)
