@@ -249,8 +249,8 @@ pub struct Hit {
 }
 
 impl Rules {
-    /// Compiles every rule. Panics only if a built-in pattern is invalid or a directive rule is missing (a bug the
-    /// tests catch).
+    /// Compiles every rule. Panics only if a built-in pattern is invalid or a directive
+    /// rule is missing from the table (bugs the tests catch).
     #[allow(clippy::expect_used)]
     pub fn new() -> Self {
         let mut rules = Vec::new();
