@@ -12,6 +12,7 @@
 mod finding;
 pub mod normalize;
 pub mod obfuscate;
+mod pattern;
 pub mod pii;
 pub mod prompt;
 pub mod redact;

@@ -89,9 +89,75 @@ const CLASS: [u8; 256] = {
 
 /// Appends the hashed unigrams and bigrams of `text` to `out`.
 pub fn hash_tokens(text: &str, bits: u32, out: &mut Vec<u32>) {
+    for_each_bucket(text, bits, |b| out.push(b));
+}
+
+/// Calls `emit` with the bucket of each hashed unigram and bigram of `text`, in text
+/// order (a token's unigram, then the bigram ending at it): the entries
+/// [`hash_tokens`] collects, without the vector.
+#[inline]
+pub fn for_each_bucket(text: &str, bits: u32, mut emit: impl FnMut(u32)) {
+    let bytes = text.as_bytes();
+    let mut prev: Option<u64> = None;
+    let token = |range: std::ops::Range<usize>| {
+        let h = hash_bytes(bytes.get(range).unwrap_or_default());
+        emit(bucket(h, bits));
+        if let Some(p) = prev {
+            emit(bucket(p.rotate_left(17) ^ h.wrapping_mul(BIGRAM_SALT), bits));
+        }
+        prev = Some(h);
+    };
+    if text.is_ascii() {
+        ascii_tokens(bytes, token);
+    } else {
+        unicode_tokens(text, token);
+    }
+}
+
+/// The tokens (maximal runs of ASCII letters and digits) of an ASCII text, found 64
+/// bytes at a time: a bit mask of token bytes, then its runs by bit counting, with no
+/// branch per byte.
+#[inline]
+fn ascii_tokens(bytes: &[u8], mut token: impl FnMut(std::ops::Range<usize>)) {
+    let mut open: Option<usize> = None;
+    for (block, chunk) in bytes.chunks(64).enumerate() {
+        let base = block * 64;
+        let mut mask = 0u64;
+        for (j, &b) in chunk.iter().enumerate() {
+            mask |= u64::from(CLASS[b as usize] == 1) << j;
+        }
+        let len = chunk.len() as u32;
+        let mut pos = 0u32;
+        while pos < len {
+            let rest = mask >> pos;
+            match open {
+                None => {
+                    if rest == 0 {
+                        break;
+                    }
+                    pos += rest.trailing_zeros();
+                    open = Some(base + pos as usize);
+                }
+                Some(start) => {
+                    pos += rest.trailing_ones();
+                    if pos >= len {
+                        break; // the run reaches the end of the block: the token goes on
+                    }
+                    token(start..base + pos as usize);
+                    open = None;
+                }
+            }
+        }
+    }
+    if let Some(start) = open {
+        token(start..bytes.len());
+    }
+}
+
+/// The tokens (maximal runs of alphanumeric characters) of any text.
+fn unicode_tokens(text: &str, mut token: impl FnMut(std::ops::Range<usize>)) {
     let bytes = text.as_bytes();
     let n = bytes.len();
-    let mut prev: Option<u64> = None;
     let mut i = 0;
     while i < n {
         let Some(&b) = bytes.get(i) else { break };
@@ -123,12 +189,7 @@ pub fn hash_tokens(text: &str, bits: u32, out: &mut Vec<u32>) {
                 }
             }
         }
-        let h = hash_bytes(bytes.get(start..i).unwrap_or_default());
-        out.push(bucket(h, bits));
-        if let Some(p) = prev {
-            out.push(bucket(p.rotate_left(17) ^ h.wrapping_mul(BIGRAM_SALT), bits));
-        }
-        prev = Some(h);
+        token(start..i);
     }
 }
 
@@ -226,4 +287,39 @@ pub fn adversarial_tail(original: &str) -> Option<std::ops::Range<usize>> {
 /// The length signal: grows with the number of tokens, saturating around 4k tokens.
 pub fn length_signal(hashed_len: usize) -> f32 {
     ((1.0 + hashed_len as f32).ln() / 9.0).min(1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ascii_tokens, unicode_tokens};
+
+    fn both(text: &str) -> (Vec<std::ops::Range<usize>>, Vec<std::ops::Range<usize>>) {
+        let (mut fast, mut slow) = (Vec::new(), Vec::new());
+        ascii_tokens(text.as_bytes(), |r| fast.push(r));
+        unicode_tokens(text, |r| slow.push(r));
+        (fast, slow)
+    }
+
+    #[test]
+    fn the_ascii_tokenizer_finds_the_same_tokens_across_block_edges() {
+        let mut texts: Vec<String> = vec![String::new(), " ".repeat(200), "a".repeat(64), "a".repeat(200)];
+        // tokens of every length, so that some start, end or straddle each 64-byte edge
+        for len in [1usize, 2, 7, 63, 64, 65, 130] {
+            for sep in [" ", "--", ".\n\t"] {
+                let mut t = String::new();
+                for i in 0..40 {
+                    let n = len + i % 3;
+                    t.push_str(&"x9".repeat(n.div_ceil(2))[..n]);
+                    t.push_str(sep);
+                }
+                texts.push(t.clone());
+                texts.push(t.trim_end().to_string());
+                texts.push(format!("?{t}"));
+            }
+        }
+        for text in &texts {
+            let (fast, slow) = both(text);
+            assert_eq!(fast, slow, "text of {} bytes", text.len());
+        }
+    }
 }

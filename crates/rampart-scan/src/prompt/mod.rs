@@ -27,7 +27,7 @@ use serde::Serialize;
 use crate::normalize::{Normalized, View, ViewKind};
 use crate::{Family, Finding};
 use features::Features;
-use model::{INJECTION, JAILBREAK, Model, ModelError, sigmoid};
+use model::{Fused, INJECTION, JAILBREAK, Model, ModelError, sigmoid};
 use rules::{Hit, Rules};
 
 /// The committed weights.
@@ -67,6 +67,8 @@ impl PromptScores {
 pub struct PromptDetector {
     rules: Rules,
     model: Model,
+    /// The model laid out for inference.
+    fused: Fused,
     fingerprint: u64,
 }
 
@@ -94,7 +96,7 @@ impl PromptDetector {
         let rules = Rules::new();
         let fp = fingerprint(&rules);
         let model = Model::from_bytes(bytes, rules.all().len(), fp)?;
-        Ok(Self { rules, model, fingerprint: fp })
+        Ok(Self { rules, fused: Fused::new(&model), model, fingerprint: fp })
     }
 
     /// The detector with an untrained (all-zero) model, for training.
@@ -102,7 +104,7 @@ impl PromptDetector {
         let rules = Rules::new();
         let fp = fingerprint(&rules);
         let model = Model::zero(bits, rules.all().len(), fp);
-        Self { rules, model, fingerprint: fp }
+        Self { rules, fused: Fused::new(&model), model, fingerprint: fp }
     }
 
     /// The rule table.
@@ -117,6 +119,7 @@ impl PromptDetector {
 
     /// Replaces the model (e.g. after training).
     pub fn set_model(&mut self, model: Model) {
+        self.fused = Fused::new(&model);
         self.model = model;
     }
 
@@ -219,10 +222,12 @@ impl PromptDetector {
         let rule_ids: Vec<usize> = hits.iter().map(|(h, _)| h.rule).collect();
         let primary = Self::primary(norm);
         let mut logits = [f32::NEG_INFINITY; 2];
+        let mut dense = [0.0f32; features::DENSE];
+        dense[features::DENSE_GIBBERISH_TAIL] = features::gibberish_tail(norm.original);
         let mut score_view = |view: &View| {
-            let f = self.view_features(view, norm.original, &rule_ids);
-            for (head, l) in logits.iter_mut().enumerate() {
-                *l = l.max(self.model.heads[head].logit(&f));
+            let view_logits = self.fused.logits(&view.text, &rule_ids, &dense);
+            for (l, v) in logits.iter_mut().zip(view_logits) {
+                *l = l.max(v);
             }
         };
         score_view(primary);

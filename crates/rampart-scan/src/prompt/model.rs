@@ -99,6 +99,84 @@ impl Head {
     }
 }
 
+/// Both heads laid out for inference: the hashed weights of the two heads interleaved
+/// (one cache line fetch serves both), scored straight from the text in one pass
+/// without collecting its entries. Built from a [`Model`]; gives the same logits as
+/// [`Head::logit`] on [`super::features::hash_tokens`]'s entries (the same running
+/// sums in the same order, so the same floats).
+#[derive(Debug, Clone)]
+pub struct Fused {
+    bits: u32,
+    heads: [Head; 2],
+    hashed: Vec<[f32; 2]>,
+}
+
+impl Fused {
+    /// The inference layout of `model`.
+    pub fn new(model: &Model) -> Self {
+        let [a, b] = &model.heads;
+        let hashed = a.hashed.iter().zip(&b.hashed).map(|(&x, &y)| [x, y]).collect();
+        let strip = |h: &Head| Head { hashed: Vec::new(), ..h.clone() };
+        Self { bits: model.bits, heads: [strip(a), strip(b)], hashed }
+    }
+
+    /// The logits of both heads (see [`Head::logit`]) for the hashed tokens of `text`,
+    /// the rules that fired and the dense signals (the length signal is computed here).
+    pub fn logits(&self, text: &str, rules: &[usize], dense: &[f32; DENSE]) -> [f32; 2] {
+        let mut base = [0.0f32; 2];
+        let mut len_w = [0.0f32; 2];
+        for (k, head) in self.heads.iter().enumerate() {
+            base[k] = head.bias;
+            for &r in rules {
+                base[k] += head.rules.get(r).copied().unwrap_or(0.0);
+            }
+            for (d, (w, x)) in head.dense.iter().zip(dense.iter()).enumerate() {
+                if d != DENSE_LENGTH {
+                    base[k] += w * x;
+                }
+            }
+            len_w[k] = head.dense.get(DENSE_LENGTH).copied().unwrap_or(0.0);
+        }
+        let window_signal = length_signal(WINDOW);
+        let window_norm = 1.0 / (WINDOW as f32).sqrt();
+        let mut best = [f32::NEG_INFINITY; 2];
+        // prefix sums of the last WINDOW + 1 entries: prefix[k] sits at k % (WINDOW + 1)
+        let mut ring = [[0.0f32; 2]; WINDOW + 1];
+        let mut acc = [0.0f32; 2];
+        let mut n = 0usize;
+        let window = |best: &mut [f32; 2], acc: [f32; 2], start: [f32; 2]| {
+            for k in 0..2 {
+                best[k] = best[k].max(base[k] + len_w[k] * window_signal + (acc[k] - start[k]) * window_norm);
+            }
+        };
+        super::features::for_each_bucket(text, self.bits, |b| {
+            let w = self.hashed.get(b as usize).copied().unwrap_or([0.0; 2]);
+            acc[0] += w[0];
+            acc[1] += w[1];
+            n += 1;
+            if let Some(slot) = ring.get_mut(n % (WINDOW + 1)) {
+                *slot = acc;
+            }
+            // the windows starting at multiples of STRIDE, each scored when complete
+            // (the first, at n == WINDOW, equals the whole text when that is all)
+            if n >= WINDOW && (n - WINDOW) % STRIDE == 0 {
+                let start = ring.get((n - WINDOW) % (WINDOW + 1)).copied().unwrap_or([0.0; 2]);
+                window(&mut best, acc, start);
+            }
+        });
+        // the whole text, and the last window (ending at n) when it does not start
+        // at a multiple of STRIDE
+        for k in 0..2 {
+            best[k] = best[k].max(base[k] + acc[k] / (n.max(1) as f32).sqrt() + len_w[k] * length_signal(n));
+        }
+        if n > WINDOW && (n - WINDOW) % STRIDE != 0 {
+            let start = ring.get((n - WINDOW) % (WINDOW + 1)).copied().unwrap_or([0.0; 2]);
+            window(&mut best, acc, start);
+        }
+        best
+    }
+}
+
 /// Hashed entries per window (about [`WINDOW`]/2 tokens: a unigram and a bigram each).
 pub const WINDOW: usize = 64;
 /// Step between windows.

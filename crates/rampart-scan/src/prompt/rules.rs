@@ -1,5 +1,6 @@
 //! The fast rules of the prompt-attack detector: one Aho-Corasick automaton over fixed
-//! phrases and one [`RegexSet`] over patterns, both matched against normalized views
+//! phrases and one [`RegexSet`] over relaxed patterns (each candidate then confirmed by
+//! its exact pattern), both matched against normalized views
 //! (lowercased, whitespace collapsed, confusables and leetspeak folded), so that an
 //! obfuscated phrase matches like a plain one.
 //!
@@ -11,6 +12,8 @@
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+
+use crate::pattern::{asciify, relax};
 
 use crate::Family;
 
@@ -203,7 +206,9 @@ pub struct Rules {
     phrases: AhoCorasick,
     /// Pattern index (in the automaton) → rule index.
     phrase_rule: Vec<usize>,
+    /// The patterns relaxed (see [`relax`]): which ones may match.
     set: RegexSet,
+    /// The exact patterns, in set order.
     regexes: Vec<Regex>,
     /// Regex index → rule index.
     regex_rule: Vec<usize>,
@@ -233,10 +238,6 @@ impl std::fmt::Debug for Rules {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Rules").field("rules", &self.rules.len()).finish()
     }
-}
-
-fn asciify(pattern: &str) -> String {
-    pattern.replace(r"\b", r"(?-u:\b)")
 }
 
 /// A rule that fired in a view: rule index and the view byte range of its first match.
@@ -274,7 +275,7 @@ impl Rules {
             regex_rule.push(rules.len() - 1);
             sources.push(asciify(pattern));
         }
-        let set = RegexSetBuilder::new(&sources)
+        let set = RegexSetBuilder::new(sources.iter().map(|s| relax(s)))
             .size_limit(32 << 20)
             .dfa_size_limit(16 << 20)
             .build()
@@ -320,8 +321,9 @@ impl Rules {
                 hits.push(Hit { rule, span: m.start()..m.end() });
             }
         }
-        // Most text matches no pattern: one earliest-match scan says so (the fast,
-        // non-overlapping DFA loop) before the overlapping scan that names them.
+        // Most text matches no pattern: one earliest-match scan of the relaxed set says
+        // so (the fast, non-overlapping DFA loop) before the overlapping scan that names
+        // the candidates, each then confirmed by its exact pattern.
         if !patterns || !self.set.is_match(text) {
             return;
         }

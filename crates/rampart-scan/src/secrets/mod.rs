@@ -5,10 +5,12 @@
 //!
 //! Matching is ripgrep style. Every rule has an *anchor*: a short lowercase regex that
 //! all its matches contain (a literal prefix such as `ghp_`, a provider name). The text
-//! is ASCII-lowercased once (offsets unchanged); one alternation of all anchors finds
-//! the first hit, one [`RegexSet`] of the anchors run from there tells which rules can
-//! match, and only those rules run their full pattern. The vendor-name rule and the
-//! generic `name = value` rule start from their own literal searches. All patterns are
+//! is ASCII-lowercased once (offsets unchanged); one alternation of all anchors (the
+//! vendor rule's anchor is its list of vendor names) finds the hits, one [`RegexSet`]
+//! of the anchors run over short windows around them tells which rules can match, and
+//! only those rules run their full pattern. Both prefilters use relaxed anchors
+//! (bounded repetitions unbounded), whose lazy DFAs stay small on varied text. The
+//! generic `name = value` rule starts from its own literal search. All patterns are
 //! compiled by the linear-time `regex` engine. Overlapping candidates are resolved by
 //! rule order: format rules beat context rules, then the vendor rule, then the generic
 //! rule; each secret is reported once. The generic rule defers to format rules: a value
@@ -35,6 +37,7 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 
+use crate::pattern::{asciify, relax};
 use crate::{Family, Finding};
 use rules::{CONTEXT, Check, FIXED, VENDORS};
 
@@ -70,11 +73,15 @@ struct Compiled {
 
 /// Compiled secrets rules; build once with [`SecretsDetector::new`], then share.
 pub struct SecretsDetector {
-    /// Every anchor as one alternation: finds the first anchor hit (literal
-    /// prefilters make this much faster than the multi-pattern set).
+    /// Every anchor, relaxed, as one alternation: finds the anchor hits (a
+    /// leftmost-first scan is much faster than the multi-pattern set's overlapping one).
     any_anchor: Regex,
-    /// One entry per rule: its anchor, run from the first anchor hit on.
+    /// One entry per rule (then the vendor rule): its anchor, relaxed, run over windows
+    /// around the anchor hits.
     set: RegexSet,
+    /// The longest match any anchor can have, in bytes (`None`: unbounded, and the
+    /// set runs from the first hit to the end of the text).
+    anchor_max: Option<usize>,
     rules: Vec<Compiled>,
     /// The vendor-name rule, searched on its own (see [`rules::VENDORS`]).
     vendor: Compiled,
@@ -94,11 +101,6 @@ impl Default for SecretsDetector {
     fn default() -> Self {
         Self::new()
     }
-}
-
-/// Makes `\b` ASCII-only so the lazy DFA never has to give up on non-ASCII input.
-fn asciify(pattern: &str) -> String {
-    pattern.replace(r"\b", r"(?-u:\b)")
 }
 
 fn compile(pattern: &str) -> Regex {
@@ -175,8 +177,6 @@ impl SecretsDetector {
             });
         }
         let vendors = VENDORS.iter().map(|v| regex::escape(v)).collect::<Vec<_>>().join("|");
-        // Not in the set: hundreds of names would blow up its automaton, while this
-        // lowercase pattern's own literal prefilter finds them fast.
         let vendor = Compiled {
             id: "secrets.vendor.api_key",
             category: "saas",
@@ -188,20 +188,26 @@ impl SecretsDetector {
             )),
             on_lower: true,
         };
-        let any_anchor = compile(&anchors.iter().map(|a| format!("(?:{a})")).collect::<Vec<_>>().join("|"));
+        // The prefilters match relaxed anchors (supersets, see `relax`): their lazy DFAs
+        // stay small on varied text. The windows still come from the exact anchors.
+        let any_anchor = compile(&relax(&anchors.iter().map(|a| format!("(?:{a})")).collect::<Vec<_>>().join("|")));
         #[allow(clippy::expect_used)]
-        let set = RegexSetBuilder::new(&anchors)
+        let set = RegexSetBuilder::new(anchors.iter().map(|a| relax(a)))
             .size_limit(16 << 20)
             .dfa_size_limit(8 << 20)
             .build()
             .expect("built-in secrets anchors must compile as a set");
+        let anchor_max = anchors.iter().try_fold(0usize, |max, a| {
+            let hir = regex_syntax::parse(a).ok()?;
+            Some(max.max(hir.properties().maximum_len()?))
+        });
         let generic = compile(&format!(r"\A(?:{GENERIC_PATTERN})"));
         let xml_add = compile(
             r#"(?i)<[a-z][a-z0-9_:.\-]{0,30}\s+key\s*=\s*"(?P<k>[^"]{1,80})"\s+value\s*=\s*"(?P<s>[^"\s]{6,200})""#,
         );
         let keyword = compile(r"(?i)key|token|secret|passw(?:or)?d|pwd|credential");
         let generic_keyword = compile(r"key|token|secret|pass|pwd|auth|cred|access|private|tkn");
-        Self { any_anchor, set, rules, vendor, generic, generic_keyword, xml_add, keyword }
+        Self { any_anchor, set, anchor_max, rules, vendor, generic, generic_keyword, xml_add, keyword }
     }
 
     /// Number of distinct format rules (fixed + context; the generic rule excluded).
@@ -215,12 +221,9 @@ impl SecretsDetector {
         // Anchors are lower case: one cheap pass makes them case-insensitive without
         // the cost of case-folding inside the automaton. Offsets are unchanged.
         let lower = text.to_ascii_lowercase();
-        let matched = match self.any_anchor.find(&lower) {
-            Some(first) => self.set.matches_at(&lower, first.start()),
-            None => self.set.matches_at(&lower, lower.len()),
-        };
+        let matched = self.anchored_rules(&lower);
         let vendor_idx = self.rules.len();
-        for idx in matched.iter().chain(std::iter::once(vendor_idx)) {
+        for idx in matched.into_iter().chain(std::iter::once(vendor_idx)) {
             let rule = self.rules.get(idx).unwrap_or(&self.vendor);
             let hay = if rule.on_lower { lower.as_str() } else { text };
             for caps in rule.re.captures_iter(hay) {
@@ -283,6 +286,51 @@ impl SecretsDetector {
         }
         kept.sort_by_key(|f| f.span.start);
         out.extend(kept);
+    }
+
+    /// The rules whose anchor occurs in `lower`, in rule order (the vendor rule last, as
+    /// index `rules.len()`). The anchor alternation
+    /// finds its hits fast (literal prefilters); the set then runs only over windows
+    /// from each hit to [`Self::anchor_max`] bytes past its end (merged when they
+    /// overlap). That misses nothing: a rule's anchor match is also a match of the
+    /// alternation, so it starts inside a hit the alternation reports (leftmost-first
+    /// hits cover every match start) and ends within the window.
+    fn anchored_rules(&self, lower: &str) -> Vec<usize> {
+        let Some(max) = self.anchor_max else {
+            return match self.any_anchor.find(lower) {
+                Some(first) => self.set.matches_at(lower, first.start()).into_iter().collect(),
+                None => Vec::new(),
+            };
+        };
+        let mut found = vec![false; self.rules.len()];
+        let mut scan = |range: std::ops::Range<usize>| {
+            if let Some(hay) = lower.get(..range.end) {
+                for idx in self.set.matches_at(hay, range.start).iter() {
+                    if let Some(f) = found.get_mut(idx) {
+                        *f = true;
+                    }
+                }
+            }
+        };
+        let mut window: Option<std::ops::Range<usize>> = None;
+        for hit in self.any_anchor.find_iter(lower) {
+            let mut end = (hit.end() + max).min(lower.len());
+            while !lower.is_char_boundary(end) {
+                end += 1;
+            }
+            match &mut window {
+                Some(w) if hit.start() <= w.end => w.end = w.end.max(end),
+                _ => {
+                    if let Some(w) = window.replace(hit.start()..end) {
+                        scan(w);
+                    }
+                }
+            }
+        }
+        if let Some(w) = window {
+            scan(w);
+        }
+        found.iter().enumerate().filter_map(|(i, &f)| f.then_some(i)).collect()
     }
 
     /// The generic `secret-sounding name = high-entropy value` rule. Finds keyword

@@ -190,10 +190,10 @@ pub(crate) const FIXED: &[Rule] = &[
         "cloud",
         "AZURE_KEY",
         0.9,
-        r"(?i)(?:AccountKey|SharedAccessKey|AccessKey|Secret)\s*=\s*(?P<s>(?-i:[A-Za-z0-9+/]{42,43}=|[A-Za-z0-9+/]{86}==))",
+        r"(?i)(?:AccountKey|SharedAccessKey|AccessKey|Secret)\s{0,16}=\s*(?P<s>(?-i:[A-Za-z0-9+/]{42,43}=|[A-Za-z0-9+/]{86}==))",
         N,
     )
-    .with_anchor(r"(?:accountkey|sharedaccesskey|accesskey|secret)\s*="),
+    .with_anchor(r"(?:accountkey|sharedaccesskey|accesskey|secret)\s{0,16}="),
     r(
         "secrets.azure.ad_client_secret",
         "cloud",
@@ -1013,16 +1013,16 @@ pub(crate) const FIXED: &[Rule] = &[
         r"(?i)\b(?:jdbc:)?(?:postgres(?:ql)?|postgis|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|sqlserver|cockroachdb|clickhouse|couchdb|neo4j(?:\+s)?|bolt|cassandra|oracle|db2|memcached|nats|kafka)://[^\s:@/'\x22]{1,64}:(?P<s>[^\s@/'\x22]{1,128})@[^\s'\x22]{2,}",
         Password,
     )
-    .with_anchor(r"://[^ \t\r\n/@]*:[^ \t\r\n/@]*@"),
+    .with_anchor(r"://[^ \t\r\n/@]{0,64}:[^ \t\r\n/@]{0,128}@"),
     r(
         "secrets.database.dotnet_connection_string",
         "database",
         "CONNECTION_STRING",
         0.85,
-        r"(?i)(?:server|data source|host|address|addr|provider|driver|dsn|uid|user id|initial catalog|database)\s*=[^;\n\x22']{1,100};[^\n]{0,200}?\b(?:password|pwd)\s*=\s*(?P<s>[^;\s\x22']{3,128})",
+        r"(?i)(?:server|data source|host|address|addr|provider|driver|dsn|uid|user id|initial catalog|database)\s*=[^;\n\x22']{1,100};[^\n]{0,200}?\b(?:password|pwd)\s{0,16}=\s*(?P<s>[^;\s\x22']{3,128})",
         Password,
     )
-    .with_anchor(r"(?:password|pwd)\s*="),
+    .with_anchor(r"(?:password|pwd)\s{0,16}="),
     r(
         "secrets.url.credentials",
         "generic",
@@ -1031,7 +1031,7 @@ pub(crate) const FIXED: &[Rule] = &[
         r"(?i)\b(?:https?|ftps?|sftp|smtps?|imaps?|pop3|ldaps?|ssh|git|svn|rtmp|socks5?|wss?)://[^\s:@/'\x22<>]{1,64}:(?P<s>[^\s@/'\x22<>]{1,128})@[A-Za-z0-9][^\s'\x22]{2,}",
         Password,
     )
-    .with_anchor(r"://[^ \t\r\n/@]*:[^ \t\r\n/@]*@"),
+    .with_anchor(r"://[^ \t\r\n/@]{0,64}:[^ \t\r\n/@]{0,128}@"),
     r(
         "secrets.netrc.credentials",
         "generic",
@@ -1045,39 +1045,39 @@ pub(crate) const FIXED: &[Rule] = &[
         "token",
         "BASIC_AUTH",
         0.8,
-        r"(?i)authorization\x22?\s*[:=]\s*\x22?basic\s+(?P<s>(?-i:[A-Za-z0-9+/]{8,}={0,2}))",
+        r"(?i)authorization\x22?\s*[:=]\s*\x22?basic\s{1,16}(?P<s>(?-i:[A-Za-z0-9+/]{8,}={0,2}))",
         Entropy(2.5),
     )
-    .with_anchor(r"basic\s+[a-z0-9+/]{8}"),
+    .with_anchor(r"basic\s{1,16}[a-z0-9+/]{8}"),
     r(
         "secrets.http.bearer_token",
         "token",
         "BEARER_TOKEN",
         0.7,
-        r"(?i)\bbearer\s+(?P<s>(?-i:[A-Za-z0-9_\-.~+/]{20,}=*))",
+        r"(?i)\bbearer\s{1,16}(?P<s>(?-i:[A-Za-z0-9_\-.~+/]{20,}=*))",
         Entropy(3.2),
     )
-    .with_anchor(r"bearer\s+[a-z0-9_\-.~+/]{20}"),
+    .with_anchor(r"bearer\s{1,16}[a-z0-9_\-.~+/]{20}"),
     // in an `Authorization` header even a short token is one (RFC 6750 `mF_9.B5f-4.1JqM`)
     r(
         "secrets.http.bearer_header",
         "token",
         "BEARER_TOKEN",
         0.7,
-        r#"(?i)authorization\\?["']?\s*[:=]\s*\\?["']?(?:bearer|token|api-token)\s+(?P<s>(?-i:[A-Za-z0-9_\-.~+/]{8,}=*))"#,
+        r#"(?i)authorization\\?["']?\s{0,16}[:=]\s{0,16}\\?["']?(?:bearer|token|api-token)\s+(?P<s>(?-i:[A-Za-z0-9_\-.~+/]{8,}=*))"#,
         Token,
     )
-    .with_anchor(r"authorization\\?[\x22']?\s*[:=]\s*\\?[\x22']?(?:bearer|token|api-token)\s"),
+    .with_anchor(r"authorization\\?[\x22']?\s{0,16}[:=]\s{0,16}\\?[\x22']?(?:bearer|token|api-token)\s"),
     // an API key as the whole header value, without a scheme
     r(
         "secrets.http.authorization_key",
         "token",
         "BEARER_TOKEN",
         0.6,
-        r#"(?i)authorization\\?["']?\s*:\s*\\?["']?(?P<s>(?-i:[A-Za-z0-9_\-.~+/]{20,}={0,2}))(?:[\s"'\\,;]|$)"#,
+        r#"(?i)authorization\\?["']?\s{0,16}:\s*\\?["']?(?P<s>(?-i:[A-Za-z0-9_\-.~+/]{20,}={0,2}))(?:[\s"'\\,;]|$)"#,
         Token,
     )
-    .with_anchor(r"authorization\\?[\x22']?\s*:"),
+    .with_anchor(r"authorization\\?[\x22']?\s{0,16}:"),
     // `curl -u user:password` / `--user 'user:password'` (also an API key as the user)
     r(
         "secrets.curl.user_password",

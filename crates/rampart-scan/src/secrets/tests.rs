@@ -726,3 +726,45 @@ fn curl_user_password_and_bare_authorization_header() {
     assert_clean("Authorization: Negotiate");
     assert_clean("Authorization: AWS4-HMAC-SHA256 Signature=abc");
 }
+
+#[test]
+fn windowed_anchor_search_finds_the_rules_a_full_set_scan_finds() {
+    let d = det();
+    assert!(d.anchor_max.is_some(), "every anchor must have a bounded length, or the windowed search is off");
+    // a vocabulary of anchor pieces and separators, drawn at random (fixed seed) so
+    // that anchors overlap, chain and straddle window edges
+    let mut vocab: Vec<String> = Vec::new();
+    for rule in rules::FIXED {
+        let anchor = super::anchor_of(rule).unwrap_or_default();
+        vocab.extend(anchor.split(|c: char| !c.is_ascii_alphanumeric() && c != '_').map(str::to_string));
+    }
+    vocab.extend(["_", "-", " ", ":", "=", "\n", "é", "\"", "api", "key", "token", "secret"].map(str::to_string));
+    // long anchors (credentials in URLs, authorization headers, padded assignments)
+    vocab.extend(
+        [
+            "://user:pass@",
+            "://a-long-user-name:a-long-pass",
+            "word@",
+            "authorization: ",
+            "bearer ",
+            "  \t  ",
+            "pwd   =",
+        ]
+        .map(str::to_string),
+    );
+    vocab.retain(|w| !w.is_empty());
+    let mut seed: u64 = 0x5eed;
+    let mut next = |n: usize| {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) as usize % n
+    };
+    for _ in 0..200 {
+        let text: String = (0..400).map(|_| vocab[next(vocab.len())].as_str()).collect();
+        let lower = text.to_ascii_lowercase();
+        let full: Vec<usize> = match d.any_anchor.find(&lower) {
+            Some(first) => d.set.matches_at(&lower, first.start()).into_iter().collect(),
+            None => Vec::new(),
+        };
+        assert_eq!(d.anchored_rules(&lower), full);
+    }
+}
