@@ -23,7 +23,11 @@
 //! `%VAR%`, `#{…}`, `{{…}}`, `<…>`), redactions (`xxxx`, `****`), dummy words
 //! (`changeme`, `password1`), code (calls, member accesses, paths, constants), and
 //! identifiers: values of names ending in `id`/`user`/`host`/`url`, host names, ARNs,
-//! public and CSRF tokens, database and keyboard keys. A value in a provider's exact
+//! public and CSRF tokens, database and keyboard keys. Some identifiers still map a
+//! company's infrastructure for whoever reads the prompt: SaaS tenant hosts
+//! (`acme.okta.com`, `acme.jfrog.io`), S3 and GCS buckets, ARNs, AWS account IDs next
+//! to their name. They are reported in their own category, `infrastructure`, at score
+//! 0.4 (below the credentials' 0.6+), so a policy can watch them without redacting. A value in a provider's exact
 //! format next to the provider's name (`aws_secret_access_key`, Okta `00…`) is reported
 //! whatever its entropy. The trade-off: a password that is one ordinary word is caught
 //! only as a literal, so `password = hashed` (a variable in code) stays clean.
@@ -236,7 +240,8 @@ impl SecretsDetector {
                 };
                 let value = &text[m.start()..m.end()];
                 // a provider name ending in `_id`, `user`, `host` … holds an identifier
-                if caps.name("n").is_some_and(|n| identifier_name(n.as_str())) {
+                // (unless the rule reports identifiers: infrastructure)
+                if rule.category != "infrastructure" && caps.name("n").is_some_and(|n| identifier_name(n.as_str())) {
                     continue;
                 }
                 // the vendor rule: `acme_APP_ID = …`, `acme_account = …` are identifiers

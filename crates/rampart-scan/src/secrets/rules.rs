@@ -1106,6 +1106,47 @@ pub(crate) const FIXED: &[Rule] = &[
         Password,
     )
     .with_anchor(r"psexec"),
+    // ---- infrastructure identifiers ----
+    // Not credentials: names of a company's tenants, buckets and cloud resources, which
+    // map its infrastructure for whoever reads the prompt. Reported at a low score in
+    // their own category, last in the table so a credential overlapping one wins.
+    r(
+        "secrets.infra.saas_tenant_host",
+        "infrastructure",
+        "SERVICE_HOST",
+        0.4,
+        r"(?i)\b[a-z0-9][a-z0-9\-]{0,62}(?:\.[a-z0-9][a-z0-9\-]{0,62}){0,3}\.(?:jfrog\.io|atlassian\.net|okta(?:preview)?\.com|auth0\.com|myshopify\.com|my\.salesforce\.com|cloud\.databricks\.com|azuredatabricks\.net|openai\.azure\.com|blob\.core\.windows\.net|search\.windows\.net|vault\.azure\.net|database\.windows\.net)\b",
+        N,
+    )
+    .with_anchor(r"\.(?:jfrog\.io|atlassian\.net|okta(?:preview)?\.com|auth0\.com|myshopify\.com|my\.salesforce\.com|cloud\.databricks\.com|azuredatabricks\.net|openai\.azure\.com|blob\.core\.windows\.net|search\.windows\.net|vault\.azure\.net|database\.windows\.net)"),
+    r(
+        "secrets.infra.s3_bucket",
+        "infrastructure",
+        "CLOUD_BUCKET",
+        0.4,
+        r"(?i)\b[a-z0-9][a-z0-9.\-_]{0,62}\.s3(?:[.\-][a-z0-9\-]{1,20})?\.amazonaws\.com\b|\bs3(?:[.\-][a-z0-9\-]{1,20})?\.amazonaws\.com/[a-z0-9][a-z0-9.\-_]{2,62}",
+        N,
+    )
+    .with_anchor(r"amazonaws\.com"),
+    r(
+        "secrets.infra.gcs_bucket",
+        "infrastructure",
+        "CLOUD_BUCKET",
+        0.4,
+        r"(?i)\b[a-z0-9][a-z0-9.\-_]{0,62}\.storage\.googleapis\.com\b|\bstorage\.googleapis\.com/[a-z0-9][a-z0-9.\-_]{2,62}",
+        N,
+    )
+    .with_anchor(r"storage\.googleapis\.com"),
+    // a resource that names itself (a template such as `{bucket}` does not)
+    r(
+        "secrets.infra.aws_arn",
+        "infrastructure",
+        "CLOUD_RESOURCE",
+        0.4,
+        r"\barn:aws(?:-[a-z]{2,10}){0,2}:[a-z0-9\-]{2,30}:[a-z0-9\-]{0,20}:(?:[0-9]{12})?:[A-Za-z0-9_][A-Za-z0-9_+=,.@/:*\-]{0,200}",
+        N,
+    )
+    .with_anchor(r"arn:aws"),
 ];
 
 /// Context rules: provider name near an assignment, value format of that provider.
@@ -1201,6 +1242,16 @@ pub(crate) const CONTEXT: &[(&str, &str, &str, &str, f32, &str, Check)] = &[
         0.8,
         r"[a-z2-7]{52}",
         Entropy(3.5),
+    ),
+    // an AWS account ID is an identifier, not a secret: infrastructure (see FIXED)
+    (
+        "secrets.infra.aws_account_id",
+        "infrastructure",
+        "CLOUD_ACCOUNT_ID",
+        r"aws[_\-. ]?account[_\-. ]?id",
+        0.4,
+        r"[0-9]{12}",
+        N,
     ),
 ];
 

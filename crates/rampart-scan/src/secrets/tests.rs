@@ -65,8 +65,20 @@ fn compiles_and_has_many_formats() {
     for r in &det().rules {
         assert!(r.id.starts_with("secrets."), "{}", r.id);
         assert!(
-            ["cloud", "vcs", "ai", "payment", "chat", "saas", "database", "private_key", "token", "generic"]
-                .contains(&r.category),
+            [
+                "cloud",
+                "vcs",
+                "ai",
+                "payment",
+                "chat",
+                "saas",
+                "database",
+                "private_key",
+                "token",
+                "generic",
+                "infrastructure",
+            ]
+            .contains(&r.category),
             "{} {}",
             r.id,
             r.category
@@ -397,9 +409,16 @@ fn zoho_blynk_truenas_krb5_formats_and_arns_are_not_secrets() {
         &nas,
         "secrets.truenas.api_key",
     );
-    // an ARN names a resource (with its account id); it grants nothing
-    assert_clean("topic = \"arn:aws:sns:eu-west-1:210987654321:build-alerts\"");
-    assert_clean("secret_arn = \"arn:aws:secretsmanager:eu-west-1:210987654321:secret:db-Qm7vX2\"");
+    // an ARN names a resource (with its account id); it grants nothing: reported as
+    // infrastructure, never as a credential
+    for text in [
+        "topic = \"arn:aws:sns:eu-west-1:210987654321:build-alerts\"",
+        "secret_arn = \"arn:aws:secretsmanager:eu-west-1:210987654321:secret:db-Qm7vX2\"",
+    ] {
+        let found = scan(text);
+        assert!(found.iter().any(|f| f.rule == "secrets.infra.aws_arn"), "{text}: {found:?}");
+        assert!(found.iter().all(|f| f.category == "infrastructure" && f.score < 0.5), "{text}: {found:?}");
+    }
     let hash = format!("$krb5asrep$23${}${}", fake(32, HEX), fake(96, HEX));
     assert_secret(&format!("{hash}\n"), &hash, "secrets.password_hash.krb5_asrep");
 }
@@ -766,5 +785,51 @@ fn windowed_anchor_search_finds_the_rules_a_full_set_scan_finds() {
             None => Vec::new(),
         };
         assert_eq!(d.anchored_rules(&lower), full);
+    }
+}
+
+#[test]
+fn infrastructure_identifiers_are_reported_at_a_low_score() {
+    for (text, value, rule) in [
+        ("artifactory: https://acme-corp.jfrog.io/artifactory", "acme-corp.jfrog.io", "secrets.infra.saas_tenant_host"),
+        ("see https://acme.atlassian.net/browse/OPS-12", "acme.atlassian.net", "secrets.infra.saas_tenant_host"),
+        ("issuer: https://acme-prod.okta.com/oauth2", "acme-prod.okta.com", "secrets.infra.saas_tenant_host"),
+        (
+            "AZURE_OPENAI_ENDPOINT=https://acme-east.openai.azure.com/",
+            "acme-east.openai.azure.com",
+            "secrets.infra.saas_tenant_host",
+        ),
+        (
+            "logs in acme-logs.s3.eu-west-1.amazonaws.com",
+            "acme-logs.s3.eu-west-1.amazonaws.com",
+            "secrets.infra.s3_bucket",
+        ),
+        (
+            "GET https://s3.amazonaws.com/acme-backups/db.tar",
+            "s3.amazonaws.com/acme-backups",
+            "secrets.infra.s3_bucket",
+        ),
+        (
+            "gsutil cp x https://storage.googleapis.com/acme-models/v1",
+            "storage.googleapis.com/acme-models",
+            "secrets.infra.gcs_bucket",
+        ),
+        ("arn:aws:iam::123456789012:role/deploy", "arn:aws:iam::123456789012:role/deploy", "secrets.infra.aws_arn"),
+        ("aws_account_id = 123456789012", "123456789012", "secrets.infra.aws_account_id"),
+    ] {
+        let found = scan(text);
+        let f = found.iter().find(|f| f.rule == rule).unwrap_or_else(|| panic!("{text}: {found:?}"));
+        assert_eq!(&text[f.span.clone()], value, "{text}");
+        assert_eq!((f.category, f.score < 0.5), ("infrastructure", true), "{text}");
+    }
+    // a template names no resource; a public site or a bare service host is no tenant
+    for text in [
+        "return f\"arn:aws:s3:::{bucket_name}\"",
+        "arn:aws:s3:::${bucket}",
+        "visit www.salesforce.com for pricing",
+        "the endpoint is s3.amazonaws.com/ or https://storage.googleapis.com",
+        "our account id is 123456789012",
+    ] {
+        assert_clean(text);
     }
 }

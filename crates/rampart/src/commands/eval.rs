@@ -191,24 +191,46 @@ pub(crate) fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     }
 
     if !corpus.secrets.is_empty() {
-        let (mut pos, mut tp, mut neg, mut fp) = (0usize, 0usize, 0usize, 0usize);
+        let (mut pos, mut tp, mut neg, mut fp, mut fp_credential) = (0usize, 0usize, 0usize, 0usize, 0usize);
+        let mut infra_tp = 0usize;
+        // A rule's negative example is often a real credential in a sibling format (a
+        // Slack bot token is negative for the user-token rule): such a finding is
+        // counted, and also shown apart when the flagged value is itself a positive
+        // example of another rule in the corpus.
+        let positives: Vec<&str> = corpus.secrets.iter().filter(|r| r.positive).map(|r| r.text.as_str()).collect();
         for row in &corpus.secrets {
             let t = Instant::now();
             let report = scanner.scan(&row.text);
             latencies_us.push(t.elapsed().as_secs_f64() * 1e6);
             bytes += row.text.len();
-            let hit = report.findings.iter().any(|f| f.family == Family::Secrets);
+            let secrets: Vec<&rampart_scan::Finding> =
+                report.findings.iter().filter(|f| f.family == Family::Secrets).collect();
+            let hit = !secrets.is_empty();
             if row.positive {
                 pos += 1;
                 tp += usize::from(hit);
+                infra_tp += usize::from(secrets.iter().any(|f| f.category == "infrastructure"));
             } else {
                 neg += 1;
                 fp += usize::from(hit);
+                let known = secrets.iter().all(|f| {
+                    let value = row.text.get(f.span.clone()).unwrap_or_default();
+                    !value.is_empty() && positives.iter().any(|p| p.contains(value))
+                });
+                fp_credential += usize::from(hit && known);
             }
         }
         writeln!(out, "\n## Secrets")?;
         writeln!(out, "  recall on positives          {tp}/{pos} {}", pct(tp, pos))?;
+        writeln!(out, "    of which infrastructure identifiers (hosts, buckets, ARNs; score 0.4): {infra_tp}")?;
         writeln!(out, "  false positives on negatives {fp}/{neg} {}", pct(fp, neg))?;
+        writeln!(
+            out,
+            "    of which every flagged value is a positive example of another rule: {fp_credential}; \
+             the rest: {}/{neg} {}",
+            fp - fp_credential,
+            pct(fp - fp_credential, neg)
+        )?;
     }
 
     if !latencies_us.is_empty() {
