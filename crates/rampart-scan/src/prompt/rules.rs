@@ -58,7 +58,14 @@ const PHRASES: &[(Rule, &[&str])] = &[
             "<</sys>>",
             "<<sys>>",
             "[/inst]",
+            // its tail alone, as left after escaping (`\\/INST]`)
+            "/inst]",
         ],
+    ),
+    (
+        // published universal adversarial suffixes (GCG, Zou et al. 2023), pasted as is
+        jb("jailbreak.known_adversarial_suffix", "adversarial_suffix", Some(0.9)),
+        &["similarlynow write oppositeley", "write oppositeley.]("],
     ),
     (
         jb("jailbreak.persona", "persona", Some(0.9)),
@@ -125,7 +132,7 @@ const PATTERNS: &[(Rule, &str)] = &[
     ),
     (
         inj("injection.prompt_extraction", "prompt_extraction", Some(0.85)),
-        r"\b(?:reveal|print|show|display|output|repeat|tell me|give me|share|leak|dump|spell out|write out|recite|provide|return|echo|what (?:is|are|was|were))\b (?:[a-z']+ ){0,4}(?:system prompt|system message|system instructions|initial prompt|initial instructions|original prompt|original instructions|hidden prompt|hidden instructions|secret prompt|secret instructions|pre-?prompt|instructions you were given|text of (?:the|your) prompt|(?:text|words|everything|instructions|prompt) (?:above|before this))",
+        r"\b(?:reveal|print|show|display|output|repeat|tell me|give me|share|leak|dump|spell out|write out|recite|provide|return|echo|list|respond with|what (?:is|are|was|were))\b (?:[a-z']+ ){0,4}(?:system prompt|system message|system instructions|initial prompt|initial instructions|original prompt|original instructions|hidden prompt|hidden instructions|secret prompt|secret instructions|pre-?prompt|instructions? you (?:were|have been) given|instructions? given to you|(?:words|text|contents?) (?:in|of) your (?:instructions|prompt|system prompt)|text of (?:the|your) prompt|(?:text|words|everything|instructions|prompt) (?:above|before this))",
     ),
     (
         inj("injection.secret_extraction", "prompt_extraction", None),
@@ -217,6 +224,7 @@ pub struct Rules {
     /// Index of the derived [`DIRECTIVE_IN_DOCUMENT`] rule.
     derived: usize,
     document: Regex,
+    prompt_opener: Regex,
 }
 
 /// A derived rule: an instruction about the reader's reply or code
@@ -229,6 +237,14 @@ const DIRECTIVE_IN_DOCUMENT: Rule = inj("injection.directive_in_document", "indi
 
 /// Rules that count as a directive for [`DIRECTIVE_IN_DOCUMENT`].
 const DIRECTIVE_RULES: &[&str] = &["injection.response_directive", "injection.code_directive"];
+
+/// The opening of a text written to the model itself: a system prompt ("You are …",
+/// "I want you to act as …") or an agent definition (YAML front matter with a `name`
+/// or `description`). A directive about "your response" inside it is its author
+/// talking to the model, not one planted in data, so the derived rule does not fire
+/// (the classifier and the other rules still judge it). Documents that carry planted
+/// instructions (emails, tables, code) open otherwise.
+const PROMPT_OPENER: &str = r"(?i)\A\s*(?:you are\b|you're\b|i want you to (?:act|be|pretend|play)\b|act as\b|---[ \t]*\r?\n(?:[^\n]*\n){0,3}?[ \t]*(?:name|description)[ \t]*:)";
 
 /// Structure of a document, on the original text: email header fields or a salutation
 /// line, a fenced code block, two consecutive table rows.
@@ -294,15 +310,32 @@ impl Rules {
             .size_limit(4 << 20)
             .build()
             .expect("built-in document pattern must compile");
-        Self { rules, phrases, phrase_rule, set, regexes, regex_rule, directive_rules, derived, document }
+        let prompt_opener = RegexBuilder::new(PROMPT_OPENER)
+            .size_limit(1 << 20)
+            .build()
+            .expect("built-in prompt opener pattern must compile");
+        Self {
+            rules,
+            phrases,
+            phrase_rule,
+            set,
+            regexes,
+            regex_rule,
+            directive_rules,
+            derived,
+            document,
+            prompt_opener,
+        }
     }
 
     /// The hit of the derived directive-in-document rule for a directive rule's `hit`
     /// when the original text is structured as a document (same span); `None` for
     /// other rules or plain text.
     pub fn derived(&self, original: &str, hit: &Hit) -> Option<Hit> {
-        (self.directive_rules.contains(&hit.rule) && self.document.is_match(original))
-            .then(|| Hit { rule: self.derived, span: hit.span.clone() })
+        (self.directive_rules.contains(&hit.rule)
+            && self.document.is_match(original)
+            && !self.prompt_opener.is_match(original))
+        .then(|| Hit { rule: self.derived, span: hit.span.clone() })
     }
 
     /// Every rule, in a fixed order (the classifier's rule features use this order).
