@@ -12,28 +12,50 @@ pub(crate) fn asciify(pattern: &str) -> String {
 /// gap after a common word (`use … your answer`) makes it track every count at once:
 /// on varied text it kept building states and spent most of its time in
 /// determinization. Unbounded, the gap is one state; the exact pattern then confirms.
-/// Only `{0,n}` and `{1,n}` with n ≥ 2 change; escaped braces stay.
+/// Only `{0,n}` and `{1,n}` with n ≥ 2 change; escaped braces and braces inside a
+/// character class (`[{0,5}]`) stay.
 pub(crate) fn relax(pattern: &str) -> String {
+    let bytes = pattern.as_bytes();
     let mut out = String::with_capacity(pattern.len());
-    let mut rest = pattern;
-    while let Some(i) = rest.find('{') {
-        let (head, tail) = rest.split_at(i);
-        out.push_str(head);
-        let close = tail.find('}').unwrap_or(0);
-        let inner = tail.get(1..close).unwrap_or("");
-        let escaped = head.ends_with('\\');
-        match inner.split_once(',') {
-            Some((min @ ("0" | "1"), max)) if !escaped && max.parse::<u32>().is_ok_and(|m| m >= 2) => {
-                out.push(if min == "0" { '*' } else { '+' });
-                rest = tail.get(close + 1..).unwrap_or("");
+    let (mut i, mut copied) = (0usize, 0usize);
+    let mut in_class = false;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'\\' => {
+                i += 2; // the escaped byte is never special (ASCII escapes only)
+                continue;
             }
-            _ => {
-                out.push('{');
-                rest = tail.get(1..).unwrap_or("");
+            b'[' if !in_class => {
+                in_class = true;
+                // a `]` right after `[` or `[^` is a literal
+                i += 1;
+                if bytes.get(i) == Some(&b'^') {
+                    i += 1;
+                }
+                if bytes.get(i) == Some(&b']') {
+                    i += 1;
+                }
+                continue;
             }
+            b']' if in_class => in_class = false,
+            b'{' if !in_class => {
+                let close = pattern.get(i..).and_then(|t| t.find('}')).map_or(0, |c| i + c);
+                let inner = pattern.get(i + 1..close).unwrap_or("");
+                if let Some((min @ ("0" | "1"), max)) = inner.split_once(',') {
+                    if max.parse::<u32>().is_ok_and(|m| m >= 2) {
+                        out.push_str(pattern.get(copied..i).unwrap_or(""));
+                        out.push(if min == "0" { '*' } else { '+' });
+                        i = close + 1;
+                        copied = i;
+                        continue;
+                    }
+                }
+            }
+            _ => {}
         }
+        i += 1;
     }
-    out.push_str(rest);
+    out.push_str(pattern.get(copied..).unwrap_or(""));
     out
 }
 
@@ -45,6 +67,9 @@ mod tests {
     fn relax_unbounds_only_small_minimum_counted_repetitions() {
         assert_eq!(relax(r"a [^.]{0,80} b{1,40} c{2,} d{3} e{0,1}"), r"a [^.]* b+ c{2,} d{3} e{0,1}");
         assert_eq!(relax(r"(?:[a-z']+ ){0,3}x\{0,9}"), r"(?:[a-z']+ )*x\{0,9}");
+        // braces in a class are literals; `]` first in a class does not close it
+        assert_eq!(relax(r"[{0,5}]a{0,5}[]{0,2}]b{1,3}[^]{0,9}]"), r"[{0,5}]a*[]{0,2}]b+[^]{0,9}]");
+        assert_eq!(relax(r"\\{0,4}"), r"\\*");
         for p in [r"a{0,80}b", r"x{1,5}", r"\{0,3\}"] {
             let (exact, relaxed) = (regex::Regex::new(p).ok(), regex::Regex::new(&relax(p)).ok());
             assert!(exact.is_some() && relaxed.is_some(), "{p}");

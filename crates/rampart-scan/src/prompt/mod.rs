@@ -138,9 +138,10 @@ impl PromptDetector {
         let skeleton = norm.view(ViewKind::Skeleton).is_some();
         for (vi, view) in norm.views().iter().enumerate() {
             let patterns = !(skeleton && view.kind == ViewKind::Canonical);
-            // with a skeleton, the canonical view only adds the delimiter phrases,
-            // which all start with `<` or `[`
-            if !patterns && memchr::memchr2(b'<', b'[', view.text.as_bytes()).is_none() {
+            // with a skeleton, the canonical view only adds phrases with characters the
+            // skeleton folds: the template delimiters, each holding `<`, `[` or `/`
+            // (the other phrases are letters and spaces, found in the skeleton)
+            if !patterns && memchr::memchr3(b'<', b'[', b'/', view.text.as_bytes()).is_none() {
                 continue;
             }
             self.rules.matches(&view.text, patterns, &mut seen, &mut hits);

@@ -158,7 +158,10 @@ impl Fused {
                 *slot = acc;
             }
             // the windows starting at multiples of STRIDE, each scored when complete
-            // (the first, at n == WINDOW, equals the whole text when that is all)
+            // (the first, at n == WINDOW, is the whole text when that is all: the
+            // same sum, added in another order, so it may differ by an ulp; n is odd
+            // for any text, unigram plus bigram per token after the first, so
+            // n == WINDOW never happens)
             if n >= WINDOW && (n - WINDOW) % STRIDE == 0 {
                 let start = ring.get((n - WINDOW) % (WINDOW + 1)).copied().unwrap_or([0.0; 2]);
                 window(&mut best, acc, start);

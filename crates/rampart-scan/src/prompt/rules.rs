@@ -132,7 +132,7 @@ const PATTERNS: &[(Rule, &str)] = &[
     ),
     (
         inj("injection.prompt_extraction", "prompt_extraction", Some(0.85)),
-        r"\b(?:reveal|print|show|display|output|repeat|tell me|give me|share|leak|dump|spell out|write out|recite|provide|return|echo|list|respond with|what (?:is|are|was|were))\b (?:[a-z']+ ){0,4}(?:system prompt|system message|system instructions|initial prompt|initial instructions|original prompt|original instructions|hidden prompt|hidden instructions|secret prompt|secret instructions|pre-?prompt|instructions? you (?:were|have been) given|instructions? given to you|(?:words|text|contents?) (?:in|of) your (?:instructions|prompt|system prompt)|text of (?:the|your) prompt|(?:text|words|everything|instructions|prompt) (?:above|before this))",
+        r"\b(?:reveal|print|show|display|output|repeat|tell me|give me|share|leak|dump|spell out|write out|recite|provide|return|echo|what (?:is|are|was|were))\b (?:[a-z']+ ){0,4}(?:system prompt|system message|system instructions|initial prompt|initial instructions|original prompt|original instructions|hidden prompt|hidden instructions|secret prompt|secret instructions|pre-?prompt|instructions? you (?:were|have been) given|instructions? given to you|(?:words|text|contents?) (?:in|of) your (?:instructions|prompt|system prompt)|text of (?:the|your) prompt|(?:text|words|everything|instructions|prompt) (?:above|before this))|\b(?:list|respond with)\b (?:[a-z']+ ){0,4}(?:instructions? you (?:were|have been) given|instructions? given to you|(?:words|text|contents?) (?:in|of) your (?:instructions|prompt|system prompt))",
     ),
     (
         inj("injection.secret_extraction", "prompt_extraction", None),
@@ -225,6 +225,7 @@ pub struct Rules {
     derived: usize,
     document: Regex,
     prompt_opener: Regex,
+    email: Regex,
 }
 
 /// A derived rule: an instruction about the reader's reply or code
@@ -238,13 +239,19 @@ const DIRECTIVE_IN_DOCUMENT: Rule = inj("injection.directive_in_document", "indi
 /// Rules that count as a directive for [`DIRECTIVE_IN_DOCUMENT`].
 const DIRECTIVE_RULES: &[&str] = &["injection.response_directive", "injection.code_directive"];
 
-/// The opening of a text written to the model itself: a system prompt ("You are …",
-/// "I want you to act as …") or an agent definition (YAML front matter with a `name`
-/// or `description`). A directive about "your response" inside it is its author
-/// talking to the model, not one planted in data, so the derived rule does not fire
-/// (the classifier and the other rules still judge it). Documents that carry planted
-/// instructions (emails, tables, code) open otherwise.
-const PROMPT_OPENER: &str = r"(?i)\A\s*(?:you are\b|you're\b|i want you to (?:act|be|pretend|play)\b|act as\b|---[ \t]*\r?\n(?:[^\n]*\n){0,3}?[ \t]*(?:name|description)[ \t]*:)";
+/// The opening of a text written to the model itself: a system prompt ("You are an
+/// expert …", "I want you to act as …") or an agent definition (YAML front matter with
+/// a `name` and a `description`). A directive about "your response" inside it is its
+/// author talking to the model, not one planted in data, so the derived rule does not
+/// fire (the classifier and the other rules still judge it), unless the text also has
+/// the structure of an email. The opener is narrow on purpose: a planted document that
+/// starts "You are receiving this email" still gets the floor. Callers scan messages
+/// by role, so a system prompt never exempts the documents that follow it.
+const PROMPT_OPENER: &str = r"(?i)\A\s*(?:you are (?:a|an)\b[^\n.]{0,60}?\b(?:assistant|agent|model|expert|engineer|writer|specialist|tutor|bot|ai|gpt|coach|consultant|analyst|developer|architect|reviewer|instructor|translator|teacher)\b|i want you to act as\b|---[ \t]*\r?\n(?:[^\n]*\n){0,4}?[ \t]*name[ \t]*:[^\n]*\n(?:[^\n]*\n){0,4}?[ \t]*description[ \t]*:|---[ \t]*\r?\n(?:[^\n]*\n){0,4}?[ \t]*description[ \t]*:[^\n]*\n(?:[^\n]*\n){0,4}?[ \t]*name[ \t]*:)";
+
+/// The structure of an email, which no prompt opener exempts.
+const EMAIL_PATTERN: &str =
+    r"(?im)^[ \t]*(?:subject|from|to|cc|sent)[ \t]*:|^[ \t]*(?:hi|hello|dear) [^\n,]{1,40},|email_from:";
 
 /// Structure of a document, on the original text: email header fields or a salutation
 /// line, a fenced code block, two consecutive table rows.
@@ -314,6 +321,8 @@ impl Rules {
             .size_limit(1 << 20)
             .build()
             .expect("built-in prompt opener pattern must compile");
+        let email =
+            RegexBuilder::new(EMAIL_PATTERN).size_limit(1 << 20).build().expect("built-in email pattern must compile");
         Self {
             rules,
             phrases,
@@ -325,6 +334,7 @@ impl Rules {
             derived,
             document,
             prompt_opener,
+            email,
         }
     }
 
@@ -334,7 +344,8 @@ impl Rules {
     pub fn derived(&self, original: &str, hit: &Hit) -> Option<Hit> {
         (self.directive_rules.contains(&hit.rule)
             && self.document.is_match(original)
-            && !self.prompt_opener.is_match(original))
+            // a prompt written to the model is exempt, unless it is also an email
+            && (!self.prompt_opener.is_match(original) || self.email.is_match(original)))
         .then(|| Hit { rule: self.derived, span: hit.span.clone() })
     }
 

@@ -5,16 +5,17 @@
 //!
 //! Matching is ripgrep style. Every rule has an *anchor*: a short lowercase regex that
 //! all its matches contain (a literal prefix such as `ghp_`, a provider name). The text
-//! is ASCII-lowercased once (offsets unchanged); one alternation of all anchors (the
-//! vendor rule's anchor is its list of vendor names) finds the hits, one [`RegexSet`]
-//! of the anchors run over short windows around them tells which rules can match, and
-//! only those rules run their full pattern. Both prefilters use relaxed anchors
-//! (bounded repetitions unbounded), whose lazy DFAs stay small on varied text. The
-//! generic `name = value` rule starts from its own literal search. All patterns are
+//! is ASCII-lowercased once (offsets unchanged); one alternation of all anchors finds
+//! the hits, one [`RegexSet`] of the anchors run over short windows around them tells
+//! which rules can match, and only those rules run their full pattern. Both
+//! prefilters use relaxed anchors (bounded repetitions unbounded), whose lazy DFAs stay
+//! small on varied text. The vendor-name rule (hundreds of names) and the generic
+//! `name = value` rule start from their own searches. All patterns are
 //! compiled by the linear-time `regex` engine. Overlapping candidates are resolved by
 //! rule order: format rules beat context rules, then the vendor rule, then the generic
-//! rule; each secret is reported once. The generic rule defers to format rules: a value
-//! with a known provider prefix, or a name naming such a provider, is left to that rule.
+//! rule, then infrastructure identifiers; each secret is reported once. The generic
+//! rule defers to format rules: a value with a known provider prefix, or a name naming
+//! such a provider, is left to that rule.
 //!
 //! What counts as a secret. A random-looking value under a secret-sounding name; under
 //! a password name also a value a person chose (`goodspec`, `open-sesame`,
@@ -60,6 +61,10 @@ const GENERIC_PATTERN: &str = concat!(
 /// `acme access TOKEN …`); when one is present the value may be letters only.
 const VENDOR_WORDS: &str = "api|access|secret|private|client|app|auth|account|license|personal|service|key|token|pat|id|pass(?:word)?|credentials?|x|sms|bearer|oauth";
 
+/// Category of the rules that report identifiers (hosts, buckets, ARNs), not
+/// credentials.
+const INFRASTRUCTURE: &str = "infrastructure";
+
 /// Bytes after a keyword searched for its assignment and value.
 const GENERIC_WINDOW: usize = 320;
 
@@ -80,8 +85,8 @@ pub struct SecretsDetector {
     /// Every anchor, relaxed, as one alternation: finds the anchor hits (a
     /// leftmost-first scan is much faster than the multi-pattern set's overlapping one).
     any_anchor: Regex,
-    /// One entry per rule (then the vendor rule): its anchor, relaxed, run over windows
-    /// around the anchor hits.
+    /// One entry per rule: its anchor, relaxed, run over windows around the anchor
+    /// hits.
     set: RegexSet,
     /// The longest match any anchor can have, in bytes (`None`: unbounded, and the
     /// set runs from the first hit to the end of the text).
@@ -241,7 +246,7 @@ impl SecretsDetector {
                 let value = &text[m.start()..m.end()];
                 // a provider name ending in `_id`, `user`, `host` … holds an identifier
                 // (unless the rule reports identifiers: infrastructure)
-                if rule.category != "infrastructure" && caps.name("n").is_some_and(|n| identifier_name(n.as_str())) {
+                if rule.category != INFRASTRUCTURE && caps.name("n").is_some_and(|n| identifier_name(n.as_str())) {
                     continue;
                 }
                 // the vendor rule: `acme_APP_ID = …`, `acme_account = …` are identifiers
@@ -259,8 +264,11 @@ impl SecretsDetector {
                 if !ok {
                     continue;
                 }
+                // an identifier never hides a credential it overlaps: infrastructure
+                // findings come after every credential rule, the generic one included
+                let prio = if rule.category == INFRASTRUCTURE { self.rules.len() + 2 } else { idx };
                 cands.push((
-                    idx,
+                    prio,
                     Finding {
                         family: Family::Secrets,
                         rule: rule.id,
@@ -293,8 +301,7 @@ impl SecretsDetector {
         out.extend(kept);
     }
 
-    /// The rules whose anchor occurs in `lower`, in rule order (the vendor rule last, as
-    /// index `rules.len()`). The anchor alternation
+    /// The rules whose anchor occurs in `lower`, in rule order. The anchor alternation
     /// finds its hits fast (literal prefilters); the set then runs only over windows
     /// from each hit to [`Self::anchor_max`] bytes past its end (merged when they
     /// overlap). That misses nothing: a rule's anchor match is also a match of the

@@ -190,10 +190,10 @@ pub(crate) const FIXED: &[Rule] = &[
         "cloud",
         "AZURE_KEY",
         0.9,
-        r"(?i)(?:AccountKey|SharedAccessKey|AccessKey|Secret)\s{0,16}=\s*(?P<s>(?-i:[A-Za-z0-9+/]{42,43}=|[A-Za-z0-9+/]{86}==))",
+        r"(?i)(?:AccountKey|SharedAccessKey|AccessKey|Secret)\s*=\s*(?P<s>(?-i:[A-Za-z0-9+/]{42,43}=|[A-Za-z0-9+/]{86}==))",
         N,
     )
-    .with_anchor(r"(?:accountkey|sharedaccesskey|accesskey|secret)\s{0,16}="),
+    .with_anchor(r"(?:accountkey|sharedaccesskey|accesskey|secret)"),
     r(
         "secrets.azure.ad_client_secret",
         "cloud",
@@ -1019,10 +1019,10 @@ pub(crate) const FIXED: &[Rule] = &[
         "database",
         "CONNECTION_STRING",
         0.85,
-        r"(?i)(?:server|data source|host|address|addr|provider|driver|dsn|uid|user id|initial catalog|database)\s*=[^;\n\x22']{1,100};[^\n]{0,200}?\b(?:password|pwd)\s{0,16}=\s*(?P<s>[^;\s\x22']{3,128})",
+        r"(?i)(?:server|data source|host|address|addr|provider|driver|dsn|uid|user id|initial catalog|database)\s*=[^;\n\x22']{1,100};[^\n]{0,200}?\b(?:password|pwd)\s*=\s*(?P<s>[^;\s\x22']{3,128})",
         Password,
     )
-    .with_anchor(r"(?:password|pwd)\s{0,16}="),
+    .with_anchor(r"(?:password|pwd)"),
     r(
         "secrets.url.credentials",
         "generic",
@@ -1045,39 +1045,39 @@ pub(crate) const FIXED: &[Rule] = &[
         "token",
         "BASIC_AUTH",
         0.8,
-        r"(?i)authorization\x22?\s*[:=]\s*\x22?basic\s{1,16}(?P<s>(?-i:[A-Za-z0-9+/]{8,}={0,2}))",
+        r"(?i)authorization\x22?\s*[:=]\s*\x22?basic\s+(?P<s>(?-i:[A-Za-z0-9+/]{8,}={0,2}))",
         Entropy(2.5),
     )
-    .with_anchor(r"basic\s{1,16}[a-z0-9+/]{8}"),
+    .with_anchor(r"basic\s"),
     r(
         "secrets.http.bearer_token",
         "token",
         "BEARER_TOKEN",
         0.7,
-        r"(?i)\bbearer\s{1,16}(?P<s>(?-i:[A-Za-z0-9_\-.~+/]{20,}=*))",
+        r"(?i)\bbearer\s+(?P<s>(?-i:[A-Za-z0-9_\-.~+/]{20,}=*))",
         Entropy(3.2),
     )
-    .with_anchor(r"bearer\s{1,16}[a-z0-9_\-.~+/]{20}"),
+    .with_anchor(r"bearer\s"),
     // in an `Authorization` header even a short token is one (RFC 6750 `mF_9.B5f-4.1JqM`)
     r(
         "secrets.http.bearer_header",
         "token",
         "BEARER_TOKEN",
         0.7,
-        r#"(?i)authorization\\?["']?\s{0,16}[:=]\s{0,16}\\?["']?(?:bearer|token|api-token)\s+(?P<s>(?-i:[A-Za-z0-9_\-.~+/]{8,}=*))"#,
+        r#"(?i)authorization\\?["']?\s*[:=]\s*\\?["']?(?:bearer|token|api-token)\s+(?P<s>(?-i:[A-Za-z0-9_\-.~+/]{8,}=*))"#,
         Token,
     )
-    .with_anchor(r"authorization\\?[\x22']?\s{0,16}[:=]\s{0,16}\\?[\x22']?(?:bearer|token|api-token)\s"),
+    .with_anchor(r"authorization"),
     // an API key as the whole header value, without a scheme
     r(
         "secrets.http.authorization_key",
         "token",
         "BEARER_TOKEN",
         0.6,
-        r#"(?i)authorization\\?["']?\s{0,16}:\s*\\?["']?(?P<s>(?-i:[A-Za-z0-9_\-.~+/]{20,}={0,2}))(?:[\s"'\\,;]|$)"#,
+        r#"(?i)authorization\\?["']?\s*:\s*\\?["']?(?P<s>(?-i:[A-Za-z0-9_\-.~+/]{20,}={0,2}))(?:[\s"'\\,;]|$)"#,
         Token,
     )
-    .with_anchor(r"authorization\\?[\x22']?\s{0,16}:"),
+    .with_anchor(r"authorization"),
     // `curl -u user:password` / `--user 'user:password'` (also an API key as the user)
     r(
         "secrets.curl.user_password",
@@ -1109,7 +1109,7 @@ pub(crate) const FIXED: &[Rule] = &[
     // ---- infrastructure identifiers ----
     // Not credentials: names of a company's tenants, buckets and cloud resources, which
     // map its infrastructure for whoever reads the prompt. Reported at a low score in
-    // their own category, last in the table so a credential overlapping one wins.
+    // their own category; a credential overlapping one wins (see the scan's priorities).
     r(
         "secrets.infra.saas_tenant_host",
         "infrastructure",
@@ -1143,7 +1143,7 @@ pub(crate) const FIXED: &[Rule] = &[
         "infrastructure",
         "CLOUD_RESOURCE",
         0.4,
-        r"\barn:aws(?:-[a-z]{2,10}){0,2}:[a-z0-9\-]{2,30}:[a-z0-9\-]{0,20}:(?:[0-9]{12})?:[A-Za-z0-9_][A-Za-z0-9_+=,.@/:*\-]{0,200}",
+        r"\barn:aws(?:-[a-z]{2,10}){0,2}:[a-z0-9\-]{2,30}:[a-z0-9\-]{0,20}:(?:[0-9]{12})?:[A-Za-z0-9_][A-Za-z0-9_+.@/:*\-]{0,200}",
         N,
     )
     .with_anchor(r"arn:aws"),

@@ -833,3 +833,19 @@ fn infrastructure_identifiers_are_reported_at_a_low_score() {
         assert_clean(text);
     }
 }
+
+#[test]
+fn an_identifier_never_hides_the_credential_it_touches() {
+    let key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzq3m7LvW9a";
+    let text = format!("arn:aws:iam::123456789012:role/ci,aws_secret_access_key={key}");
+    let found = scan(&text);
+    assert!(
+        found.iter().any(|f| &text[f.span.clone()] == key && f.category != "infrastructure" && f.score >= 0.6),
+        "{found:?}"
+    );
+    // padding before a token does not hide it (the patterns keep unbounded whitespace)
+    let tok = fake(40, ALNUM);
+    let text = format!("Authorization: Bearer{}{tok}", " ".repeat(40));
+    let found = scan(&text);
+    assert!(found.iter().any(|f| text[f.span.clone()].contains(&tok)), "{found:?}");
+}
