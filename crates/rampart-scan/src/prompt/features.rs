@@ -3,8 +3,9 @@
 //! normalized view, the rules that fired, and a few dense signals.
 //!
 //! Hashing is a multiply-rotate hash over each token's bytes (eight at a time, little
-//! endian) with a fixed mixing step, identical on every platform, so committed weights mean the same thing everywhere. Tokens are maximal
-//! runs of alphanumeric characters; the view is already lowercased and folded.
+//! endian) with a fixed mixing step, identical on every platform, so committed weights
+//! mean the same thing everywhere. Tokens are maximal runs of alphanumeric characters;
+//! the view is already lowercased and folded.
 
 /// Number of dense features.
 pub const DENSE: usize = 2;

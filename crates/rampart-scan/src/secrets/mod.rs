@@ -28,10 +28,11 @@
 //! company's infrastructure for whoever reads the prompt: SaaS tenant hosts
 //! (`acme.okta.com`, `acme.jfrog.io`), S3 and GCS buckets, ARNs, AWS account IDs next
 //! to their name. They are reported in their own category, `infrastructure`, at score
-//! 0.4 (below the credentials' 0.6+), so a policy can watch them without redacting. A value in a provider's exact
-//! format next to the provider's name (`aws_secret_access_key`, Okta `00…`) is reported
-//! whatever its entropy. The trade-off: a password that is one ordinary word is caught
-//! only as a literal, so `password = hashed` (a variable in code) stays clean.
+//! 0.4 (below the credentials' 0.6+), so a policy can watch them without redacting.
+//! A value in a provider's exact format next to the provider's name
+//! (`aws_secret_access_key`, Okta `00…`) is reported whatever its entropy. The
+//! trade-off: a password that is one ordinary word is caught only as a literal, so
+//! `password = hashed` (a variable in code) stays clean.
 
 mod rules;
 #[cfg(test)]
