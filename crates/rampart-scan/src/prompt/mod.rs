@@ -170,6 +170,11 @@ impl PromptDetector {
     /// The lowest scores the strong rules that fired (`rules`, indices into the rule
     /// table) and an adversarial suffix at the end of `original` allow.
     pub fn floors(&self, rules: &[usize], original: &str) -> PromptScores {
+        self.floors_with_tail(rules, features::adversarial_tail(original).is_some())
+    }
+
+    /// [`Self::floors`] with the adversarial-suffix check already made.
+    fn floors_with_tail(&self, rules: &[usize], adversarial_tail: bool) -> PromptScores {
         let mut floors = PromptScores::default();
         for rule in rules.iter().filter_map(|&r| self.rules.all().get(r)) {
             if let Some(floor) = rule.floor {
@@ -177,7 +182,7 @@ impl PromptDetector {
                 *s = s.max(floor);
             }
         }
-        if features::adversarial_tail(original).is_some() {
+        if adversarial_tail {
             floors.jailbreak = floors.jailbreak.max(ADVERSARIAL_SUFFIX_FLOOR);
         }
         // Weak jailbreak rules are common alone (a role-play, "no filters" in a photo
@@ -223,8 +228,10 @@ impl PromptDetector {
         let rule_ids: Vec<usize> = hits.iter().map(|(h, _)| h.rule).collect();
         let primary = Self::primary(norm);
         let mut logits = [f32::NEG_INFINITY; 2];
+        // the suffix check runs once: a dense feature, a floor and a finding
+        let mut suffix = features::adversarial_tail(norm.original);
         let mut dense = [0.0f32; features::DENSE];
-        dense[features::DENSE_GIBBERISH_TAIL] = features::gibberish_tail(norm.original);
+        dense[features::DENSE_GIBBERISH_TAIL] = if suffix.is_some() { 1.0 } else { 0.0 };
         let mut score_view = |view: &View| {
             let view_logits = self.fused.logits(&view.text, &rule_ids, &dense);
             for (l, v) in logits.iter_mut().zip(view_logits) {
@@ -239,8 +246,7 @@ impl PromptDetector {
         }
         let mut scores = PromptScores { injection: sigmoid(logits[INJECTION]), jailbreak: sigmoid(logits[JAILBREAK]) };
         let model_scores = scores;
-        let mut floors = self.floors(&rule_ids, norm.original);
-        let mut suffix = features::adversarial_tail(norm.original);
+        let mut floors = self.floors_with_tail(&rule_ids, suffix.is_some());
         if suffix.is_none() && Self::hidden_adversarial_tail(norm) {
             // hidden in tags or an encoded segment: report the whole text
             suffix = Some(0..norm.original.len());

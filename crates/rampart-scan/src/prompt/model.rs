@@ -58,22 +58,29 @@ impl Head {
         z
     }
 
+    /// The part of a logit that does not depend on the hashed entries: the bias, the
+    /// rules that fired and the dense signals other than length; and the length
+    /// signal's weight.
+    fn constant(&self, rules: &[usize], dense: &[f32; DENSE]) -> (f32, f32) {
+        let mut base = self.bias;
+        for &r in rules {
+            base += self.rules.get(r).copied().unwrap_or(0.0);
+        }
+        for (k, (w, x)) in self.dense.iter().zip(dense.iter()).enumerate() {
+            if k != DENSE_LENGTH {
+                base += w * x;
+            }
+        }
+        (base, self.dense.get(DENSE_LENGTH).copied().unwrap_or(0.0))
+    }
+
     /// The logit of `f`: the highest over the whole text and its windows, so one
     /// planted instruction in a long document counts as much as in a short prompt.
     /// Equals the maximum of [`Self::instance_logit`] over [`instances`] (up to float
     /// rounding), with one weight lookup per entry.
     pub fn logit(&self, f: &Features) -> f32 {
         let n = f.hashed.len();
-        let mut base = self.bias;
-        for &r in &f.rules {
-            base += self.rules.get(r).copied().unwrap_or(0.0);
-        }
-        for (k, (w, x)) in self.dense.iter().zip(f.dense.iter()).enumerate() {
-            if k != DENSE_LENGTH {
-                base += w * x;
-            }
-        }
-        let len_w = self.dense.get(DENSE_LENGTH).copied().unwrap_or(0.0);
+        let (base, len_w) = self.constant(&f.rules, &f.dense);
         let score = |sum: f32, len: usize| base + sum / (len.max(1) as f32).sqrt() + len_w * length_signal(len);
         if n <= WINDOW {
             let sum: f32 = f.hashed.iter().map(|&b| self.hashed.get(b as usize).copied().unwrap_or(0.0)).sum();
@@ -123,20 +130,8 @@ impl Fused {
     /// The logits of both heads (see [`Head::logit`]) for the hashed tokens of `text`,
     /// the rules that fired and the dense signals (the length signal is computed here).
     pub fn logits(&self, text: &str, rules: &[usize], dense: &[f32; DENSE]) -> [f32; 2] {
-        let mut base = [0.0f32; 2];
-        let mut len_w = [0.0f32; 2];
-        for (k, head) in self.heads.iter().enumerate() {
-            base[k] = head.bias;
-            for &r in rules {
-                base[k] += head.rules.get(r).copied().unwrap_or(0.0);
-            }
-            for (d, (w, x)) in head.dense.iter().zip(dense.iter()).enumerate() {
-                if d != DENSE_LENGTH {
-                    base[k] += w * x;
-                }
-            }
-            len_w[k] = head.dense.get(DENSE_LENGTH).copied().unwrap_or(0.0);
-        }
+        let [(b0, l0), (b1, l1)] = self.heads.each_ref().map(|h| h.constant(rules, dense));
+        let (base, len_w) = ([b0, b1], [l0, l1]);
         let window_signal = length_signal(WINDOW);
         let window_norm = 1.0 / (WINDOW as f32).sqrt();
         let mut best = [f32::NEG_INFINITY; 2];

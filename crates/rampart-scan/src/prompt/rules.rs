@@ -249,13 +249,25 @@ const DIRECTIVE_RULES: &[&str] = &["injection.response_directive", "injection.co
 /// by role, so a system prompt never exempts the documents that follow it.
 const PROMPT_OPENER: &str = r"(?i)\A\s*(?:you are (?:a|an)\b[^\n.]{0,60}?\b(?:assistant|agent|model|expert|engineer|writer|specialist|tutor|bot|ai|gpt|coach|consultant|analyst|developer|architect|reviewer|instructor|translator|teacher)\b|i want you to act as\b|---[ \t]*\r?\n(?:[^\n]*\n){0,4}?[ \t]*name[ \t]*:[^\n]*\n(?:[^\n]*\n){0,4}?[ \t]*description[ \t]*:|---[ \t]*\r?\n(?:[^\n]*\n){0,4}?[ \t]*description[ \t]*:[^\n]*\n(?:[^\n]*\n){0,4}?[ \t]*name[ \t]*:)";
 
-/// The structure of an email, which no prompt opener exempts.
-const EMAIL_PATTERN: &str =
-    r"(?im)^[ \t]*(?:subject|from|to|cc|sent)[ \t]*:|^[ \t]*(?:hi|hello|dear) [^\n,]{1,40},|email_from:";
+/// Email header fields (at a line start, before `:`), for both patterns below.
+const EMAIL_HEADERS: &str = "subject|from|to|cc|sent";
 
-/// Structure of a document, on the original text: email header fields or a salutation
-/// line, a fenced code block, two consecutive table rows.
-const DOCUMENT_PATTERN: &str = r"(?im)^[ \t]*(?:subject|from|to|date|cc|sent|received date)[ \t]*:|email_from:|^[ \t]*(?:hi|hello|dear) [^\n,]{1,40},|```|(?:^|\n)[^\n]*\|[^\n]*\|[^\n]*\|[^\n]*\n[^\n]*\|[^\n]*\|[^\n]*\|";
+/// The other marks of an email: the `email_from:` field of an export, a salutation.
+const EMAIL_MARKS: &str = r"email_from:|^[ \t]*(?:hi|hello|dear) [^\n,]{1,40},";
+
+/// The structure of an email, which no prompt opener exempts.
+fn email_pattern() -> String {
+    format!(r"(?im)^[ \t]*(?:{EMAIL_HEADERS})[ \t]*:|{EMAIL_MARKS}")
+}
+
+/// Structure of a document, on the original text: email header fields (with `date`
+/// and `received date`) or another mark of an email, a fenced code block, two
+/// consecutive table rows.
+fn document_pattern() -> String {
+    format!(
+        r"(?im)^[ \t]*(?:{EMAIL_HEADERS}|date|received date)[ \t]*:|{EMAIL_MARKS}|```|(?:^|\n)[^\n]*\|[^\n]*\|[^\n]*\|[^\n]*\n[^\n]*\|[^\n]*\|[^\n]*\|"
+    )
+}
 
 impl std::fmt::Debug for Rules {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -313,7 +325,7 @@ impl Rules {
         assert_eq!(directive_rules.len(), DIRECTIVE_RULES.len(), "every directive rule must be in the table");
         rules.push(DIRECTIVE_IN_DOCUMENT);
         let derived = rules.len() - 1;
-        let document = RegexBuilder::new(DOCUMENT_PATTERN)
+        let document = RegexBuilder::new(&document_pattern())
             .size_limit(4 << 20)
             .build()
             .expect("built-in document pattern must compile");
@@ -321,8 +333,10 @@ impl Rules {
             .size_limit(1 << 20)
             .build()
             .expect("built-in prompt opener pattern must compile");
-        let email =
-            RegexBuilder::new(EMAIL_PATTERN).size_limit(1 << 20).build().expect("built-in email pattern must compile");
+        let email = RegexBuilder::new(&email_pattern())
+            .size_limit(1 << 20)
+            .build()
+            .expect("built-in email pattern must compile");
         Self {
             rules,
             phrases,

@@ -89,9 +89,8 @@ pub struct SecretsDetector {
     /// One entry per rule: its anchor, relaxed, run over windows around the anchor
     /// hits.
     set: RegexSet,
-    /// The longest match any anchor can have, in bytes (`None`: unbounded, and the
-    /// set runs from the first hit to the end of the text).
-    anchor_max: Option<usize>,
+    /// The longest match any anchor can have, in bytes.
+    anchor_max: usize,
     rules: Vec<Compiled>,
     /// The vendor-name rule, searched on its own (see [`rules::VENDORS`]).
     vendor: Compiled,
@@ -207,10 +206,17 @@ impl SecretsDetector {
             .dfa_size_limit(8 << 20)
             .build()
             .expect("built-in secrets anchors must compile as a set");
-        let anchor_max = anchors.iter().try_fold(0usize, |max, a| {
-            let hir = regex_syntax::parse(a).ok()?;
-            Some(max.max(hir.properties().maximum_len()?))
-        });
+        // the windows of `anchored_rules` need it; an unbounded anchor is a bug the
+        // tests catch (cut it before its unbounded part: it only has to be contained in
+        // every match)
+        #[allow(clippy::expect_used)]
+        let anchor_max = anchors
+            .iter()
+            .try_fold(0usize, |max, a| {
+                let hir = regex_syntax::parse(a).ok()?;
+                Some(max.max(hir.properties().maximum_len()?))
+            })
+            .expect("every secrets anchor must have a bounded length");
         let generic = compile(&format!(r"\A(?:{GENERIC_PATTERN})"));
         let xml_add = compile(
             r#"(?i)<[a-z][a-z0-9_:.\-]{0,30}\s+key\s*=\s*"(?P<k>[^"]{1,80})"\s+value\s*=\s*"(?P<s>[^"\s]{6,200})""#,
@@ -309,12 +315,7 @@ impl SecretsDetector {
     /// alternation, so it starts inside a hit the alternation reports (leftmost-first
     /// hits cover every match start) and ends within the window.
     fn anchored_rules(&self, lower: &str) -> Vec<usize> {
-        let Some(max) = self.anchor_max else {
-            return match self.any_anchor.find(lower) {
-                Some(first) => self.set.matches_at(lower, first.start()).into_iter().collect(),
-                None => Vec::new(),
-            };
-        };
+        let max = self.anchor_max;
         let mut found = vec![false; self.rules.len()];
         let mut scan = |range: std::ops::Range<usize>| {
             if let Some(hay) = lower.get(..range.end) {

@@ -749,7 +749,8 @@ fn curl_user_password_and_bare_authorization_header() {
 #[test]
 fn windowed_anchor_search_finds_the_rules_a_full_set_scan_finds() {
     let d = det();
-    assert!(d.anchor_max.is_some(), "every anchor must have a bounded length, or the windowed search is off");
+    // (every anchor has a bounded length: `SecretsDetector::new` refuses otherwise)
+    assert!(d.anchor_max > 0);
     // a vocabulary of anchor pieces and separators, drawn at random (fixed seed) so
     // that anchors overlap, chain and straddle window edges
     let mut vocab: Vec<String> = Vec::new();
