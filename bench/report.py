@@ -1,11 +1,14 @@
 """Turns the oha JSON results of bench/run.sh into a markdown report.
 
-Usage: report.py TARGETS.tsv SECONDS WARMUP CONNS RATE BODY_BYTES CPU_SERVER CPU_CLIENT
+Usage: report.py TARGETS.tsv SECONDS WARMUP CONNS RATE BODY_BYTES CPU_SERVER CPU_CLIENT [STREAM.tsv]
 TARGETS.tsv rows: label, saturation json, fixed-rate json, warm-up json or '-',
 rss idle KiB or '-', rss after KiB or '-', server CPU seconds during the saturation
 run, that run's wall seconds, "busy% steal%" of the server CPU and of the client CPU
 during it, "foreign%" of both CPUs, attempts, comma-separated JSON files of discarded
 (noisy) attempts or '-'. Non-2xx responses in discarded attempts still invalidate. Machine facts come from BENCH_META_* env.
+STREAM.tsv rows (optional; the streaming runs of stream_load): label, stream_load JSON, server
+CPU seconds and wall seconds over the run (warm-up included), "busy% steal%" of the server and
+client CPU, "foreign%" of both, attempts, discarded JSON files or '-'.
 Exit status 1 when any run had a non-2xx response or a transport error (invalid
 benchmark), else 0.
 """
@@ -59,8 +62,45 @@ def mib(kib):
     return "-" if kib in ("-", "") else f"{int(kib) / 1024:.1f}"
 
 
+def stream_rows(path):
+    rows = []
+    if not path or not os.path.exists(path):
+        return rows
+    with open(path) as fh:
+        for line in fh:
+            (label, doc, cpu_s, wall_s, busy_server, busy_client, foreign, attempts,
+             discarded) = line.rstrip("\n").split("\t")
+            rows.append({
+                "label": label,
+                "doc": load(doc),
+                "cpu_s": float(cpu_s),
+                "wall_s": float(wall_s),
+                "busy_server": busy_server.split(),
+                "busy_client": busy_client.split(),
+                "foreign": [int(x) for x in foreign.split()],
+                "attempts": int(attempts),
+                "discarded": [] if discarded == "-" else [load(p) for p in discarded.split(",")],
+            })
+    return rows
+
+
+def sq(doc, metric, p):
+    v = (doc.get(metric) or {}).get(p)
+    return None if v is None else float(v)
+
+
+def minus(a, b):
+    return None if a is None or b is None else a - b
+
+
+# Issue 4's targets: added latency on a ~2 KB chat prompt at 64 connections with the default
+# policy (ms, versus the mock directly), and added time to first content byte when streaming.
+TARGET_P50, TARGET_P99, TARGET_TTFB_P99 = 0.3, 1.5, 1.0
+
+
 def main():
     tsv, secs, warm, conns, rate, body, cpu_server, cpu_client = sys.argv[1:9]
+    stream_tsv = sys.argv[9] if len(sys.argv) > 9 else None
     rate = int(rate)
     rows = []
     with open(tsv) as fh:
@@ -99,6 +139,9 @@ def main():
     w(f"- load: POST /v1/chat/completions, {body}-byte JSON body, {conns} connections (HTTP/1.1 keep-alive); "
       f"warm-up {warm}s, then {secs}s at saturation and {secs}s at a fixed {rate} req/s (latency-corrected)")
     w(f"- pinning: rampart and nginx on CPU {cpu_server}; mock and load generator on CPU {cpu_client}")
+    w("- rampart policies: \"default policy\" = the built-in default inspection policy (no [policies] table: "
+      "injection/jailbreak/secrets/PII detection on requests, output guard on responses); \"inspection off\" = "
+      "[policies.default] with every detector \"allow\" and canary = false")
     w("- server CPU: CPU time of the server process (nginx: master+worker; direct: the mock) during the "
       "saturation run, as % of one core and per 2xx response")
     w(f"- machine CPU busy just before: {env('BENCH_META_BUSY_BEFORE', '?')}%; load average before -> after: "
@@ -108,6 +151,7 @@ def main():
       f"p50 ms sat | p99 ms sat | server CPU % sat | CPU µs/req | non-2xx | errors | RSS idle MiB | RSS after MiB |")
     w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     invalid = []
+    warnings = []
     for r in rows:
         s, q = r["sat"], r["rate"]
         share = f"{100.0 * s['ok_rps'] / nginx['sat']['ok_rps']:.0f}%" if nginx and nginx["sat"]["ok_rps"] else "n/a"
@@ -143,6 +187,18 @@ def main():
         if nginx and r is not nginx and nginx["sat"]["ok"] and r["sat"]["ok"] and nginx["cpu_s"] > 0:
             ratio = (r["cpu_s"] / r["sat"]["ok"]) / (nginx["cpu_s"] / nginx["sat"]["ok"])
             w(f"- {r['label']}: {ratio:.1f}x nginx's CPU time per request")
+    for r in rows:
+        if "default policy" not in r["label"]:
+            continue
+        off = by.get(r["label"].replace("default policy", "inspection off"))
+        if not off:
+            continue
+        d50 = minus(r["rate"]["p50"], off["rate"]["p50"])
+        d99 = minus(r["rate"]["p99"], off["rate"]["p99"])
+        cpu = ""
+        if r["sat"]["ok"] and off["sat"]["ok"]:
+            cpu = f", CPU {1e6 * (r['cpu_s'] / r['sat']['ok'] - off['cpu_s'] / off['sat']['ok']):+.0f} µs/req"
+        w(f"- inspection itself ({r['label']} minus inspection off): p50 {signed(d50)} ms, p99 {signed(d99)} ms{cpu}")
     mem = [r for r in rows if r["rss_idle"] != "-"]
     if mem:
         w("")
@@ -151,6 +207,78 @@ def main():
         for r in mem:
             w(f"- {r['label']}: {mib(r['rss_idle'])} MiB idle (after start, before load), "
               f"{mib(r['rss_after'])} MiB after the load")
+    srows = stream_rows(stream_tsv)
+    sdirect = next((r for r in srows if r["label"] == "direct (mock)"), None)
+    chunks, delay, slevel = (env("BENCH_META_STREAM", "? ? ?").split() + ["?", "?", "?"])[:3]
+    if srows:
+        w("")
+        w(f"## Streaming (stream_load: `stream: true`, {body}-byte body, {conns} connections, closed loop; "
+          f"the mock streams {chunks} content chunks {delay} ms apart; rampart at log level {slevel})")
+        w("")
+        w("TTFB = time from writing the request to the first SSE event with non-empty `choices[0].delta.content`; "
+          "gap = time between consecutive content events; added = minus the direct (mock) figure.")
+        w("")
+        w("| target | responses | resp/s | content events/resp | headers p50 ms | TTFB p50 ms | TTFB p99 ms | "
+          "added TTFB p50 | added TTFB p99 | gap p50 ms | gap p99 ms | added gap p50 | added gap p99 | "
+          "added gap mean | total p50 ms | server CPU % | CPU µs/resp | errors |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        dd = sdirect["doc"] if sdirect else {}
+        for r in srows:
+            d = r["doc"]
+            is_direct = r is sdirect
+            def add(metric, p):
+                return "-" if is_direct or not sdirect else signed(minus(sq(d, metric, p), sq(dd, metric, p)))
+            responses = int(d.get("count", 0)) + int(d.get("warmup_count", 0))
+            cpu_pct = f"{100.0 * r['cpu_s'] / r['wall_s']:.0f}" if r["wall_s"] > 0 else "n/a"
+            cpu_us = f"{1e6 * r['cpu_s'] / responses:.0f}" if responses else "n/a"
+            errs = int(d.get("errors", 0)) + int(d.get("warmup_errors", 0))
+            w(f"| {r['label']} | {d.get('count', 0)} | {float(d.get('rps', 0)):.0f} | "
+              f"{float(d.get('content_events_per_response', 0)):.1f} | {f(sq(d, 'headers_ms', 'p50'), 3)} | "
+              f"{f(sq(d, 'ttfb_ms', 'p50'), 3)} | {f(sq(d, 'ttfb_ms', 'p99'), 3)} | {add('ttfb_ms', 'p50')} | "
+              f"{add('ttfb_ms', 'p99')} | {f(sq(d, 'gap_ms', 'p50'), 3)} | {f(sq(d, 'gap_ms', 'p99'), 3)} | "
+              f"{add('gap_ms', 'p50')} | {add('gap_ms', 'p99')} | {add('gap_ms', 'mean')} | "
+              f"{f(sq(d, 'total_ms', 'p50'), 3)} | {cpu_pct} | {cpu_us} | {errs} |")
+            for name, x in [("streaming", d)] + [("discarded noisy streaming run", x) for x in r["discarded"]]:
+                if int(x.get("errors", 0)) or int(x.get("warmup_errors", 0)):
+                    invalid.append(f"{r['label']} {name}: {x.get('errors', 0)} errors + {x.get('warmup_errors', 0)} "
+                                   f"in the warm-up, kinds {x.get('error_kinds')}, e.g. {x.get('error_samples')}")
+        w("")
+        w("server CPU % and CPU µs/resp: the server process over the whole streaming run (warm-up included; "
+          "direct: the mock). Fewer content events per response than direct means rampart merged chunks "
+          "(held-back text goes out with the next event), which also shows as a longer gap.")
+        if sdirect:
+            for r in srows:
+                if r is sdirect:
+                    continue
+                de = float(dd.get("content_events_per_response", 0))
+                re_ = float(r["doc"].get("content_events_per_response", 0))
+                if "inspection off" in r["label"] and abs(de - re_) > 0.5:
+                    warnings.append(f"{r['label']} (streaming): {re_:.1f} content events per response, direct "
+                                    f"{de:.1f}: are the x-mock-* headers forwarded?")
+    targets = []
+    for r in rows:
+        if "default policy" in r["label"] and direct:
+            d50 = minus(r["rate"]["p50"], direct["rate"]["p50"])
+            d99 = minus(r["rate"]["p99"], direct["rate"]["p99"])
+            ok = d50 is not None and d99 is not None and d50 <= TARGET_P50 and d99 <= TARGET_P99
+            targets.append(f"- {r['label']}: added p50 {signed(d50)} ms (target ≤ {TARGET_P50}), p99 {signed(d99)} ms "
+                           f"(target ≤ {TARGET_P99}) at {rate} req/s: {'met' if ok else 'MISSED'}")
+    for r in srows:
+        if "default policy" in r["label"] and sdirect:
+            t99 = minus(sq(r["doc"], "ttfb_ms", "p99"), sq(sdirect["doc"], "ttfb_ms", "p99"))
+            g50 = minus(sq(r["doc"], "gap_ms", "p50"), sq(sdirect["doc"], "gap_ms", "p50"))
+            g99 = minus(sq(r["doc"], "gap_ms", "p99"), sq(sdirect["doc"], "gap_ms", "p99"))
+            gm = minus(sq(r["doc"], "gap_ms", "mean"), sq(sdirect["doc"], "gap_ms", "mean"))
+            ok = t99 is not None and t99 <= TARGET_TTFB_P99
+            targets.append(f"- {r['label']} streaming: added TTFB p99 {signed(t99)} ms (target ≤ {TARGET_TTFB_P99}): "
+                           f"{'met' if ok else 'MISSED'}; added inter-chunk delay p50 {signed(g50)} ms, "
+                           f"p99 {signed(g99)} ms, mean {signed(gm)} ms")
+    if targets:
+        w("")
+        w("Issue 4 performance targets (default policy versus the mock directly, this run):")
+        w("")
+        for x in targets:
+            w(x)
     w("")
     w(f"Noise check. busy/steal: during the saturation run (busy = all but idle and iowait; steal = "
       f"taken by the hypervisor). foreign: CPU time used by processes other than the server, the mock and oha, over "
@@ -163,11 +291,16 @@ def main():
         w(f"- {r['label']}: CPU {cpu_server} busy {bs}% (steal {ss}%), CPU {cpu_client} busy {bc}% (steal {sc}%); "
           f"the server itself used {pct:.0f}% of a core ({where}); foreign {r['foreign'][0]}% / "
           f"{r['foreign'][1]}%; attempt {r['attempts']}")
+    for r in srows:
+        pct = 100.0 * r["cpu_s"] / r["wall_s"] if r["wall_s"] > 0 else 0.0
+        (bs, ss), (bc, sc) = r["busy_server"], r["busy_client"]
+        w(f"- {r['label']} (streaming, whole run): CPU {cpu_server} busy {bs}% (steal {ss}%), CPU {cpu_client} busy "
+          f"{bc}% (steal {sc}%); the server itself used {pct:.0f}% of a core; foreign {r['foreign'][0]}% / "
+          f"{r['foreign'][1]}%; attempt {r['attempts']}")
     lines = env("BENCH_META_LOGLINES", "")
     if lines:
         w("")
-        w(f"rampart log lines per run (level count;): {lines}")
-    warnings = []
+        w(f"rampart log lines per run (level/policy count;): {lines}")
     for r in rows:
         if r["rate"]["ok_rps"] < 0.95 * rate:
             warnings.append(f"{r['label']} did not sustain {rate} req/s ({r['rate']['ok_rps']:.0f}/s): "
@@ -175,10 +308,11 @@ def main():
         elif r["sat"]["ok_rps"] and rate > 0.8 * r["sat"]["ok_rps"]:
             warnings.append(f"{r['label']}: the fixed rate is above 80% of its saturation throughput; "
                             f"latency there includes queueing (lower BENCH_RATE)")
-    for r in rows:
+    for r in rows + srows:
         f0, f1 = r["foreign"]
         if f0 > 10 or f1 > 10:
-            warnings.append(f"{r['label']}: other processes took {f0}% of CPU {cpu_server} and {f1}% of CPU "
+            what = f"{r['label']} (streaming)" if r in srows else r["label"]
+            warnings.append(f"{what}: other processes took {f0}% of CPU {cpu_server} and {f1}% of CPU "
                             f"{cpu_client} while it was measured: its figures are skewed, rerun on a quiet machine")
     if warnings or invalid:
         w("")

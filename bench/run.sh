@@ -14,12 +14,17 @@ WARMUP="${BENCH_WARMUP_SECONDS:-3}"        # warm-up per target, not reported
 CONNS="${BENCH_CONNECTIONS:-64}"
 RATE="${BENCH_RATE:-2000}"                 # fixed request rate for the latency runs
 BODY_BYTES="${BENCH_BODY_BYTES:-2048}"     # size of the request body
-LOG_LEVELS="${BENCH_LOG_LEVELS:-warn info}" # one rampart run per level
+LOG_LEVELS="${BENCH_LOG_LEVELS:-warn info}" # one rampart run per level and policy
+POLICIES="${BENCH_POLICIES:-default off}"  # default: built-in inspection policy; off: every detector "allow"
+STREAM="${BENCH_STREAM:-1}"                # 1: also the streaming runs (stream_load)
+STREAM_CHUNKS="${BENCH_STREAM_CHUNKS:-20}" # content chunks per streamed answer (x-mock-chunks)
+STREAM_DELAY="${BENCH_STREAM_CHUNK_DELAY_MS:-5}" # ms between them (x-mock-chunk-delay-ms)
 PORT_BASE="${BENCH_PORT_BASE:-18190}"      # uses PORT_BASE .. PORT_BASE+2
 CPU_SERVER="${BENCH_CPU_SERVER:-0}"        # rampart, nginx
 CPU_CLIENT="${BENCH_CPU_CLIENT:-1}"        # mock, load generator
-BUILD="${BENCH_BUILD:-1}"                  # 1: cargo build --release -p rampart first
+BUILD="${BENCH_BUILD:-1}"                  # 1: cargo build --release -p rampart (+ stream_load) first
 RAMPART_BIN="${RAMPART_BIN:-$REPO/target/release/rampart}"
+STREAM_BIN="${BENCH_STREAM_BIN:-$REPO/target/release/examples/stream_load}"
 RESULTS="${BENCH_RESULTS:-$BENCH_DIR/results/latest.md}"
 QUIET_WAIT="${BENCH_WAIT_QUIET_SECONDS:-300}" # wait up to this long for an idle machine first
 
@@ -33,6 +38,22 @@ int_in BENCH_RATE "$RATE" 1 1000000
 int_in BENCH_BODY_BYTES "$BODY_BYTES" 256 1048576
 int_in BENCH_PORT_BASE "$PORT_BASE" 1024 65000
 int_in BENCH_WAIT_QUIET_SECONDS "$QUIET_WAIT" 0 3600
+int_in BENCH_STREAM_CHUNKS "$STREAM_CHUNKS" 1 10000
+int_in BENCH_STREAM_CHUNK_DELAY_MS "$STREAM_DELAY" 0 1000
+[[ "$STREAM" == 0 || "$STREAM" == 1 ]] || { echo "bench: BENCH_STREAM=$STREAM must be 0 or 1" >&2; exit 2; }
+[[ -n "${LOG_LEVELS// /}" ]] || { echo "bench: BENCH_LOG_LEVELS is empty" >&2; exit 2; }
+[[ -n "${POLICIES// /}" ]] || { echo "bench: BENCH_POLICIES is empty" >&2; exit 2; }
+for p in $POLICIES; do
+  [[ "$p" == default || "$p" == off ]] || { echo "bench: BENCH_POLICIES: '$p' must be default or off" >&2; exit 2; }
+done
+# The streaming runs use one log level: info when it is measured (the realistic setting), else the last one.
+STREAM_LEVEL="${BENCH_STREAM_LOG_LEVEL:-}"
+if [[ -z "$STREAM_LEVEL" ]]; then
+  STREAM_LEVEL="${LOG_LEVELS##* }"
+  [[ " $LOG_LEVELS " == *" info "* ]] && STREAM_LEVEL=info
+fi
+[[ "$STREAM" == 0 || " $LOG_LEVELS " == *" $STREAM_LEVEL "* ]] \
+  || { echo "bench: BENCH_STREAM_LOG_LEVEL=$STREAM_LEVEL is not one of BENCH_LOG_LEVELS ($LOG_LEVELS)" >&2; exit 2; }
 
 log() { echo "bench: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -76,8 +97,14 @@ if [[ "$BUILD" == 1 ]]; then
   log "cargo build --release -p rampart"
   (cd "$REPO" && timeout 3600 cargo build --release -p rampart >&2) \
     || die "cargo build --release -p rampart failed (BENCH_BUILD=0 uses the existing binary)"
+  if [[ "$STREAM" == 1 ]]; then
+    log "cargo build --release -p rampart-test --example stream_load"
+    (cd "$REPO" && timeout 3600 cargo build --release -p rampart-test --example stream_load >&2) \
+      || die "cargo build --release -p rampart-test --example stream_load failed (BENCH_STREAM=0 skips streaming)"
+  fi
 fi
 [[ -x "$RAMPART_BIN" ]] || die "no rampart binary at $RAMPART_BIN"
+[[ "$STREAM" == 0 || -x "$STREAM_BIN" ]] || die "no stream_load binary at $STREAM_BIN (BENCH_STREAM=0 skips streaming)"
 
 # ---------------------------------------------------------------- processes
 WORK="$(mktemp -d /tmp/rampart-bench.XXXXXX)"
@@ -256,6 +283,53 @@ measure() {
     "$(cpu_busy "$CPU_SERVER" "$s0a" "$s0b")" "$(cpu_busy "$CPU_CLIENT" "$s1a" "$s1b")" "$f0 $f1" "$attempt" "${discarded:--}" >>"$TSV"
 }
 
+STSV="$WORK/stream.tsv"
+: >"$STSV"
+# measure_stream LABEL URL KEY SERVER_PID: stream_load (closed loop, CONNS connections,
+# warm-up then DURATION s, pinned like oha) -> one row of $STSV. SERVER_PID's CPU time and
+# the noise check ("foreign" CPU, as in measure) cover the whole run, warm-up included.
+measure_stream() {
+  local label="$1" url="$2" key="$3" pid="$4" slug out attempt rc spid
+  local t0 t1 m0 m1 c0 c1 n0a n0b n1a n1b w0 w1 noise f0 f1 discarded=""
+  slug="stream_$(tr -c 'a-z0-9\n' '_' <<<"$label")"
+  for ((attempt = 1; ; attempt++)); do
+    out="$WORK/$slug.json"
+    log "$label: streaming, warm-up ${WARMUP}s + ${DURATION}s, $CONNS connections, $STREAM_CHUNKS chunks ${STREAM_DELAY} ms apart"
+    times >"$WORK/times"; c0="$(own_cpu)"; m0="$(cpu_ticks "$MOCK_PID")"; t0="$(cpu_ticks "$pid")"
+    n0a="$(cpu_stat "$CPU_SERVER")"; n1a="$(cpu_stat "$CPU_CLIENT")"; w0="$(date +%s.%N)"
+    # In the background and waited for, like oha, so that a signal ends the script at once.
+    timeout $((WARMUP + DURATION + 90)) taskset -c "$CPU_CLIENT" "$STREAM_BIN" --url "$url" --key "$key" \
+      --connections "$CONNS" --seconds "$DURATION" --warmup "$WARMUP" --chunks "$STREAM_CHUNKS" \
+      --chunk-delay-ms "$STREAM_DELAY" --body-bytes "$BODY_BYTES" >"$out" 2>"$WORK/$slug.err" &
+    spid=$!; rc=0
+    PIDS[$spid]=1
+    wait "$spid" || rc=$?
+    unset "PIDS[$spid]"
+    ((rc == 0)) || { cat "$WORK/$slug.err" >&2; die "stream_load failed for $label (exit $rc)"; }
+    t1="$(cpu_ticks "$pid")"; m1="$(cpu_ticks "$MOCK_PID")"; w1="$(date +%s.%N)"
+    n0b="$(cpu_stat "$CPU_SERVER")"; n1b="$(cpu_stat "$CPU_CLIENT")"; times >"$WORK/times"; c1="$(own_cpu)"
+    noise="$(awk -v a0="$n0a" -v b0="$n0b" -v a1="$n1a" -v b1="$n1b" \
+      -v srv=$(( pid == MOCK_PID ? 0 : t1 - t0 )) -v cli="$(awk -v m=$((m1 - m0)) -v c0="$c0" -v c1="$c1" -v hz="$CLK_TCK" \
+        'BEGIN {print m + (c1 - c0) * hz}')" \
+      'BEGIN {split(a0, x, " "); split(b0, y, " "); t = y[3] - x[3]; if (t <= 0) t = 1; f0 = 100 * (y[1] - x[1] - srv) / t;
+              split(a1, x, " "); split(b1, y, " "); t = y[3] - x[3]; if (t <= 0) t = 1; f1 = 100 * (y[1] - x[1] - cli) / t;
+              printf "%.0f %.0f", (f0 < 0 ? 0 : f0), (f1 < 0 ? 0 : f1)}')"
+    read -r f0 f1 <<<"$noise"
+    if ((f0 > 10 || f1 > 10)) && ((attempt <= RETRIES)); then
+      log "$label (streaming): other processes took ${f0}% of CPU $CPU_SERVER and ${f1}% of CPU $CPU_CLIENT: measuring again"
+      mv "$out" "$WORK/${slug}_try${attempt}.json" # kept so that its errors still count
+      discarded+="${discarded:+,}$WORK/${slug}_try${attempt}.json"
+      wait_quiet "$QUIET_WAIT"
+      continue
+    fi
+    break
+  done
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$out" \
+    "$(awk -v t=$((t1 - t0)) -v h="$CLK_TCK" 'BEGIN {print t / h}')" "$(awk -v a="$w0" -v b="$w1" 'BEGIN {print b - a}')" \
+    "$(cpu_busy "$CPU_SERVER" "$n0a" "$n0b")" "$(cpu_busy "$CPU_CLIENT" "$n1a" "$n1b")" "$f0 $f1" "$attempt" \
+    "${discarded:--}" >>"$STSV"
+}
+
 wait_quiet "$QUIET_WAIT"
 BUSY_BEFORE="$BUSY_NOW"
 LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -267,6 +341,9 @@ MOCK_PID=$!; PIDS[$MOCK_PID]=1
 wait_http "http://127.0.0.1:$P_MOCK/v1/models" 200 "$MOCK_PID" mock
 check_post "http://127.0.0.1:$P_MOCK$CHAT" "Authorization: Bearer $MOCK_API_KEY" 200 mock
 measure "direct (mock)" "http://127.0.0.1:$P_MOCK$CHAT" "Authorization: Bearer $MOCK_API_KEY" "$MOCK_PID" no
+if [[ "$STREAM" == 1 ]]; then
+  measure_stream "direct (mock)" "http://127.0.0.1:$P_MOCK$CHAT" "$MOCK_API_KEY" "$MOCK_PID"
+fi
 
 # 2. nginx reverse proxy
 mkdir -p "$WORK/nginx/tmp"
@@ -308,9 +385,13 @@ check_post "http://127.0.0.1:$P_NGINX$CHAT" "Authorization: Bearer $MOCK_API_KEY
 measure "nginx" "http://127.0.0.1:$P_NGINX$CHAT" "Authorization: Bearer $MOCK_API_KEY" "$NGINX_PID" no
 stop_pid "$NGINX_PID"
 
-# 3. rampart, once per log level
+# 3. rampart, once per log level and policy: "default" is the built-in default policy
+# (inspection on: no [policies] table), "off" sets every detector to "allow".
 for level in $LOG_LEVELS; do
-  dir="$WORK/rampart-$level"; mkdir -p "$dir"
+for policy in $POLICIES; do
+  dir="$WORK/rampart-$level-$policy"; mkdir -p "$dir"
+  if [[ "$policy" == default ]]; then label="rampart (log $level, default policy)"
+  else label="rampart (log $level, inspection off)"; fi
   cat >"$dir/rampart.toml" <<EOF
 [server]
 listen = "127.0.0.1:$P_RAMPART"
@@ -326,6 +407,8 @@ name = "mock"
 kind = "openai"
 base_url = "http://127.0.0.1:$P_MOCK/v1"
 api_key = { env = "MOCK_API_KEY" }
+# The streaming runs steer the mock (x-mock-chunks, x-mock-chunk-delay-ms) through rampart.
+forward_headers = ["x-mock-*"]
 
 [[models]]
 name = "gpt-4o-mini"
@@ -338,18 +421,37 @@ default_provider = "mock"
 format = "json"
 level = "$level"
 EOF
+  if [[ "$policy" == off ]]; then
+    cat >>"$dir/rampart.toml" <<EOF
+
+[policies.default]
+injection = "allow"
+jailbreak = "allow"
+secrets = "allow"
+pii = "allow"
+response_secrets = "allow"
+response_pii = "allow"
+canary = false
+prompt_leak = "allow"
+links = "allow"
+EOF
+  fi
   # gpt-4o-mini is routed by its [[models]] entry (same upstream name: body forwarded as is).
   key="$(timeout 60 "$RAMPART_BIN" keys create --config "$dir/rampart.toml" --name bench --json \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')"
   taskset -c "$CPU_SERVER" "$RAMPART_BIN" serve --config "$dir/rampart.toml" >"$dir/rampart.log" 2>&1 &
   RAMPART_PID=$!; PIDS[$RAMPART_PID]=1
   wait_http "http://127.0.0.1:$P_RAMPART/readyz" 200 "$RAMPART_PID" rampart
-  check_post "http://127.0.0.1:$P_RAMPART$CHAT" "Authorization: Bearer $key" 200 "rampart ($level)"
+  check_post "http://127.0.0.1:$P_RAMPART$CHAT" "Authorization: Bearer $key" 200 "$label"
   check_post "http://127.0.0.1:$P_RAMPART$CHAT" "Authorization: Bearer rk-not-a-key" 401 "rampart without a valid key"
   sleep 1 # let it settle before the idle RSS reading
-  measure "rampart (log $level)" "http://127.0.0.1:$P_RAMPART$CHAT" "Authorization: Bearer $key" "$RAMPART_PID" yes
+  measure "$label" "http://127.0.0.1:$P_RAMPART$CHAT" "Authorization: Bearer $key" "$RAMPART_PID" yes
+  if [[ "$STREAM" == 1 && "$level" == "$STREAM_LEVEL" ]]; then
+    measure_stream "$label" "http://127.0.0.1:$P_RAMPART$CHAT" "$key" "$RAMPART_PID"
+  fi
   stop_pid "$RAMPART_PID"
-  echo "$level $(wc -l <"$dir/rampart.log")" >>"$WORK/rampart-loglines"
+  echo "$level/$policy $(wc -l <"$dir/rampart.log")" >>"$WORK/rampart-loglines"
+done
 done
 
 # ---------------------------------------------------------------- report
@@ -369,8 +471,9 @@ BENCH_META_NGINX="$("$NGINX" -v 2>&1 | head -1)" \
 BENCH_META_LOAD="$LOAD_START -> $LOAD_END" \
 BENCH_META_BUSY_BEFORE="$BUSY_BEFORE" \
 BENCH_META_LOGLINES="$(cat "$WORK/rampart-loglines" 2>/dev/null | tr '\n' ';')" \
+BENCH_META_STREAM="$STREAM_CHUNKS $STREAM_DELAY $STREAM_LEVEL" \
 python3 "$BENCH_DIR/report.py" "$TSV" "$DURATION" "$WARMUP" "$CONNS" "$RATE" "$BODY_LEN" \
-  "$CPU_SERVER" "$CPU_CLIENT" >"$WORK/report.md"
+  "$CPU_SERVER" "$CPU_CLIENT" "$STSV" >"$WORK/report.md"
 status=$?
 set -e
 cp "$WORK/report.md" "$RESULTS"

@@ -9,6 +9,7 @@
 
 mod error;
 mod interpolate;
+pub mod policy;
 pub mod raw;
 mod secret;
 mod size;
@@ -21,6 +22,7 @@ use serde::de::DeserializeOwned;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use interpolate::{Env, ProcessEnv};
+pub use policy::{Action, AttackRule, DEFAULT_POLICY, Policies, PolicyProfile, host_allowed};
 pub use secret::Secret;
 
 /// Smallest accepted key-hashing secret, in bytes.
@@ -43,6 +45,8 @@ pub struct Config {
     pub default_provider: Option<usize>,
     /// Logging.
     pub log: LogSettings,
+    /// Inspection policy profiles (`[policies.NAME]`); `default` always present.
+    pub policies: Policies,
 }
 
 /// Compiled `[server]`.
@@ -222,6 +226,26 @@ impl Config {
         }
     }
 
+    /// Compiles only `[policies]`: what `keys create --policy` checks names against.
+    pub fn policies_only(text: &str, env: &dyn Env) -> Result<Policies, ConfigErrors> {
+        let tree: toml::Table = toml::from_str(text).map_err(|error| {
+            ConfigErrors(vec![
+                ConfigError::new("", format!("invalid TOML: {}", error.message())).with_span(text, error.span()),
+            ])
+        })?;
+        let mut cx = Compiler { env, errors: Vec::new() };
+        let Some(mut value) = tree.get("policies").cloned() else { return Ok(Policies::default()) };
+        let mut path = "policies".to_owned();
+        interpolate::interpolate_tree(&mut value, &mut path, env, &mut cx.errors);
+        let raw: Option<std::collections::BTreeMap<String, policy::RawPolicy>> = cx.section("policies", value);
+        let mut errors = Vec::new();
+        let policies = policy::compile(raw.unwrap_or_default(), &mut errors);
+        for (path, message) in errors {
+            cx.error(path, message);
+        }
+        if cx.errors.is_empty() { Ok(policies) } else { Err(ConfigErrors(cx.errors)) }
+    }
+
     /// The index in [`Config::providers`] of the provider serving `model`, and the
     /// model name to send upstream: the model table first, then the default provider.
     pub fn route<'a>(&'a self, model: &'a str) -> Option<(usize, &'a str)> {
@@ -251,7 +275,7 @@ struct Compiler<'a> {
     errors: Vec<ConfigError>,
 }
 
-const SECTIONS: &[&str] = &["server", "store", "auth", "providers", "models", "routing", "log"];
+const SECTIONS: &[&str] = &["server", "store", "auth", "providers", "models", "routing", "log", "policies"];
 
 impl Compiler<'_> {
     fn error(&mut self, path: impl Into<String>, message: impl Into<String>) {
@@ -312,6 +336,8 @@ impl Compiler<'_> {
         let routing_raw: Option<raw::RoutingConfig> =
             take("routing").map_or(Some(Default::default()), |v| self.section("routing", v));
         let log_raw: Option<raw::LogConfig> = take("log").map_or(Some(Default::default()), |v| self.section("log", v));
+        let policies_raw: Option<std::collections::BTreeMap<String, policy::RawPolicy>> =
+            take("policies").map_or(Some(Default::default()), |v| self.section("policies", v));
         let providers_value = take("providers");
         // Names of every provider, even one whose entry fails to deserialize, so a
         // broken provider is reported once and not again by each model naming it.
@@ -379,7 +405,22 @@ impl Compiler<'_> {
             },
         };
 
-        Some(Config { server: server?, store: store?, auth: auth?, providers, models, default_provider, log: log? })
+        let mut policy_errors = Vec::new();
+        let policies = policy::compile(policies_raw.unwrap_or_default(), &mut policy_errors);
+        for (path, message) in policy_errors {
+            self.error(path, message);
+        }
+
+        Some(Config {
+            server: server?,
+            store: store?,
+            auth: auth?,
+            providers,
+            models,
+            default_provider,
+            log: log?,
+            policies,
+        })
     }
 
     fn duration(&mut self, path: &str, text: &str) -> Option<Duration> {

@@ -227,3 +227,55 @@ fn provider_urls_cannot_carry_credentials_and_forwarded_headers_are_checked() {
     );
     assert_eq!(compile(&text).unwrap().providers[0].forward_headers, ["x-tenant", "x-trace-*"]);
 }
+
+#[test]
+fn policies_default_and_override_field_by_field() {
+    let config = compile(MINIMAL).unwrap();
+    let default = config.policies.default_profile();
+    assert_eq!(default, &PolicyProfile::builtin("default"));
+    assert_eq!(default.injection, AttackRule { action: Action::Block, threshold: 0.5 });
+    assert_eq!((default.secrets, default.pii), (Action::Redact, Action::Pseudonymize));
+
+    let text = format!(
+        "{MINIMAL}\n[policies.default]\npii = \"redact\"\n\n[policies.rollout]\nmode = \"monitor\"\ninjection = {{ action = \"block\", threshold = 0.8 }}\nlinks = \"allow\"\nlink_hosts = [\"Docs.Example.com\", \"*.cdn.example\"]\nimage_hosts = []\n"
+    );
+    let config = compile(&text).unwrap();
+    let default = config.policies.default_profile();
+    assert_eq!(default.pii, Action::Redact);
+    assert_eq!(default.secrets, Action::Redact, "unset fields keep the built-in default");
+    let rollout = config.policies.get("rollout").unwrap();
+    assert!(rollout.monitor_only);
+    assert_eq!(rollout.injection.threshold, 0.8);
+    assert_eq!(rollout.effective(Action::Block), Action::Monitor);
+    assert_eq!(rollout.effective(Action::Allow), Action::Allow);
+    assert_eq!(rollout.links, Action::Allow);
+    assert_eq!(rollout.link_hosts, ["docs.example.com", "*.cdn.example"]);
+    assert_eq!(rollout.image_hosts.as_deref(), Some(&[][..]));
+    assert_eq!(config.policies.names().collect::<Vec<_>>(), ["default", "rollout"]);
+    assert_eq!(Config::policies_only(&text, &env).unwrap(), config.policies);
+}
+
+#[test]
+fn policy_typos_fail_the_load_with_their_paths() {
+    let text = format!(
+        "{MINIMAL}\n[policies.p]\nmode = \"audit\"\ninjection = \"redact\"\njailbreak = {{ action = \"block\", threshold = 1.5 }}\nsecrets = \"ignore\"\nresponse_pii = \"pseudonymize\"\nlinks = \"block\"\nlink_hosts = [\"https://x.example\"]\n\n[policies.\"bad name\"]\n"
+    );
+    let errors = compile(&text).unwrap_err();
+    let mut got = paths(&errors);
+    got.sort_unstable();
+    assert_eq!(
+        got,
+        [
+            "policies.bad name",
+            "policies.p.injection",
+            "policies.p.jailbreak.threshold",
+            "policies.p.link_hosts[0]",
+            "policies.p.links",
+            "policies.p.mode",
+            "policies.p.response_pii",
+            "policies.p.secrets",
+        ]
+    );
+    let errors = compile(&format!("{MINIMAL}\n[policies.p]\npi = \"redact\"\n")).unwrap_err();
+    assert_eq!(paths(&errors), ["policies.p.pi"], "unknown fields are refused: {errors}");
+}

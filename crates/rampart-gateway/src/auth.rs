@@ -50,6 +50,11 @@ impl Principal {
     pub fn models(&self) -> &ModelScope {
         &self.key.models
     }
+
+    /// The inspection policy profile this key names (`default` when none).
+    pub fn policy(&self) -> &str {
+        self.key.policy.as_deref().unwrap_or(rampart_config::DEFAULT_POLICY)
+    }
 }
 
 /// Most keys held in the cache; past it the cache starts over.

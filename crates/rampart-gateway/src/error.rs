@@ -110,6 +110,19 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", None, Side::Client, label, message)
     }
 
+    /// 400 `content_policy_violation`: an inspection policy refused the request.
+    /// `label` names the detector category for logs and metrics.
+    pub fn content_policy(label: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            Some("content_policy_violation"),
+            Side::Client,
+            label,
+            message,
+        )
+    }
+
     /// 404: unknown route.
     pub fn unknown_url(method: &http::Method, path: &str) -> Self {
         // The path is echoed like OpenAI does, but bounded: it is client input.

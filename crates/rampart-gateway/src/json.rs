@@ -96,6 +96,12 @@ pub(crate) fn replace_model(body: &[u8], model: &str) -> Result<Vec<u8>, ApiErro
     Ok(out)
 }
 
+/// The members of a JSON object in document order, values as raw text borrowed from
+/// `body` (so their offsets in it can be computed).
+pub(crate) fn object_members(body: &[u8]) -> Result<Vec<(Cow<'_, str>, &RawValue)>, serde_json::Error> {
+    serde_json::from_slice::<Members<'_>>(body).map(|m| m.0)
+}
+
 /// Top-level members of an object in document order, values as raw text.
 struct Members<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
 

@@ -10,6 +10,7 @@
 mod auth;
 mod body;
 mod error;
+mod inspect;
 mod json;
 mod observe;
 pub mod pipeline;

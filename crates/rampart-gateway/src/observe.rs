@@ -3,7 +3,8 @@
 //! Every response, rejections and panics included, carries `x-request-id`. A panic in
 //! a handler becomes a 500 in OpenAI's shape instead of a dropped connection. Each
 //! request is logged exactly once, here, after the response head is ready: ids, route,
-//! status, latency and the error label, never bodies, keys or query strings. The level
+//! status, latency, the error label and inspection verdicts (detector, rule, score,
+//! action, location), never bodies, matched text, keys or query strings. The level
 //! follows who caused a failure: client errors at info, upstream at warn, internal at
 //! error.
 
@@ -58,12 +59,17 @@ pub(crate) async fn observe(mut request: Request, next: Next) -> Response {
     let model = route.and_then(|r| r.model.as_deref());
     let provider = route.map(|r| &*r.provider);
     let request_id = id.to_str().unwrap_or_default();
+    // Inspection verdicts: detector, rule, score, action and location, never text.
+    let inspection = response.extensions().get::<crate::inspect::Verdicts>();
+    let verdict = inspection.map(|v| v.summary.as_str());
+    let verdicts = inspection.filter(|v| !v.list.is_empty()).map(|v| v.log_field());
+    let verdicts = verdicts.as_deref();
     match response.extensions().get::<ErrorOutcome>() {
         None => {
-            tracing::info!(request_id, %method, path, status, latency_ms, key_id, model, provider, "request")
+            tracing::info!(request_id, %method, path, status, latency_ms, key_id, model, provider, verdict, verdicts, "request")
         }
         Some(ErrorOutcome { side: Side::Client, label }) => {
-            tracing::info!(request_id, %method, path, status, latency_ms, key_id, model, provider, error = label, side = "client", "request rejected")
+            tracing::info!(request_id, %method, path, status, latency_ms, key_id, model, provider, verdict, verdicts, error = label, side = "client", "request rejected")
         }
         Some(ErrorOutcome { side: Side::Upstream, label }) => {
             tracing::warn!(request_id, %method, path, status, latency_ms, key_id, model, provider, error = label, side = "upstream", "request failed upstream")

@@ -1,10 +1,12 @@
 //! The state every request shares: compiled config, key store, key hasher and one
 //! upstream client per provider. Built once at start-up; requests only read it.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, OnceLock};
 
-use rampart_config::Config;
+use rampart_config::{Config, PolicyProfile};
+use rampart_scan::Scanner;
 use rampart_store::{KeyHasher, Store};
 
 use crate::upstream::{ProviderClient, UpstreamSetupError};
@@ -22,6 +24,16 @@ pub(crate) struct AppState {
     pub(crate) provider_names: Vec<Arc<str>>,
     /// False once shutdown begins, so load balancers stop sending traffic.
     pub(crate) ready: AtomicBool,
+    /// The detection engine (compiled once per process: every gateway shares it).
+    pub(crate) scanner: &'static Scanner,
+    /// Policy profiles by name, each with its canary token.
+    pub(crate) policies: HashMap<String, (Arc<PolicyProfile>, Arc<str>)>,
+}
+
+/// The process's detection engine: compiling it takes a while, and it is immutable.
+fn shared_scanner() -> &'static Scanner {
+    static SCANNER: OnceLock<Scanner> = OnceLock::new();
+    SCANNER.get_or_init(Scanner::new)
 }
 
 impl AppState {
@@ -31,6 +43,36 @@ impl AppState {
         let provider_names = config.providers.iter().map(|p| Arc::from(p.name.as_str())).collect();
         let hasher = KeyHasher::new(config.auth.key_secret.expose());
         let keys = crate::auth::KeyCache::new(&store, config.auth.cache_ttl);
-        Ok(Self { config, store, hasher, keys, providers, provider_names, ready: AtomicBool::new(true) })
+        // One canary per profile for the life of the process, not per request: a
+        // system prompt that changes with every request would defeat the providers'
+        // prompt caching for everything after it.
+        let policies = config
+            .policies
+            .iter()
+            .map(|p| (p.name.clone(), (Arc::new(p.clone()), crate::inspect::new_canary())))
+            .collect();
+        Ok(Self {
+            config,
+            store,
+            hasher,
+            keys,
+            providers,
+            provider_names,
+            ready: AtomicBool::new(true),
+            scanner: shared_scanner(),
+            policies,
+        })
+    }
+
+    /// The profile a key names. A key naming a profile the configuration no longer
+    /// has is refused (fail closed) rather than inspected under another one.
+    pub(crate) fn policy(&self, name: &str) -> Result<(Arc<PolicyProfile>, Arc<str>), crate::error::ApiError> {
+        self.policies.get(name).cloned().ok_or_else(|| {
+            tracing::error!(policy = name, "a key names a policy profile that is not configured");
+            crate::error::ApiError::unavailable(
+                "policy_missing",
+                "this API key's inspection policy is not configured on this gateway",
+            )
+        })
     }
 }

@@ -276,57 +276,104 @@ fn copy_headers(from: &HeaderMap, to: &mut HeaderMap, dropped: &[&str]) {
     }
 }
 
-/// Turns the provider's response into the client's: status and filtered headers kept,
-/// body relayed chunk by chunk as it arrives. `request_id` labels relay failures in
-/// the log.
-pub(crate) fn relay(
-    response: Response<hyper::body::Incoming>,
-    idle_timeout: Duration,
-    provider: Arc<str>,
-    request_id: Option<HeaderValue>,
-) -> axum::response::Response {
-    let (parts, body) = response.into_parts();
-    let mut out = axum::response::Response::new(Body::empty());
-    *out.status_mut() = parts.status;
-    copy_headers(&parts.headers, out.headers_mut(), RESPONSE_HEADERS_DROPPED);
-    if let Some(id) = parts.headers.get("x-request-id") {
-        out.headers_mut().insert(UPSTREAM_REQUEST_ID, id.clone());
-    }
-    let is_sse = parts
-        .headers
+/// How to relay one provider response: its idle timeout, and what labels a failure
+/// in the log.
+pub(crate) struct Relay {
+    pub(crate) idle_timeout: Duration,
+    pub(crate) provider: Arc<str>,
+    pub(crate) request_id: Option<HeaderValue>,
+}
+
+/// Whether a response head announces server-sent events.
+pub(crate) fn is_event_stream(headers: &HeaderMap) -> bool {
+    headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/event-stream"));
-    let failure = RelayFailure { provider, request_id };
-    let chunks = idle_timeout_stream(body.into_data_stream(), idle_timeout);
-    *out.body_mut() = if is_sse {
-        Body::from_stream(sse_relay(chunks, failure))
-    } else {
-        Body::from_stream(chunks.map(move |chunk| {
-            chunk.map_err(|error| {
-                failure.log(&error);
-                axum::Error::new(error)
-            })
-        }))
-    };
-    out
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/event-stream"))
+}
+
+impl Relay {
+    /// Turns the provider's response into the client's: status and filtered headers
+    /// kept, body relayed chunk by chunk as it arrives.
+    pub(crate) fn relay(self, response: Response<hyper::body::Incoming>) -> axum::response::Response {
+        let (parts, body) = response.into_parts();
+        let mut out = Self::head(&parts);
+        let is_sse = is_event_stream(&parts.headers);
+        let (chunks, failure) = self.chunks(body);
+        *out.body_mut() = if is_sse {
+            Body::from_stream(sse_relay(chunks, failure, Passthrough))
+        } else {
+            Body::from_stream(chunks.map(move |chunk| {
+                chunk.map_err(|error| {
+                    failure.log(&error);
+                    axum::Error::new(error)
+                })
+            }))
+        };
+        out
+    }
+
+    /// The client's response head for a provider response head (empty body).
+    pub(crate) fn head(parts: &http::response::Parts) -> axum::response::Response {
+        let mut out = axum::response::Response::new(Body::empty());
+        *out.status_mut() = parts.status;
+        copy_headers(&parts.headers, out.headers_mut(), RESPONSE_HEADERS_DROPPED);
+        if let Some(id) = parts.headers.get("x-request-id") {
+            out.headers_mut().insert(UPSTREAM_REQUEST_ID, id.clone());
+        }
+        out
+    }
+
+    /// The provider body as chunks under the idle timeout, and the failure reporter.
+    pub(crate) fn chunks(
+        self,
+        body: hyper::body::Incoming,
+    ) -> (impl Stream<Item = Result<Bytes, RelayError>> + Send + 'static, RelayFailure) {
+        let failure = RelayFailure { provider: self.provider, request_id: self.request_id };
+        (idle_timeout_stream(body.into_data_stream(), self.idle_timeout), failure)
+    }
+}
+
+/// A rewrite of a server-sent-event stream, applied by [`sse_relay`] to whole events.
+pub(crate) trait EventFilter: Send + 'static {
+    /// `events` holds one or more complete events; appends what the client gets to
+    /// `out`. Returns `false` to end the stream after `out` (the filter stopped it).
+    fn events(&mut self, events: &[u8], out: &mut BytesMut) -> bool;
+    /// The provider ended the stream; appends anything still owed to the client.
+    fn end(&mut self, out: &mut BytesMut);
+}
+
+/// Events pass unchanged.
+struct Passthrough;
+
+impl EventFilter for Passthrough {
+    fn events(&mut self, events: &[u8], out: &mut BytesMut) -> bool {
+        out.extend_from_slice(events);
+        true
+    }
+    fn end(&mut self, _: &mut BytesMut) {}
 }
 
 /// What a relay needs to report a provider failing mid-body.
-struct RelayFailure {
+pub(crate) struct RelayFailure {
     provider: Arc<str>,
     request_id: Option<HeaderValue>,
 }
 
 impl RelayFailure {
-    fn log(&self, error: &RelayError) {
+    /// The request id as text, for log lines about this response.
+    pub(crate) fn request_id_text(&self) -> String {
+        self.request_id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+    }
+
+    pub(crate) fn log(&self, error: &RelayError) {
         let request_id = self.request_id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or_default();
         tracing::warn!(%error, provider = %self.provider, request_id, "upstream body failed mid-response");
     }
 }
 
 #[derive(Debug, thiserror::Error)]
-enum RelayError {
+pub(crate) enum RelayError {
     #[error("upstream body: {0}")]
     Body(#[from] hyper::Error),
     #[error("upstream idle timeout")]
@@ -360,20 +407,23 @@ fn idle_timeout_stream(
     })
 }
 
-/// Relays an SSE body in whole events: bytes are passed on as soon as an event is
-/// complete (so chunk boundaries may move, bytes never change). If the provider fails
-/// mid-stream, the partial event is dropped and the client receives one well-formed
-/// error event instead of a truncated frame, so SDKs raise a clean `APIError`.
-fn sse_relay(
+/// Relays an SSE body in whole events through `filter`: bytes are passed on as soon
+/// as an event is complete (so chunk boundaries may move; with [`Passthrough`] bytes
+/// never change). If the provider fails mid-stream, the partial event is dropped and
+/// the client receives one well-formed error event instead of a truncated frame, so
+/// SDKs raise a clean `APIError`.
+pub(crate) fn sse_relay<F: EventFilter>(
     chunks: impl Stream<Item = Result<Bytes, RelayError>> + Send + 'static,
     failure: RelayFailure,
+    filter: F,
 ) -> impl Stream<Item = Result<Bytes, std::convert::Infallible>> + Send + 'static {
-    struct State<S> {
+    struct State<S, F> {
         chunks: Pin<Box<S>>,
         pending: BytesMut,
         failure: RelayFailure,
+        filter: F,
     }
-    let state = State { chunks: Box::pin(chunks), pending: BytesMut::new(), failure };
+    let state = State { chunks: Box::pin(chunks), pending: BytesMut::new(), failure, filter };
     futures_util::stream::unfold(Some(state), |state| async move {
         let mut state = state?;
         loop {
@@ -384,8 +434,16 @@ fn sse_relay(
                     let from = state.pending.len().saturating_sub(3);
                     state.pending.extend_from_slice(&chunk);
                     if let Some(end) = last_event_end(&state.pending, from) {
-                        let ready = state.pending.split_to(end).freeze();
-                        return Some((Ok(ready), Some(state)));
+                        let ready = state.pending.split_to(end);
+                        let mut out = BytesMut::new();
+                        let go_on = state.filter.events(&ready, &mut out);
+                        if !go_on {
+                            return Some((Ok(out.freeze()), None));
+                        }
+                        if !out.is_empty() {
+                            return Some((Ok(out.freeze()), Some(state)));
+                        }
+                        continue;
                     }
                     if state.pending.len() > MAX_SSE_EVENT {
                         let error = RelayError::EventTooLarge;
@@ -397,10 +455,14 @@ fn sse_relay(
                     state.failure.log(&error);
                     return Some((Ok(error_event(&state.failure.provider, &error)), None));
                 }
-                None if state.pending.is_empty() => return None,
                 None => {
-                    let rest = state.pending.split().freeze();
-                    return Some((Ok(rest), Some(state)));
+                    let rest = state.pending.split();
+                    let mut out = BytesMut::new();
+                    if !rest.is_empty() && !state.filter.events(&rest, &mut out) {
+                        return Some((Ok(out.freeze()), None));
+                    }
+                    state.filter.end(&mut out);
+                    return (!out.is_empty()).then(|| (Ok(out.freeze()), None));
                 }
             }
         }

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::control::{EVENT_STREAM, Outcome, Reply, parse};
-use crate::sse::{self, ANSWER, DONE, JSON_ANSWER, tokens};
+use crate::control::{AnswerControls, EVENT_STREAM, Echo, Outcome, Reply, last_message_text, parse};
+use crate::sse::{self, ANSWER, DONE, JSON_ANSWER, Streamed, tokens};
 
 const CREATED: u64 = crate::CREATED;
 const FINGERPRINT: &str = "fp_mock";
@@ -69,7 +69,7 @@ impl Usage {
 }
 
 /// `POST /v1/chat/completions`
-pub(crate) fn chat_completions(body: &[u8], chunks: usize) -> Outcome {
+pub(crate) fn chat_completions(body: &[u8], answer: &mut AnswerControls) -> Outcome {
     let req: ChatRequest<'_> = parse(body)?;
     let Some(messages) = req.messages else {
         return Err(Reply::invalid("Missing required parameter: 'messages'.", Some("messages")));
@@ -78,22 +78,17 @@ pub(crate) fn chat_completions(body: &[u8], chunks: usize) -> Outcome {
     let prompt_tokens = tokens(messages.get().len());
     let tool = pick_tool(req.tools.as_deref().unwrap_or_default(), req.tool_choice.as_ref());
     let json_mode = req.response_format.and_then(|f| f.kind).is_some_and(|k| k == "json_object" || k == "json_schema");
-    let text = if json_mode { JSON_ANSWER } else { ANSWER };
+    let text = answer.text(if json_mode { JSON_ANSWER } else { ANSWER }, |echo| echoed(messages, echo));
 
     if req.stream.unwrap_or(false) {
         let include_usage = req.stream_options.and_then(|o| o.include_usage).unwrap_or(false);
+        let body = answer.streamed(text);
         let completion_tokens = match &tool {
             Some(name) => tokens(name.len() + TOOL_ARGUMENTS.len()),
-            None => tokens(sse::streamed_len(text, chunks)),
+            None => tokens(body.full_len()),
         };
-        let stream = ChatStream {
-            model,
-            text,
-            tool,
-            k: chunks,
-            include_usage,
-            usage: Usage::new(prompt_tokens, completion_tokens),
-        };
+        let stream =
+            ChatStream { model, body, tool, include_usage, usage: Usage::new(prompt_tokens, completion_tokens) };
         return Ok(Reply::stream(EVENT_STREAM, (0..).map_while(move |i| stream.event(i))));
     }
 
@@ -114,7 +109,7 @@ pub(crate) fn chat_completions(body: &[u8], chunks: usize) -> Outcome {
             tokens(name.len() + TOOL_ARGUMENTS.len()),
         ),
         None => (
-            Message { role: "assistant", content: Some(text), refusal: None, annotations: &[], tool_calls: None },
+            Message { role: "assistant", content: Some(&text), refusal: None, annotations: &[], tool_calls: None },
             "stop",
             tokens(text.len()),
         ),
@@ -129,6 +124,12 @@ pub(crate) fn chat_completions(body: &[u8], chunks: usize) -> Outcome {
         system_fingerprint: FINGERPRINT,
         x_mock_extra: Extra { kept: true },
     }))
+}
+
+/// `x-mock-echo` for chat: the text of the last message with the role.
+fn echoed(messages: &RawValue, echo: Echo) -> Option<String> {
+    let messages: Vec<Value> = serde_json::from_str(messages.get()).ok()?;
+    last_message_text(messages.iter(), echo)
 }
 
 /// The tool to call: a named `tool_choice`, else the first tool, unless there
@@ -179,7 +180,7 @@ struct Choice<'a> {
 #[derive(Serialize)]
 struct Message<'a> {
     role: &'static str,
-    content: Option<&'static str>,
+    content: Option<&'a str>,
     refusal: Option<()>,
     annotations: &'static [()],
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -226,7 +227,7 @@ struct Delta<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     role: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    content: Option<Option<&'static str>>,
+    content: Option<Option<&'a str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     refusal: Option<Option<()>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -254,9 +255,9 @@ struct FunctionDelta<'a> {
 /// role chunk, body chunks, finish chunk, optional usage chunk, `[DONE]`.
 struct ChatStream {
     model: String,
-    text: &'static str,
+    /// The answer text (unused for a tool call).
+    body: Streamed,
     tool: Option<String>,
-    k: usize,
     include_usage: bool,
     usage: Usage,
 }
@@ -264,7 +265,7 @@ struct ChatStream {
 impl ChatStream {
     /// Number of chunks between the role chunk and the finish chunk.
     fn body_chunks(&self) -> usize {
-        if self.tool.is_some() { TOOL_ARGUMENTS.len() } else { self.k }
+        if self.tool.is_some() { TOOL_ARGUMENTS.len() } else { self.body.count() }
     }
 
     fn event(&self, i: usize) -> Option<Bytes> {
@@ -331,7 +332,7 @@ impl ChatStream {
                 ..Delta::default()
             }
         } else {
-            Delta { content: Some(Some(sse::chunk(self.text, self.k, j))), ..Delta::default() }
+            Delta { content: Some(Some(self.body.chunk(j))), ..Delta::default() }
         }
     }
 }
@@ -354,31 +355,38 @@ struct TextCompletion<'a> {
     object: &'static str,
     created: u64,
     model: &'a str,
-    choices: &'a [TextChoice],
+    choices: &'a [TextChoice<'a>],
     #[serde(skip_serializing_if = "Option::is_none")]
     usage: Option<Option<Usage>>,
 }
 
 #[derive(Serialize)]
-struct TextChoice {
-    text: &'static str,
+struct TextChoice<'a> {
+    text: &'a str,
     index: u32,
     logprobs: Option<()>,
     finish_reason: Option<&'static str>,
 }
 
 /// `POST /v1/completions` (legacy)
-pub(crate) fn completions(body: &[u8], chunks: usize) -> Outcome {
+pub(crate) fn completions(body: &[u8], answer: &mut AnswerControls) -> Outcome {
     let req: CompletionRequest<'_> = parse(body)?;
     let model = req.model.unwrap_or_else(|| DEFAULT_MODEL.to_owned());
     let prompt_tokens = tokens(req.prompt.map_or(0, |p| p.get().len()));
+    // `x-mock-echo: user` echoes a string prompt; there is no system text.
+    let text = answer.text(ANSWER, |echo| {
+        let prompt = req.prompt.filter(|_| echo == Echo::User)?;
+        serde_json::from_str::<String>(prompt.get()).ok()
+    });
 
     if req.stream.unwrap_or(false) {
         let include_usage = req.stream_options.and_then(|o| o.include_usage).unwrap_or(false);
-        let usage = Usage::new(prompt_tokens, tokens(sse::streamed_len(ANSWER, chunks)));
+        let body = answer.streamed(text);
+        let usage = Usage::new(prompt_tokens, tokens(body.full_len()));
+        let chunks = body.count();
         let event = move |i: usize| -> Option<Bytes> {
             let (text, finish_reason) = match i {
-                i if i < chunks => (sse::chunk(ANSWER, chunks, i), None),
+                i if i < chunks => (body.chunk(i), None),
                 i if i == chunks => ("", Some("stop")),
                 i if i == chunks + 1 && include_usage => {
                     return Some(sse::data(&TextCompletion {
@@ -410,7 +418,7 @@ pub(crate) fn completions(body: &[u8], chunks: usize) -> Outcome {
         object: "text_completion",
         created: CREATED,
         model: &model,
-        choices: &[TextChoice { text: ANSWER, index: 0, logprobs: None, finish_reason: Some("stop") }],
-        usage: Some(Some(Usage::new(prompt_tokens, tokens(ANSWER.len())))),
+        choices: &[TextChoice { text: &text, index: 0, logprobs: None, finish_reason: Some("stop") }],
+        usage: Some(Some(Usage::new(prompt_tokens, tokens(text.len())))),
     }))
 }

@@ -33,7 +33,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::control::{Controls, Fail, Outcome, Reply};
+use crate::control::{AnswerControls, Controls, Fail, Outcome, Reply};
 pub use crate::record::{RECORD_BODY_LIMIT, RecordedRequest, Recorder};
 
 /// The fixed `created` timestamp of every object.
@@ -247,13 +247,13 @@ impl Endpoint {
 
     /// The endpoint's answer. `body` is the whole body, or its first
     /// [`RECORD_BODY_LIMIT`] bytes for streamed uploads.
-    fn reply(&self, method: &Method, path: &str, body: &[u8], body_len: u64, chunks: usize) -> Outcome {
+    fn reply(&self, method: &Method, path: &str, body: &[u8], body_len: u64, answer: &mut AnswerControls) -> Outcome {
         match self {
-            Endpoint::Chat => chat::chat_completions(body, chunks),
-            Endpoint::Completions => chat::completions(body, chunks),
+            Endpoint::Chat => chat::chat_completions(body, answer),
+            Endpoint::Completions => chat::completions(body, answer),
             Endpoint::Embeddings => other::embeddings(body),
             Endpoint::Moderations => other::moderations(body),
-            Endpoint::Responses => responses::create(body, chunks),
+            Endpoint::Responses => responses::create(body, answer),
             Endpoint::ListModels => other::list_models(),
             Endpoint::GetModel(id) => other::get_model(id),
             Endpoint::UploadFile => files::upload(body, body_len),
@@ -267,7 +267,7 @@ impl Endpoint {
             Endpoint::CancelBatch(id) => files::cancel_batch(id),
             Endpoint::ImageGenerations => other::image_generations(body),
             Endpoint::ImageEdits => other::image_edits(body),
-            Endpoint::Speech => other::speech(body, chunks),
+            Endpoint::Speech => other::speech(body, answer.chunks),
             Endpoint::Transcription => other::transcription(body),
             Endpoint::NotFound => Err(Reply::error(
                 StatusCode::NOT_FOUND,
@@ -284,7 +284,7 @@ impl Endpoint {
 async fn handle(State(ctx): State<Arc<Ctx>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let endpoint = Endpoint::resolve(&parts.method, parts.uri.path());
-    let controls = Controls::from_headers(&parts.headers);
+    let mut controls = Controls::from_headers(&parts.headers);
 
     let keep = if endpoint.streams_body() { RECORD_BODY_LIMIT } else { JSON_BODY_LIMIT };
     let body = record::read_body(body, keep).await;
@@ -329,7 +329,7 @@ async fn handle(State(ctx): State<Arc<Ctx>>, request: Request) -> Response {
         )
     } else {
         endpoint
-            .reply(&parts.method, parts.uri.path(), &body.kept, body.total, controls.chunks)
+            .reply(&parts.method, parts.uri.path(), &body.kept, body.total, &mut controls.answer)
             .unwrap_or_else(|error| error)
     };
     control::respond(reply, &controls, ctx.recorder.as_ref())

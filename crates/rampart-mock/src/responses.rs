@@ -6,8 +6,8 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use crate::CREATED;
-use crate::control::{EVENT_STREAM, Outcome, Reply, parse};
-use crate::sse::{self, ANSWER, JSON_ANSWER, tokens};
+use crate::control::{AnswerControls, EVENT_STREAM, Echo, Outcome, Reply, last_message_text, parse};
+use crate::sse::{self, ANSWER, JSON_ANSWER, Streamed, Text, tokens};
 
 const MESSAGE_ID: &str = "msg_mock";
 const CALL_ITEM_ID: &str = "fc_mock";
@@ -49,12 +49,18 @@ struct ResponsesRequest<'a> {
 
 /// What the response answers with.
 enum Answer {
-    Text(&'static str),
+    Text(Text),
+    ToolCall(String),
+}
+
+/// What a streamed response answers with.
+enum Streaming {
+    Text(Streamed),
     ToolCall(String),
 }
 
 /// `POST /v1/responses`
-pub(crate) fn create(body: &[u8], chunks: usize) -> Outcome {
+pub(crate) fn create(body: &[u8], controls: &mut AnswerControls) -> Outcome {
     let req: ResponsesRequest<'_> = parse(body)?;
     let instructions_len = match &req.instructions {
         Some(Value::String(s)) => s.len(),
@@ -63,7 +69,10 @@ pub(crate) fn create(body: &[u8], chunks: usize) -> Outcome {
     let input_tokens = tokens(req.input.map_or(0, |i| i.get().len()) + instructions_len);
     let answer = match pick_tool(req.tools.as_deref().unwrap_or_default(), req.tool_choice.as_ref()) {
         Some(name) => Answer::ToolCall(name),
-        None => Answer::Text(if wants_json(req.text.as_ref()) { JSON_ANSWER } else { ANSWER }),
+        None => {
+            let canned = if wants_json(req.text.as_ref()) { JSON_ANSWER } else { ANSWER };
+            Answer::Text(controls.text(canned, |echo| echoed(&req, echo)))
+        }
     };
     let stream = req.stream.unwrap_or(false);
     let template = ResponseTemplate::new(req);
@@ -81,8 +90,28 @@ pub(crate) fn create(body: &[u8], chunks: usize) -> Outcome {
         return Ok(Reply::json_of(&template.build("completed", vec![output], usage)));
     }
 
-    let stream = ResponsesStream { template, answer, k: chunks, input_tokens };
+    let answer = match answer {
+        Answer::Text(text) => Streaming::Text(controls.streamed(text)),
+        Answer::ToolCall(name) => Streaming::ToolCall(name),
+    };
+    let stream = ResponsesStream { template, answer, input_tokens };
     Ok(Reply::stream(EVENT_STREAM, (0..).map_while(move |i| stream.event(i))))
+}
+
+/// `x-mock-echo` for responses: for `user` a string `input`, else the last user
+/// item of `input`; for `system` a string `instructions`, else the last
+/// system or developer item of `input`.
+fn echoed(req: &ResponsesRequest<'_>, echo: Echo) -> Option<String> {
+    if echo == Echo::System {
+        if let Some(Value::String(instructions)) = &req.instructions {
+            return Some(instructions.clone());
+        }
+    }
+    match serde_json::from_str::<Value>(req.input?.get()).ok()? {
+        Value::String(input) => (echo == Echo::User).then_some(input),
+        Value::Array(items) => last_message_text(items.iter(), echo),
+        _ => None,
+    }
 }
 
 /// Whether `text.format.type` asks for JSON output.
@@ -226,8 +255,7 @@ impl ResponseTemplate {
 /// output_item.done, completed.
 struct ResponsesStream {
     template: ResponseTemplate,
-    answer: Answer,
-    k: usize,
+    answer: Streaming,
     input_tokens: u64,
 }
 
@@ -241,8 +269,8 @@ impl ResponsesStream {
         }
         let j = i - 2;
         match &self.answer {
-            Answer::Text(text) => self.text_event(text, j, seq),
-            Answer::ToolCall(name) => self.call_event(name, j, seq),
+            Streaming::Text(body) => self.text_event(body, j, seq),
+            Streaming::ToolCall(name) => self.call_event(name, j, seq),
         }
     }
 
@@ -260,8 +288,8 @@ impl ResponsesStream {
         )
     }
 
-    fn text_event(&self, text: &'static str, j: usize, seq: usize) -> Option<Bytes> {
-        let k = self.k;
+    fn text_event(&self, body: &Streamed, j: usize, seq: usize) -> Option<Bytes> {
+        let k = body.count();
         let part = |text: &str| json!({"type": "output_text", "text": text, "annotations": [], "logprobs": []});
         let (kind, data) = match j {
             0 => ("response.output_item.added", json!({"output_index": 0, "item": message_item("", "in_progress")})),
@@ -273,31 +301,30 @@ impl ResponsesStream {
                 "response.output_text.delta",
                 json!({
                     "item_id": MESSAGE_ID, "output_index": 0, "content_index": 0,
-                    "delta": sse::chunk(text, k, j - 2), "logprobs": [],
+                    "delta": body.chunk(j - 2), "logprobs": [],
                 }),
             ),
             j if j == k + 2 => (
                 "response.output_text.done",
                 json!({
                     "item_id": MESSAGE_ID, "output_index": 0, "content_index": 0,
-                    "text": sse::streamed_text(text, k), "logprobs": [],
+                    "text": body.full(), "logprobs": [],
                 }),
             ),
             j if j == k + 3 => (
                 "response.content_part.done",
                 json!({
                     "item_id": MESSAGE_ID, "output_index": 0, "content_index": 0,
-                    "part": part(&sse::streamed_text(text, k)),
+                    "part": part(&body.full()),
                 }),
             ),
             j if j == k + 4 => (
                 "response.output_item.done",
-                json!({"output_index": 0, "item": message_item(&sse::streamed_text(text, k), "completed")}),
+                json!({"output_index": 0, "item": message_item(&body.full(), "completed")}),
             ),
             j if j == k + 5 => {
-                let full = sse::streamed_text(text, k);
-                let output = message_item(&full, "completed");
-                return Some(self.completed(output, tokens(full.len()), seq));
+                let output = message_item(&body.full(), "completed");
+                return Some(self.completed(output, tokens(body.full_len()), seq));
             }
             _ => return None,
         };

@@ -631,3 +631,385 @@ async fn dropping_the_provider_stops_it() -> TestResult {
     }
     Err("still accepting connections after drop".into())
 }
+
+// --- Answer text controls: x-mock-reply, x-mock-echo, x-mock-split-at ---
+
+/// Newlines, quotes, a backslash, non-ASCII and a 4-byte char.
+const MIXED: &str = "Line 1\nLine \"2\", 'ünïcødé' — 世界 🎉\\";
+const CANNED: &str = "Hello from the rampart mock provider.";
+
+/// Percent-encodes every byte but RFC 3986 unreserved characters.
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// The mock's token estimate.
+fn tokens(bytes: usize) -> u64 {
+    (bytes as u64 / 4).max(1)
+}
+
+/// Every char boundary strictly inside `text`, comma-separated.
+fn every_boundary(text: &str) -> String {
+    let offsets: Vec<String> =
+        (1..text.len()).filter(|&at| text.is_char_boundary(at)).map(|at| at.to_string()).collect();
+    offsets.join(",")
+}
+
+fn stream(mut body: Value) -> Value {
+    body["stream"] = json!(true);
+    body["stream_options"] = json!({"include_usage": true});
+    body
+}
+
+/// The content deltas of a chat stream with `include_usage`, after checking the
+/// role chunk, the finish chunk, the usage chunk (completion tokens estimated
+/// from the text) and `[DONE]`.
+fn chat_deltas(answer: &Answer) -> Result<Vec<String>, Error> {
+    assert_eq!(answer.status, StatusCode::OK);
+    let events = answer.sse_data();
+    assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
+    let chunks: Vec<Value> =
+        events[..events.len() - 1].iter().map(|e| serde_json::from_str(e)).collect::<Result<_, _>>()?;
+    let n = chunks.len();
+    assert!(n >= 3, "{events:?}");
+    assert_eq!(chunks[0]["choices"][0]["delta"], json!({"role": "assistant", "content": "", "refusal": null}));
+    assert_eq!(chunks[n - 2]["choices"][0]["finish_reason"], "stop");
+    assert_eq!(chunks[n - 1]["choices"], json!([]), "the usage chunk comes last");
+    let deltas: Vec<String> = chunks[1..n - 2]
+        .iter()
+        .map(|c| c["choices"][0]["delta"]["content"].as_str().map(str::to_owned).ok_or("no content"))
+        .collect::<Result<_, _>>()?;
+    let len: usize = deltas.iter().map(String::len).sum();
+    assert_eq!(chunks[n - 1]["usage"]["completion_tokens"].as_u64(), Some(tokens(len)));
+    Ok(deltas)
+}
+
+/// The text deltas of a legacy completions stream with `include_usage`.
+fn completion_deltas(answer: &Answer) -> Result<Vec<String>, Error> {
+    assert_eq!(answer.status, StatusCode::OK);
+    let events = answer.sse_data();
+    assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
+    let chunks: Vec<Value> =
+        events[..events.len() - 1].iter().map(|e| serde_json::from_str(e)).collect::<Result<_, _>>()?;
+    let n = chunks.len();
+    assert!(n >= 3, "{events:?}");
+    assert_eq!(chunks[n - 2]["choices"][0]["finish_reason"], "stop");
+    assert_eq!(chunks[n - 2]["choices"][0]["text"], "");
+    assert_eq!(chunks[n - 1]["choices"], json!([]));
+    let deltas: Vec<String> = chunks[..n - 2]
+        .iter()
+        .map(|c| c["choices"][0]["text"].as_str().map(str::to_owned).ok_or("no text"))
+        .collect::<Result<_, _>>()?;
+    let len: usize = deltas.iter().map(String::len).sum();
+    assert_eq!(chunks[n - 1]["usage"]["completion_tokens"].as_u64(), Some(tokens(len)));
+    Ok(deltas)
+}
+
+/// The `response.output_text.delta`s of a Responses stream, after checking the
+/// whole event sequence and that every `.done` event and `response.completed`
+/// carry the full text.
+fn responses_deltas(answer: &Answer) -> Result<Vec<String>, Error> {
+    assert_eq!(answer.status, StatusCode::OK);
+    let mut events = Vec::new();
+    for (seq, event) in answer.text().split("\n\n").filter(|e| !e.is_empty()).enumerate() {
+        let name = event.lines().find_map(|l| l.strip_prefix("event: ")).unwrap_or("").to_owned();
+        let data: Value = serde_json::from_str(event.lines().find_map(|l| l.strip_prefix("data: ")).unwrap_or(""))?;
+        assert_eq!(data["type"], name);
+        assert_eq!(data["sequence_number"], seq);
+        events.push((name, data));
+    }
+    let n = events.len();
+    assert!(n >= 9);
+    let kinds: Vec<&str> = events.iter().map(|(name, _)| name.as_str()).collect();
+    let k = n - 8;
+    let expected: Vec<&str> =
+        ["response.created", "response.in_progress", "response.output_item.added", "response.content_part.added"]
+            .into_iter()
+            .chain(std::iter::repeat_n("response.output_text.delta", k))
+            .chain([
+                "response.output_text.done",
+                "response.content_part.done",
+                "response.output_item.done",
+                "response.completed",
+            ])
+            .collect();
+    assert_eq!(kinds, expected);
+    let deltas: Vec<String> = events[4..4 + k]
+        .iter()
+        .map(|(_, d)| d["delta"].as_str().map(str::to_owned).ok_or("no delta"))
+        .collect::<Result<_, _>>()?;
+    let full = deltas.concat();
+    assert_eq!(events[4 + k].1["text"], full);
+    assert_eq!(events[5 + k].1["part"]["text"], full);
+    assert_eq!(events[6 + k].1["item"]["content"][0]["text"], full);
+    let response = &events[7 + k].1["response"];
+    assert_eq!(response["status"], "completed");
+    assert_eq!(response["output"][0]["content"][0]["text"], full);
+    assert_eq!(response["usage"]["output_tokens"].as_u64(), Some(tokens(full.len())));
+    Ok(deltas)
+}
+
+fn completion_request() -> Value {
+    json!({"model": "gpt-3.5-turbo-instruct", "prompt": "Once upon a time"})
+}
+
+fn responses_request() -> Value {
+    json!({"model": "gpt-4o-mini", "input": "hi there", "instructions": "be brief"})
+}
+
+/// The JSON answer text of each endpoint.
+async fn answer_texts(mock: &MockProvider, headers: &[(&str, &str)]) -> Result<[String; 3], Error> {
+    let chat = post_with(mock, "/v1/chat/completions", headers, chat_request()).await?.json()?;
+    let completion = post_with(mock, "/v1/completions", headers, completion_request()).await?.json()?;
+    let response = post_with(mock, "/v1/responses", headers, responses_request()).await?.json()?;
+    let text = |v: &Value| v.as_str().map(str::to_owned).ok_or("no text");
+    Ok([
+        text(&chat["choices"][0]["message"]["content"])?,
+        text(&completion["choices"][0]["text"])?,
+        text(&response["output"][0]["content"][0]["text"])?,
+    ])
+}
+
+/// The streamed answer text of each endpoint, as deltas.
+async fn streamed_deltas(mock: &MockProvider, headers: &[(&str, &str)]) -> Result<[Vec<String>; 3], Error> {
+    let chat = post_with(mock, "/v1/chat/completions", headers, stream(chat_request())).await?;
+    let completion = post_with(mock, "/v1/completions", headers, stream(completion_request())).await?;
+    let response = post_with(mock, "/v1/responses", headers, stream(responses_request())).await?;
+    Ok([chat_deltas(&chat)?, completion_deltas(&completion)?, responses_deltas(&response)?])
+}
+
+#[tokio::test]
+async fn reply_header_sets_the_answer_of_every_text_endpoint() -> TestResult {
+    let mock = MockProvider::spawn().await?;
+    let encoded = percent_encode(MIXED);
+    let headers = [("x-mock-reply", encoded.as_str())];
+    for text in answer_texts(&mock, &headers).await? {
+        assert_eq!(text, MIXED);
+    }
+    for deltas in streamed_deltas(&mock, &headers).await? {
+        assert_eq!(deltas.len(), 4, "x-mock-chunks still applies");
+        assert!(deltas.iter().all(|d| !d.is_empty()));
+        assert_eq!(deltas.concat(), MIXED);
+    }
+    let chunked = [("x-mock-reply", encoded.as_str()), ("x-mock-chunks", "9")];
+    for deltas in streamed_deltas(&mock, &chunked).await? {
+        assert_eq!(deltas.len(), 9);
+        assert_eq!(deltas.concat(), MIXED);
+    }
+
+    // Usage is estimated from the actual text; the answer is deterministic.
+    let first = post_with(&mock, "/v1/chat/completions", &headers, chat_request()).await?;
+    let second = post_with(&mock, "/v1/chat/completions", &headers, chat_request()).await?;
+    assert_eq!(first.body, second.body);
+    assert_eq!(first.json()?["usage"]["completion_tokens"].as_u64(), Some(tokens(MIXED.len())));
+    let response = post_with(&mock, "/v1/responses", &headers, responses_request()).await?.json()?;
+    assert_eq!(response["usage"]["output_tokens"].as_u64(), Some(tokens(MIXED.len())));
+
+    // It replaces the JSON-mode answer too, and an empty reply is an empty answer.
+    let mut json_mode = chat_request();
+    json_mode["response_format"] = json!({"type": "json_object"});
+    let v = post_with(&mock, "/v1/chat/completions", &[("x-mock-reply", "%7B%22a%22%3A1%7D")], json_mode).await?;
+    assert_eq!(v.json()?["choices"][0]["message"]["content"], r#"{"a":1}"#);
+    assert_eq!(answer_texts(&mock, &[("x-mock-reply", "")]).await?, ["", "", ""]);
+    let [chat, _, response] = streamed_deltas(&mock, &[("x-mock-reply", "")]).await?;
+    assert_eq!(chat.concat(), "");
+    assert_eq!(response.concat(), "");
+
+    // A tool call stays a tool call.
+    let mut tools = chat_request();
+    tools["tools"] = json!([{"type": "function", "function": {"name": "get_weather"}}]);
+    let v = post_with(&mock, "/v1/chat/completions", &headers, tools).await?.json()?;
+    assert_eq!(v["choices"][0]["finish_reason"], "tool_calls");
+    Ok(())
+}
+
+#[tokio::test]
+async fn bad_reply_and_echo_values_are_ignored() -> TestResult {
+    let mock = MockProvider::spawn().await?;
+    let too_long = "a".repeat(64 * 1024 + 1);
+    let just_fits = "a".repeat(64 * 1024);
+    for headers in [
+        [("x-mock-reply", "%FF%FE")],
+        [("x-mock-reply", "caf%C3")],
+        [("x-mock-reply", too_long.as_str())],
+        [("x-mock-echo", "assistant")],
+        [("x-mock-echo", "")],
+    ] {
+        assert_eq!(answer_texts(&mock, &headers).await?, [CANNED; 3], "{:?}", &headers[0].0);
+        for deltas in streamed_deltas(&mock, &headers).await? {
+            assert_eq!(deltas.concat(), CANNED);
+        }
+    }
+    assert_eq!(answer_texts(&mock, &[("x-mock-reply", just_fits.as_str())]).await?[0], just_fits);
+    Ok(())
+}
+
+#[tokio::test]
+async fn echo_chat_messages() -> TestResult {
+    let mock = MockProvider::spawn().await?;
+    let body = json!({"model": "gpt-4o", "messages": [
+        {"role": "system", "content": "You are terse."},
+        {"role": "user", "content": "first question"},
+        {"role": "assistant", "content": "an answer"},
+        {"role": "user", "content": [
+            {"type": "text", "text": "what is "},
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+            {"type": "text", "text": "this?\n🎉"}
+        ]},
+    ]});
+    let chat = |headers: &'static [(&'static str, &'static str)], body: Value| {
+        let mock = &mock;
+        async move {
+            let v = post_with(mock, "/v1/chat/completions", headers, body).await?.json()?;
+            Ok::<_, Error>(v["choices"][0]["message"]["content"].as_str().unwrap_or("<none>").to_owned())
+        }
+    };
+    assert_eq!(chat(&[("x-mock-echo", "user")], body.clone()).await?, "what is this?\n🎉");
+    assert_eq!(chat(&[("x-mock-echo", "SYSTEM")], body.clone()).await?, "You are terse.");
+    let deltas = chat_deltas(
+        &post_with(&mock, "/v1/chat/completions", &[("x-mock-echo", "user")], stream(body.clone())).await?,
+    )?;
+    assert_eq!(deltas.concat(), "what is this?\n🎉");
+
+    // A developer message counts as system; the last one wins.
+    let mut developer = body.clone();
+    let messages = developer["messages"].as_array_mut().ok_or("no messages")?;
+    messages.push(json!({"role": "developer", "content": [{"type": "text", "text": "Be kind."}]}));
+    assert_eq!(chat(&[("x-mock-echo", "system")], developer).await?, "Be kind.");
+
+    // Nothing to echo: the canned answer.
+    let no_system = chat_request();
+    assert_eq!(chat(&[("x-mock-echo", "system")], no_system).await?, CANNED);
+    let image_only =
+        json!({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]});
+    assert_eq!(chat(&[("x-mock-echo", "user")], image_only).await?, CANNED);
+
+    // x-mock-reply wins.
+    assert_eq!(chat(&[("x-mock-echo", "user"), ("x-mock-reply", "replied")], body).await?, "replied");
+    Ok(())
+}
+
+#[tokio::test]
+async fn echo_completions_prompt() -> TestResult {
+    let mock = MockProvider::spawn().await?;
+    let prompt = json!({"prompt": "Once upon a \"time\"\n"});
+    let v = post_with(&mock, "/v1/completions", &[("x-mock-echo", "user")], prompt.clone()).await?.json()?;
+    assert_eq!(v["choices"][0]["text"], "Once upon a \"time\"\n");
+    assert_eq!(v["usage"]["completion_tokens"].as_u64(), Some(tokens("Once upon a \"time\"\n".len())));
+    let streamed = post_with(&mock, "/v1/completions", &[("x-mock-echo", "user")], stream(prompt.clone())).await?;
+    assert_eq!(completion_deltas(&streamed)?.concat(), "Once upon a \"time\"\n");
+
+    let system = post_with(&mock, "/v1/completions", &[("x-mock-echo", "system")], prompt).await?.json()?;
+    assert_eq!(system["choices"][0]["text"], CANNED, "no system text in a completion");
+    let array = post_with(&mock, "/v1/completions", &[("x-mock-echo", "user")], json!({"prompt": ["a", "b"]})).await?;
+    assert_eq!(array.json()?["choices"][0]["text"], CANNED, "only a string prompt is echoed");
+    let none = post_with(&mock, "/v1/completions", &[("x-mock-echo", "user")], json!({"model": "m"})).await?;
+    assert_eq!(none.json()?["choices"][0]["text"], CANNED);
+    Ok(())
+}
+
+#[tokio::test]
+async fn echo_responses_input_and_instructions() -> TestResult {
+    let mock = MockProvider::spawn().await?;
+    let respond = |echo: &'static str, body: Value| {
+        let mock = &mock;
+        async move {
+            let v = post_with(mock, "/v1/responses", &[("x-mock-echo", echo)], body).await?.json()?;
+            Ok::<_, Error>(v["output"][0]["content"][0]["text"].as_str().unwrap_or("<none>").to_owned())
+        }
+    };
+    // A string input and instructions.
+    assert_eq!(respond("user", responses_request()).await?, "hi there");
+    assert_eq!(respond("system", responses_request()).await?, "be brief");
+
+    // Input items: the last user item; without instructions the last system/developer item.
+    let items = json!({"model": "gpt-4o", "input": [
+        {"role": "system", "content": "sys"},
+        {"role": "user", "content": "old question"},
+        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "old answer"}]},
+        {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "dev rules"}]},
+        {"type": "message", "role": "user", "content": [
+            {"type": "input_text", "text": "new "},
+            {"type": "input_image", "image_url": "data:,"},
+            {"type": "input_text", "text": "question"}
+        ]},
+        {"type": "function_call_output", "call_id": "c", "output": "{}"},
+    ]});
+    assert_eq!(respond("user", items.clone()).await?, "new question");
+    assert_eq!(respond("system", items.clone()).await?, "dev rules");
+    let mut with_instructions = items.clone();
+    with_instructions["instructions"] = json!("the instructions");
+    assert_eq!(respond("system", with_instructions).await?, "the instructions");
+    let streamed = post_with(&mock, "/v1/responses", &[("x-mock-echo", "user")], stream(items)).await?;
+    assert_eq!(responses_deltas(&streamed)?.concat(), "new question");
+
+    // Nothing to echo: the canned answer.
+    assert_eq!(respond("system", json!({"input": "only input"})).await?, CANNED);
+    assert_eq!(respond("user", json!({"instructions": "only instructions"})).await?, CANNED);
+    assert_eq!(respond("user", json!({"input": [{"role": "system", "content": "s"}]})).await?, CANNED);
+    Ok(())
+}
+
+#[tokio::test]
+async fn split_at_cuts_exactly_where_asked() -> TestResult {
+    let mock = MockProvider::spawn().await?;
+    // The example of the docs, on the canned answer; it overrides x-mock-chunks.
+    let headers = [("x-mock-split-at", "5,17,30"), ("x-mock-chunks", "2")];
+    for deltas in streamed_deltas(&mock, &headers).await? {
+        assert_eq!(deltas, ["Hello", " from the ra", "mpart mock pr", "ovider."]);
+    }
+    // Unordered, duplicated, out-of-range and mid-char offsets.
+    let encoded = percent_encode(MIXED);
+    let inside = MIXED.find('ü').map_or(0, |at| at + 1);
+    let messy = format!("30, 5,{inside},5,0,{},{}", MIXED.len(), MIXED.len() + 10);
+    let headers = [("x-mock-reply", encoded.as_str()), ("x-mock-split-at", messy.as_str())];
+    for deltas in streamed_deltas(&mock, &headers).await? {
+        assert_eq!(deltas, [&MIXED[..5], &MIXED[5..30], &MIXED[30..]]);
+    }
+    // A boundary at every position: one char per delta.
+    let every = every_boundary(MIXED);
+    let headers = [("x-mock-reply", encoded.as_str()), ("x-mock-split-at", every.as_str())];
+    let chars: Vec<String> = MIXED.chars().map(String::from).collect();
+    for deltas in streamed_deltas(&mock, &headers).await? {
+        assert_eq!(deltas, chars);
+    }
+    // One boundary, at each position in turn.
+    for at in (1..MIXED.len()).filter(|&at| MIXED.is_char_boundary(at)) {
+        let at_str = at.to_string();
+        let headers = [("x-mock-reply", encoded.as_str()), ("x-mock-split-at", at_str.as_str())];
+        let answer = post_with(&mock, "/v1/chat/completions", &headers, stream(chat_request())).await?;
+        assert_eq!(chat_deltas(&answer)?, [&MIXED[..at], &MIXED[at..]], "at {at}");
+    }
+    // No usable offset: the whole text in one chunk.
+    for deltas in streamed_deltas(&mock, &[("x-mock-split-at", "0,1000")]).await? {
+        assert_eq!(deltas, [CANNED]);
+    }
+    // With echo, the offsets apply to the echoed text.
+    let echo = [("x-mock-echo", "user"), ("x-mock-split-at", "3,9")];
+    let answer = post_with(&mock, "/v1/chat/completions", &echo, stream(chat_request())).await?;
+    assert_eq!(chat_deltas(&answer)?, ["Say", " hi to", " the gateway"]);
+    // A non-streamed answer is unaffected.
+    assert_eq!(answer_texts(&mock, &[("x-mock-split-at", "5")]).await?, [CANNED; 3]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn malformed_split_at_falls_back_to_chunks() -> TestResult {
+    let mock = MockProvider::spawn().await?;
+    for bad in ["", "5,,17", "five", "-3", "5;17"] {
+        let headers = [("x-mock-split-at", bad), ("x-mock-chunks", "7")];
+        for deltas in streamed_deltas(&mock, &headers).await? {
+            assert_eq!(deltas.len(), 7, "{bad:?}");
+            assert_eq!(deltas.concat(), CANNED);
+        }
+    }
+    Ok(())
+}

@@ -86,6 +86,16 @@ impl Scanner {
         &self.prompt
     }
 
+    /// The PII detector.
+    pub fn pii(&self) -> &PiiDetector {
+        &self.pii
+    }
+
+    /// The secrets detector.
+    pub fn secrets(&self) -> &SecretsDetector {
+        &self.secrets
+    }
+
     /// Scans `text` with every detector.
     pub fn scan(&self, text: &str) -> Report {
         let norm = normalize(text, &self.limits);

@@ -5,9 +5,10 @@
 use sqlx::AnyPool;
 
 /// `(version, statements)`, append only: never edit a released migration.
-const MIGRATIONS: &[(i64, &[&str])] = &[(
-    1,
-    &["CREATE TABLE IF NOT EXISTS virtual_keys (
+const MIGRATIONS: &[(i64, &[&str])] = &[
+    (
+        1,
+        &["CREATE TABLE IF NOT EXISTS virtual_keys (
             id TEXT PRIMARY KEY,
             name TEXT NOT NULL,
             key_hash TEXT NOT NULL UNIQUE,
@@ -17,7 +18,10 @@ const MIGRATIONS: &[(i64, &[&str])] = &[(
             expires_at BIGINT,
             revoked_at BIGINT
         )"],
-)];
+    ),
+    // The inspection policy profile a key uses (NULL: `default`).
+    (2, &["ALTER TABLE virtual_keys ADD COLUMN policy TEXT"]),
+];
 
 /// Advisory lock key serializing migrations across PostgreSQL instances ("rampart").
 const MIGRATION_LOCK: i64 = 0x0072_616d_7061_7274;

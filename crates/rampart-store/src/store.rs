@@ -74,6 +74,8 @@ pub struct KeyRecord {
     pub expires_at: Option<i64>,
     /// Revocation time, unix seconds.
     pub revoked_at: Option<i64>,
+    /// Inspection policy profile; `None` means the `default` profile.
+    pub policy: Option<String>,
     hash: KeyHash,
 }
 
@@ -110,7 +112,7 @@ pub fn unix_now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-const KEY_COLUMNS: &str = "id, name, key_prefix, models, created_at, expires_at, revoked_at, key_hash";
+const KEY_COLUMNS: &str = "id, name, key_prefix, models, created_at, expires_at, revoked_at, key_hash, policy";
 
 impl Store {
     /// Connects to `url` (`sqlite://PATH` or `postgres://...`), creating a SQLite file
@@ -191,6 +193,19 @@ impl Store {
         models: &ModelScope,
         expires_at: Option<i64>,
     ) -> Result<(KeyRecord, NewKey), StoreError> {
+        self.create_key_with_policy(hasher, name, models, expires_at, None).await
+    }
+
+    /// [`Store::create_key`] with an inspection policy profile (`None`: `default`).
+    /// The caller checks that the profile exists in its configuration.
+    pub async fn create_key_with_policy(
+        &self,
+        hasher: &KeyHasher,
+        name: &str,
+        models: &ModelScope,
+        expires_at: Option<i64>,
+        policy: Option<&str>,
+    ) -> Result<(KeyRecord, NewKey), StoreError> {
         let new_key = hasher.generate()?;
         let record = KeyRecord {
             id: random_id("key_", 16)?,
@@ -200,13 +215,14 @@ impl Store {
             created_at: unix_now(),
             expires_at,
             revoked_at: None,
+            policy: policy.map(str::to_owned),
             hash: new_key.hash,
         };
         let models_json = serde_json::to_string(record.models.patterns())
             .map_err(|error| StoreError::Corrupt { table: "virtual_keys", reason: error.to_string() })?;
         sqlx::query(
-            "INSERT INTO virtual_keys (id, name, key_hash, key_prefix, models, created_at, expires_at, revoked_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)",
+            "INSERT INTO virtual_keys (id, name, key_hash, key_prefix, models, created_at, expires_at, revoked_at, policy)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8)",
         )
         .bind(&record.id)
         .bind(&record.name)
@@ -215,6 +231,7 @@ impl Store {
         .bind(models_json)
         .bind(record.created_at)
         .bind(record.expires_at)
+        .bind(record.policy.as_deref())
         .execute(&self.pool)
         .await?;
         Ok((record, new_key))
@@ -282,6 +299,7 @@ fn decode_key(row: &sqlx::any::AnyRow) -> Result<KeyRecord, StoreError> {
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
         revoked_at: row.try_get("revoked_at")?,
+        policy: row.try_get("policy")?,
         hash: KeyHash::from_hex(&hash_hex).ok_or_else(|| corrupt("key_hash is not 64 hex digits".into()))?,
     })
 }

@@ -47,6 +47,8 @@ pub struct Options {
     /// Extra TOML appended to the `[server]` table (e.g. `tls = {...}`,
     /// `max_connections = 2`, `header_timeout = "1s"`, `shutdown_delay = "1s"`).
     pub extra_server_toml: String,
+    /// Extra top-level TOML appended to the config (e.g. `[policies.strict]` tables).
+    pub extra_toml: String,
 }
 
 impl Default for Options {
@@ -62,6 +64,7 @@ impl Default for Options {
             cache_ttl: "1s".into(),
             store_url: None,
             extra_server_toml: String::new(),
+            extra_toml: String::new(),
         }
     }
 }
@@ -130,6 +133,14 @@ impl Harness {
         (record.id, key.key)
     }
 
+    /// A key allowed every model under the policy profile `policy`.
+    pub async fn policy_key(&self, policy: &str) -> String {
+        let scope = ModelScope::new(vec!["*".to_owned()]);
+        let (_, key) =
+            self.store.create_key_with_policy(&self.hasher, "test", &scope, None, Some(policy)).await.unwrap();
+        key.key
+    }
+
     /// A key allowed every model.
     pub async fn any_key(&self) -> String {
         self.key(&["*"]).await.1
@@ -179,7 +190,22 @@ upstream_model = "mock-model"
 [log]
 format = "json"
 level = "warn"
+
+# Inspection off: for tests of byte-for-byte transparency (`Harness::policy_key("off")`).
+[policies.off]
+injection = "allow"
+jailbreak = "allow"
+secrets = "allow"
+pii = "allow"
+response_secrets = "allow"
+response_pii = "allow"
+canary = false
+prompt_leak = "allow"
+links = "allow"
+
+{extra_toml}
 "#,
+        extra_toml = options.extra_toml,
         max_body = options.max_body_size,
         max_upload = options.max_upload_size,
         grace = options.shutdown_grace,

@@ -2,8 +2,8 @@
 //! `/v1/embeddings`, `/v1/moderations`, `/v1/responses`. The body is read once within
 //! the size limit, its `model` checked against the key and routed, and the original
 //! bytes forwarded (only `model` is rewritten when the model table renames it).
-//! Streaming (`stream: true`) needs nothing special here: the relay passes SSE through
-//! as it arrives.
+//! Every request is inspected under the key's policy profile before it leaves
+//! ([`crate::inspect`]); the response is inspected on its way back, streams included.
 
 use std::sync::Arc;
 
@@ -12,11 +12,16 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
 
-use super::{authorize_model, check_scope, forward};
+use axum::response::IntoResponse;
+
+use super::{Outbound, RouteInfo, authorize_model, check_scope, forward};
 use crate::auth::Principal;
 use crate::body::read_limited;
 use crate::error::ApiError;
+use crate::inspect::response::ResponseVerdicts;
+use crate::inspect::{Blocked, Summary, VERDICT_HEADER, inspect_request};
 use crate::json::{parse_head, replace_model};
+use crate::observe::RequestId;
 use crate::state::AppState;
 
 /// The model moderation requests default to when they name none, as OpenAI does.
@@ -55,11 +60,43 @@ pub(crate) async fn forward_model_routed(
     for tool_model in head.tool_models() {
         check_scope(principal, tool_model)?;
     }
-    let body = if head.model.is_some() && upstream_model != model {
-        Body::from(replace_model(&bytes, upstream_model)?)
-    } else {
-        Body::from(bytes.clone())
-    };
     let model = model.to_owned();
-    forward(state, provider, parts, suffix, None, body, Some(model)).await
+    let upstream_model = upstream_model.to_owned();
+    let has_model = head.model.is_some();
+    drop(head);
+
+    // Inspection, before anything leaves: a blocked request never reaches the provider.
+    let profile = state.policy(principal.policy())?;
+    let request_id = parts.extensions.get::<RequestId>().and_then(|id| id.0.to_str().ok()).unwrap_or_default();
+    let outcome = match inspect_request(state.scanner, profile, suffix, bytes.clone(), request_id).await {
+        Ok(outcome) => outcome,
+        Err(blocked) => {
+            let Blocked { error, verdicts } = *blocked;
+            let mut response = error.into_response();
+            response.headers_mut().insert(VERDICT_HEADER, Summary::Blocked.header());
+            response.extensions_mut().insert(verdicts);
+            response
+                .extensions_mut()
+                .insert(RouteInfo { model: Some(model), provider: state.provider_names[provider].clone() });
+            return Ok(response);
+        }
+    };
+    let inspected = outcome.body.map_or(bytes, bytes::Bytes::from);
+    let body = if has_model && upstream_model != model {
+        Body::from(replace_model(&inspected, &upstream_model)?)
+    } else {
+        Body::from(inspected)
+    };
+    let mut response =
+        forward(state, provider, parts, Outbound { suffix, query: None, body, model: Some(model), plan: outcome.plan })
+            .await?;
+    let mut verdicts = outcome.verdicts;
+    if let Some(ResponseVerdicts(found)) = response.extensions_mut().remove::<ResponseVerdicts>() {
+        for verdict in found.list {
+            verdicts.push(verdict);
+        }
+    }
+    response.headers_mut().insert(VERDICT_HEADER, verdicts.summary.header());
+    response.extensions_mut().insert(verdicts);
+    Ok(response)
 }

@@ -69,26 +69,43 @@ pub(crate) fn default_provider(state: &AppState) -> Result<usize, ApiError> {
     })
 }
 
-/// Sends the request described by `parts` (method, headers) with `body` to provider
-/// `provider` at `suffix` (the path below `/v1`) and `query`, and relays the response.
-/// Inference routes pass no query: OpenAI defines none there, and forwarding unknown
-/// parameters would let clients steer the provider around rampart's checks.
+/// Where a request goes and what comes with it, besides the client's method and
+/// headers.
+pub(crate) struct Outbound<'a> {
+    /// The path below `/v1`.
+    pub(crate) suffix: &'a str,
+    /// Only pass-through routes forward a query: OpenAI defines none on inference
+    /// routes, and unknown parameters would let clients steer the provider around
+    /// rampart's checks.
+    pub(crate) query: Option<&'a str>,
+    pub(crate) body: Body,
+    /// The model, for the access log.
+    pub(crate) model: Option<String>,
+    /// Response inspection, when the response carries model text.
+    pub(crate) plan: Option<Arc<crate::inspect::ResponsePlan>>,
+}
+
+/// Sends the request described by `parts` (method, headers) and `outbound` to
+/// provider `provider`, and relays the response (inspected under `outbound.plan`).
 pub(crate) async fn forward(
     state: &AppState,
     provider: usize,
     parts: &http::request::Parts,
-    suffix: &str,
-    query: Option<&str>,
-    body: Body,
-    model: Option<String>,
+    outbound: Outbound<'_>,
 ) -> Result<Response, ApiError> {
+    let Outbound { suffix, query, body, model, plan } = outbound;
     let client = &state.providers[provider];
     let name = state.provider_names[provider].clone();
     let uri = client.url(suffix, query)?;
     let upstream =
         client.send(parts.method.clone(), uri, &parts.headers, body).await.map_err(|e| e.into_api_error(&name))?;
     let request_id = parts.extensions.get::<crate::observe::RequestId>().map(|id| id.0.clone());
-    let mut response = crate::upstream::relay(upstream, client.settings.idle_timeout, name.clone(), request_id);
+    let relay =
+        crate::upstream::Relay { idle_timeout: client.settings.idle_timeout, provider: name.clone(), request_id };
+    let mut response = match plan {
+        None => relay.relay(upstream),
+        Some(plan) => crate::inspect::response::inspect(relay, upstream, plan, state.scanner).await?,
+    };
     response.extensions_mut().insert(RouteInfo { model, provider: name });
     Ok(response)
 }

@@ -15,7 +15,7 @@ use http_body_util::BodyExt;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{RouteInfo, authorize_model, forward};
+use super::{Outbound, RouteInfo, authorize_model, forward};
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -117,5 +117,11 @@ pub(crate) async fn retrieve(
     }
     let (provider, upstream_model) = authorize_model(&state, &principal, &model)?;
     let suffix = format!("/models/{upstream_model}");
-    forward(&state, provider, &parts, &suffix, None, Body::empty(), Some(model.clone())).await
+    forward(
+        &state,
+        provider,
+        &parts,
+        Outbound { suffix: &suffix, query: None, body: Body::empty(), model: Some(model.clone()), plan: None },
+    )
+    .await
 }

@@ -20,7 +20,7 @@ use axum::response::Response;
 use http::Method;
 
 use super::inference::forward_model_routed;
-use super::{default_provider, forward, require_unrestricted};
+use super::{Outbound, default_provider, forward, require_unrestricted};
 use crate::auth::Principal;
 use crate::body::{is_json, limited_stream};
 use crate::error::ApiError;
@@ -66,12 +66,24 @@ pub(crate) async fn passthrough(
     let provider = default_provider(&state)?;
     let query = parts.uri.query();
     if !matches!(parts.method, Method::POST) {
+        // A stored response holds what the model wrote, as the provider kept it
+        // (before rampart's response inspection): it is inspected again on the way out.
+        let plan = (parts.method == Method::GET && suffix.starts_with("/responses/"))
+            .then(|| state.policy(principal.policy()))
+            .transpose()?
+            .map(|(profile, _)| crate::inspect::ResponsePlan::stored(profile));
         // GET and DELETE carry no body: send none rather than an empty chunked one.
-        return forward(&state, provider, &parts, &suffix, query, Body::empty(), None).await;
+        return forward(
+            &state,
+            provider,
+            &parts,
+            Outbound { suffix: &suffix, query, body: Body::empty(), model: None, plan },
+        )
+        .await;
     }
     let limit = state.config.server.max_upload_bytes;
     let (body, exceeded) = limited_stream(&parts.headers, body, limit)?;
-    match forward(&state, provider, &parts, &suffix, query, body, None).await {
+    match forward(&state, provider, &parts, Outbound { suffix: &suffix, query, body, model: None, plan: None }).await {
         Err(_) if exceeded.load(Ordering::Relaxed) => Err(ApiError::payload_too_large(limit)),
         other => other,
     }

@@ -47,7 +47,19 @@ async fn a_provider_closing_without_an_answer_is_a_502() {
 #[tokio::test]
 async fn a_provider_reset_after_the_head_terminates_the_body() {
     let h = Harness::start().await;
-    let key = h.any_key().await;
+    // Inspected responses are read whole first: a broken one is a clean 502.
+    let inspected = h.any_key().await;
+    let request = h.client.json_request(
+        "/v1/chat/completions",
+        &inspected,
+        &chat_body("gpt-4o-mini"),
+        &[("x-mock-fail", "reset-mid-stream")],
+    );
+    let response = h.client.send(request).await;
+    assert_eq!(response.status, 502, "{}", response.text());
+    assert_eq!(response.headers["x-should-retry"], "false");
+    // Relayed as it arrives (inspection off): the body is cut, never made to look whole.
+    let key = h.policy_key("off").await;
     let request = h.client.json_request(
         "/v1/chat/completions",
         &key,
@@ -58,7 +70,7 @@ async fn a_provider_reset_after_the_head_terminates_the_body() {
     assert_eq!(response.status(), 200);
     let body = http_body_util::BodyExt::collect(response.into_body()).await;
     assert!(body.is_err(), "a truncated JSON body must not look complete");
-    assert_eq!(h.mock.request_count(), 1);
+    assert_eq!(h.mock.request_count(), 2);
     assert_eq!(h.client.post_json("/v1/chat/completions", &key, &chat_body("gpt-4o-mini")).await.status, 200);
 }
 

@@ -8,10 +8,46 @@ use rampart_test::{Harness, PROVIDER_KEY, TestClient};
 
 const STREAM_CHAT: &str = r#"{"model":"gpt-4o-mini","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"lookup","parameters":{"type":"object"}}}]}"#;
 
+/// What a client makes of a stream: chat content, tool arguments, finish reasons and
+/// usage per choice; completions text; the Responses API's final output.
+fn meaning(body: &[u8]) -> Vec<String> {
+    let mut texts: std::collections::BTreeMap<String, String> = Default::default();
+    for line in std::str::from_utf8(body).unwrap().lines() {
+        let Some(data) = line.strip_prefix("data: ") else { continue };
+        if data == "[DONE]" {
+            texts.entry("done".into()).or_default().push('1');
+            continue;
+        }
+        let event: serde_json::Value = serde_json::from_str(data).unwrap();
+        if event["type"] == "response.completed" {
+            texts.insert("response".into(), event["response"]["output"].to_string());
+        }
+        if !event["usage"].is_null() {
+            texts.insert("usage".into(), event["usage"].to_string());
+        }
+        for choice in event["choices"].as_array().into_iter().flatten() {
+            let i = choice["index"].to_string();
+            let mut add = |key: String, value: &serde_json::Value| {
+                if let Some(v) = value.as_str() {
+                    texts.entry(key).or_default().push_str(v);
+                }
+            };
+            add(format!("{i}.content"), &choice["delta"]["content"]);
+            add(format!("{i}.text"), &choice["text"]);
+            add(format!("{i}.finish"), &choice["finish_reason"]);
+            for call in choice["delta"]["tool_calls"].as_array().into_iter().flatten() {
+                add(format!("{i}.call{}", call["index"]), &call["function"]["arguments"]);
+            }
+        }
+    }
+    texts.into_iter().map(|(k, v)| format!("{k}={v}")).collect()
+}
+
 #[tokio::test]
-async fn sse_passes_byte_for_byte() {
+async fn sse_passes_byte_for_byte_without_inspection_and_unchanged_in_meaning_with_it() {
     let h = Harness::start().await;
-    let key = h.any_key().await;
+    let inspected = h.any_key().await;
+    let key = h.policy_key("off").await;
     let direct = TestClient::new(h.mock.addr());
     for (path, body) in [
         ("/v1/chat/completions", STREAM_CHAT.to_owned()),
@@ -32,6 +68,11 @@ async fn sse_passes_byte_for_byte() {
         assert_eq!(via.headers["content-type"], straight.headers["content-type"]);
         assert_eq!(via.body, straight.body, "{path}: stream altered");
         assert!(via.body.len() > 1000, "{path}: suspiciously short stream");
+        // Inspected, events may be re-cut (held text moves to a later event) but a
+        // client reads the same answer.
+        let via = h.client.send(h.client.json_request(path, &inspected, &body, &controls)).await;
+        assert_eq!(via.status, 200, "{path}: {}", via.text());
+        assert_eq!(meaning(&via.body), meaning(&straight.body), "{path}: stream changed meaning");
     }
 }
 

@@ -286,6 +286,18 @@ pub fn adversarial_tail(original: &str) -> Option<std::ops::Range<usize>> {
 }
 
 /// The length signal: grows with the number of tokens, saturating around 4k tokens.
+/// Fewest entries the hashed sum of an instance is normalized by (about 8 tokens:
+/// a unigram and a bigram per token). Without a floor, a one-word text is scored by
+/// that word's weight undiluted, and the corpus has too few short benign texts to
+/// keep words common in attacks ("say", "hello") from scoring greetings as attacks.
+pub const MIN_NORMALIZED_ENTRIES: usize = 16;
+
+/// The factor an instance's hashed sum is multiplied by: 1/sqrt of its entry count,
+/// at least [`MIN_NORMALIZED_ENTRIES`].
+pub fn entry_norm(entries: usize) -> f32 {
+    1.0 / (entries.max(MIN_NORMALIZED_ENTRIES) as f32).sqrt()
+}
+
 pub fn length_signal(hashed_len: usize) -> f32 {
     ((1.0 + hashed_len as f32).ln() / 9.0).min(1.0)
 }

@@ -10,7 +10,7 @@
 
 use std::ops::Range;
 
-use super::features::{DENSE, DENSE_LENGTH, Features, length_signal};
+use super::features::{DENSE, DENSE_LENGTH, Features, entry_norm, length_signal};
 
 const MAGIC: &[u8; 4] = b"RPRM";
 const VERSION: u32 = 1;
@@ -48,7 +48,7 @@ impl Head {
         for &b in entries {
             hashed += self.hashed.get(b as usize).copied().unwrap_or(0.0);
         }
-        let mut z = self.bias + hashed / (entries.len().max(1) as f32).sqrt();
+        let mut z = self.bias + hashed * entry_norm(entries.len());
         for &r in &f.rules {
             z += self.rules.get(r).copied().unwrap_or(0.0);
         }
@@ -81,7 +81,7 @@ impl Head {
     pub fn logit(&self, f: &Features) -> f32 {
         let n = f.hashed.len();
         let (base, len_w) = self.constant(&f.rules, &f.dense);
-        let score = |sum: f32, len: usize| base + sum / (len.max(1) as f32).sqrt() + len_w * length_signal(len);
+        let score = |sum: f32, len: usize| base + sum * entry_norm(len) + len_w * length_signal(len);
         if n <= WINDOW {
             let sum: f32 = f.hashed.iter().map(|&b| self.hashed.get(b as usize).copied().unwrap_or(0.0)).sum();
             return score(sum, n);
@@ -96,7 +96,7 @@ impl Head {
         }
         // every window has the same length: its constant part is computed once
         let window_base = base + len_w * length_signal(WINDOW);
-        let window_norm = 1.0 / (WINDOW as f32).sqrt();
+        let window_norm = entry_norm(WINDOW);
         let mut best = score(acc, n);
         for r in instances(n).skip(1) {
             let sum = prefix.get(r.end).copied().unwrap_or(0.0) - prefix.get(r.start).copied().unwrap_or(0.0);
@@ -133,7 +133,7 @@ impl Fused {
         let [(b0, l0), (b1, l1)] = self.heads.each_ref().map(|h| h.constant(rules, dense));
         let (base, len_w) = ([b0, b1], [l0, l1]);
         let window_signal = length_signal(WINDOW);
-        let window_norm = 1.0 / (WINDOW as f32).sqrt();
+        let window_norm = entry_norm(WINDOW);
         let mut best = [f32::NEG_INFINITY; 2];
         // prefix sums of the last WINDOW + 1 entries: prefix[k] sits at k % (WINDOW + 1)
         let mut ring = [[0.0f32; 2]; WINDOW + 1];
@@ -165,7 +165,7 @@ impl Fused {
         // the whole text, and the last window (ending at n) when it does not start
         // at a multiple of STRIDE
         for k in 0..2 {
-            best[k] = best[k].max(base[k] + acc[k] / (n.max(1) as f32).sqrt() + len_w[k] * length_signal(n));
+            best[k] = best[k].max(base[k] + acc[k] * entry_norm(n) + len_w[k] * length_signal(n));
         }
         if n > WINDOW && (n - WINDOW) % STRIDE != 0 {
             let start = ring.get((n - WINDOW) % (WINDOW + 1)).copied().unwrap_or([0.0; 2]);

@@ -7,7 +7,7 @@
 //! validation); this module only sees features and labels.
 
 use super::features::{DENSE, Features};
-use super::features::{DENSE_LENGTH, length_signal};
+use super::features::{DENSE_LENGTH, entry_norm, length_signal};
 use super::model::{Head, Model, instances, sigmoid};
 
 /// One labelled example. A head ignores examples whose label for it is `None`.
@@ -117,7 +117,7 @@ fn train_head(
                 .map(|r| (r.clone(), head.instance_logit(f, r)))
                 .fold((0..0, f32::NEG_INFINITY), |best, cur| if cur.1 > best.1 { cur } else { best });
             let entries = f.hashed.get(range).unwrap_or_default();
-            let scale = 1.0 / (entries.len().max(1) as f32).sqrt();
+            let scale = entry_norm(entries.len());
             let p = sigmoid(z);
             let target = if y { 1.0 } else { 0.0 };
             let err = (p - target) * e.weight * if y { pos_scale } else { neg_scale };

@@ -26,6 +26,10 @@ pub(crate) enum KeysCommand {
         /// Lifetime, e.g. `30d`, `12h` (default: no expiry).
         #[arg(long)]
         expires: Option<String>,
+        /// Inspection policy profile, a `[policies.NAME]` of the config (default:
+        /// `default`).
+        #[arg(long)]
+        policy: Option<String>,
         /// Print `{"id": ..., "key": ...}`.
         #[arg(long)]
         json: bool,
@@ -61,7 +65,7 @@ async fn open(config: &Path) -> anyhow::Result<(Store, KeyHasher)> {
 pub(crate) async fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match command {
-        KeysCommand::Create { config, name, models, expires, json } => {
+        KeysCommand::Create { config, name, models, expires, policy, json } => {
             let models: Vec<String> =
                 models.into_iter().map(|m| m.trim().to_owned()).filter(|m| !m.is_empty()).collect();
             anyhow::ensure!(!models.is_empty(), "--models needs at least one pattern");
@@ -75,8 +79,20 @@ pub(crate) async fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
                     Some(unix_now().saturating_add(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX)))
                 }
             };
+            if let Some(policy) = &policy {
+                let policies = Config::policies_only(&super::read(&config)?, &ProcessEnv)
+                    .map_err(|errors| anyhow::anyhow!("invalid configuration {}:\n{errors}", config.display()))?;
+                anyhow::ensure!(
+                    policies.get(policy).is_some(),
+                    "unknown policy `{policy}`: {} defines {}",
+                    config.display(),
+                    policies.names().collect::<Vec<_>>().join(", ")
+                );
+            }
             let (store, hasher) = open(&config).await?;
-            let (record, key) = store.create_key(&hasher, name.trim(), &ModelScope::new(models), expires_at).await?;
+            let (record, key) = store
+                .create_key_with_policy(&hasher, name.trim(), &ModelScope::new(models), expires_at, policy.as_deref())
+                .await?;
             if json {
                 writeln!(out, "{}", serde_json::json!({"id": record.id, "key": key.key}))?;
             } else {
@@ -132,6 +148,7 @@ fn key_json(k: &KeyRecord, now: i64) -> serde_json::Value {
         "prefix": k.prefix,
         "status": k.status(now).as_str(),
         "models": k.models.patterns(),
+        "policy": k.policy.as_deref().unwrap_or(rampart_config::DEFAULT_POLICY),
         "created_at": k.created_at,
         "expires_at": k.expires_at,
         "revoked_at": k.revoked_at,

@@ -1,0 +1,317 @@
+//! The response side for JSON bodies, and what JSON and SSE share: one
+//! [`Channel`] per model-written text (a choice's content, a tool call's arguments,
+//! a Responses output part) running the output guard (secrets, PII, canary, prompt
+//! leak, exfiltration links) and then restoring the request's pseudonyms.
+//!
+//! A JSON body is read whole within [`MAX_INSPECTED_BODY`] (fail closed past it),
+//! its texts rewritten in place, and re-encoded. A stopped text empties its choice
+//! and sets `finish_reason: "content_filter"` (Responses: `status: "incomplete"`
+//! with `incomplete_details.reason: "content_filter"`). Error responses and bodies
+//! that are not JSON pass as they are; event streams go to [`super::stream`].
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::response::Response;
+use bytes::BytesMut;
+use futures_util::StreamExt;
+use rampart_config::{Action, PolicyProfile};
+use rampart_scan::Scanner;
+use rampart_scan::guard::{OutputAction, OutputGuard, OutputPolicy, Stopped};
+use rampart_scan::redact::{Restorer, Vault};
+use serde_json::Value;
+
+use super::{ResponsePlan, Verdict, Verdicts};
+use crate::error::ApiError;
+use crate::upstream::{Relay, is_event_stream};
+
+/// Largest JSON response body held for inspection.
+pub(crate) const MAX_INSPECTED_BODY: usize = 32 << 20;
+
+/// The guard's policy for a profile and a request's plan.
+pub(crate) fn output_policy(profile: &PolicyProfile, plan: &ResponsePlan) -> OutputPolicy {
+    let action = |configured: Action| match profile.effective(configured) {
+        Action::Block => OutputAction::Block,
+        Action::Redact | Action::Pseudonymize => OutputAction::Redact,
+        Action::Monitor => OutputAction::Monitor,
+        Action::Allow => OutputAction::Allow,
+    };
+    let enforce = |configured: Action| profile.effective(configured) == Action::Block;
+    OutputPolicy {
+        secrets: action(profile.response_secrets),
+        pii: action(profile.response_pii),
+        canaries: plan.canary.iter().cloned().collect(),
+        protected_prompt: if enforce(profile.prompt_leak) { plan.protected_prompt.clone() } else { None },
+        link_hosts: (profile.effective(profile.links) == Action::Redact).then(|| profile.link_hosts.clone()),
+        ..OutputPolicy::default()
+    }
+}
+
+/// Whether `policy` leaves output alone (then responses are relayed untouched).
+fn checks_nothing(policy: &OutputPolicy) -> bool {
+    policy.secrets == OutputAction::Allow
+        && policy.pii == OutputAction::Allow
+        && policy.canaries.is_empty()
+        && policy.protected_prompt.is_none()
+        && policy.link_hosts.is_none()
+}
+
+/// One model-written text on its way to the client.
+pub(crate) struct Channel {
+    guard: OutputGuard<'static>,
+    restorer: Option<Restorer<Arc<Vault>>>,
+    /// Everything emitted so far (Responses `.done` events repeat the whole text).
+    pub(crate) emitted: String,
+    keep_emitted: bool,
+    finished: bool,
+    /// Guard events already turned into verdicts.
+    reported: usize,
+    scratch: String,
+}
+
+impl Channel {
+    pub(crate) fn new(
+        scanner: &'static Scanner,
+        policy: &Arc<OutputPolicy>,
+        plan: &ResponsePlan,
+        keep_emitted: bool,
+    ) -> Self {
+        Self {
+            guard: OutputGuard::new(scanner, Arc::clone(policy)),
+            restorer: plan.vault.clone().map(Restorer::new),
+            emitted: String::new(),
+            keep_emitted,
+            finished: false,
+            reported: 0,
+            scratch: String::new(),
+        }
+    }
+
+    /// The next piece of text; returns what the client may see now.
+    pub(crate) fn push(&mut self, text: &str) -> Result<String, Stopped> {
+        if self.finished {
+            // A provider sending text after ending it: inspect it as a new text.
+            self.finished = false;
+        }
+        self.scratch.clear();
+        self.guard.push(text, &mut self.scratch)?;
+        Ok(self.restore(false))
+    }
+
+    /// The end of the text: returns everything still owed.
+    pub(crate) fn finish(&mut self) -> Result<String, Stopped> {
+        if self.finished {
+            return Ok(String::new());
+        }
+        self.finished = true;
+        self.scratch.clear();
+        self.guard.finish(&mut self.scratch)?;
+        Ok(self.restore(true))
+    }
+
+    fn restore(&mut self, last: bool) -> String {
+        let mut out = String::new();
+        match &mut self.restorer {
+            Some(restorer) => {
+                restorer.feed_str(&self.scratch, &mut out);
+                if last {
+                    restorer.finish_str(&mut out);
+                }
+            }
+            None => out.push_str(&self.scratch),
+        }
+        if self.keep_emitted {
+            self.emitted.push_str(&out);
+        }
+        out
+    }
+
+    /// Whether the text has ended.
+    pub(crate) fn finished(&self) -> bool {
+        self.finished
+    }
+
+    /// Guard events not yet reported, as verdicts at `location`.
+    pub(crate) fn drain_verdicts(&mut self, location: &str, verdicts: &mut Verdicts) {
+        for event in &self.guard.events()[self.reported..] {
+            verdicts.push(Verdict {
+                phase: "response",
+                detector: event.family.as_str(),
+                rule: event.rule,
+                score: event.score,
+                action: event.action.as_str(),
+                location: location.to_owned(),
+            });
+        }
+        self.reported = self.guard.events().len();
+    }
+}
+
+/// Relays `upstream` with the response side of `plan` applied.
+pub(crate) async fn inspect(
+    relay: Relay,
+    upstream: http::Response<hyper::body::Incoming>,
+    plan: Arc<ResponsePlan>,
+    scanner: &'static Scanner,
+) -> Result<Response, ApiError> {
+    if !upstream.status().is_success() {
+        return Ok(relay.relay(upstream));
+    }
+    let policy = output_policy(&plan.profile, &plan);
+    if plan.vault.is_none() && checks_nothing(&policy) {
+        return Ok(relay.relay(upstream));
+    }
+    let policy = Arc::new(policy);
+    let (parts, body) = upstream.into_parts();
+    let mut out = Relay::head(&parts);
+    let provider = relay.provider.clone();
+    let (chunks, failure) = relay.chunks(body);
+    if is_event_stream(&parts.headers) {
+        let filter = super::stream::StreamInspector::new(scanner, policy, plan, failure.request_id_text());
+        *out.body_mut() = Body::from_stream(crate::upstream::sse_relay(chunks, failure, filter));
+        return Ok(out);
+    }
+    let mut chunks = std::pin::pin!(chunks);
+    let mut bytes = BytesMut::new();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|error| {
+            failure.log(&error);
+            ApiError::bad_gateway("upstream_broken", format!("upstream {provider}: the response body failed"))
+                .not_retryable()
+        })?;
+        if bytes.len() + chunk.len() > MAX_INSPECTED_BODY {
+            return Err(ApiError::bad_gateway(
+                "response_too_large",
+                format!("upstream {provider}: the response is too large to inspect"),
+            )
+            .not_retryable());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    let Ok(mut value) = serde_json::from_slice::<Value>(&bytes) else {
+        // Not JSON: nothing model-written rampart could find in it. Refuse rather than
+        // relay uninspected text with a success status.
+        return Err(ApiError::bad_gateway(
+            "response_not_json",
+            format!("upstream {provider}: the response is not JSON and cannot be inspected"),
+        )
+        .not_retryable());
+    };
+    let mut verdicts = Verdicts::default();
+    rewrite_json(&mut value, scanner, &policy, &plan, &mut verdicts);
+    let encoded = serde_json::to_vec(&value).map_err(|_| ApiError::internal("json_encode"))?;
+    *out.body_mut() = Body::from(encoded);
+    out.extensions_mut().insert(ResponseVerdicts(verdicts));
+    Ok(out)
+}
+
+/// Response-side verdicts of a JSON response, merged into the request's by the route.
+#[derive(Debug, Clone)]
+pub(crate) struct ResponseVerdicts(pub(crate) Verdicts);
+
+/// Inspects a whole text.
+fn settle(channel: &mut Channel, text: &str) -> Result<String, Stopped> {
+    let mut out = channel.push(text)?;
+    out.push_str(&channel.finish()?);
+    Ok(out)
+}
+
+/// Rewrites every model-written text of a chat, completions or Responses body.
+fn rewrite_json(
+    value: &mut Value,
+    scanner: &'static Scanner,
+    policy: &Arc<OutputPolicy>,
+    plan: &ResponsePlan,
+    verdicts: &mut Verdicts,
+) {
+    let mut text_at = |text: &mut Value, location: &str| -> bool {
+        let Some(original) = text.as_str() else { return true };
+        let mut channel = Channel::new(scanner, policy, plan, false);
+        let result = settle(&mut channel, original);
+        channel.drain_verdicts(location, verdicts);
+        match result {
+            Ok(new) => {
+                *text = Value::String(new);
+                true
+            }
+            Err(stopped) => {
+                verdicts.push(stop_verdict(stopped, location));
+                false
+            }
+        }
+    };
+    if let Some(choices) = value.get_mut("choices").and_then(Value::as_array_mut) {
+        for (i, choice) in choices.iter_mut().enumerate() {
+            let location = format!("choices[{i}]");
+            let mut ok = true;
+            if let Some(message) = choice.get_mut("message") {
+                if let Some(content) = message.get_mut("content") {
+                    ok &= text_at(content, &location);
+                }
+                if let Some(calls) = message.get_mut("tool_calls").and_then(Value::as_array_mut) {
+                    for call in calls {
+                        if let Some(arguments) = call.pointer_mut("/function/arguments") {
+                            ok &= text_at(arguments, &location);
+                        }
+                    }
+                }
+            }
+            if let Some(text) = choice.get_mut("text") {
+                ok &= text_at(text, &location);
+            }
+            if !ok {
+                if let Some(message) = choice.get_mut("message").and_then(Value::as_object_mut) {
+                    message.insert("content".into(), Value::Null);
+                    message.remove("tool_calls");
+                }
+                if choice.get("text").is_some() {
+                    choice["text"] = Value::String(String::new());
+                }
+                choice["finish_reason"] = Value::String("content_filter".into());
+            }
+        }
+    }
+    if value.get("object").and_then(Value::as_str) == Some("response") {
+        let mut ok = true;
+        if let Some(output) = value.get_mut("output").and_then(Value::as_array_mut) {
+            for (i, item) in output.iter_mut().enumerate() {
+                let location = format!("output[{i}]");
+                if let Some(parts) = item.get_mut("content").and_then(Value::as_array_mut) {
+                    for part in parts {
+                        if let Some(text) = part.get_mut("text") {
+                            ok &= text_at(text, &location);
+                        }
+                    }
+                }
+                if let Some(arguments) = item.get_mut("arguments") {
+                    ok &= text_at(arguments, &location);
+                }
+            }
+        }
+        if !ok {
+            stop_response_object(value);
+        }
+    }
+}
+
+/// A Responses object stopped by the guard: no output, `incomplete`.
+pub(crate) fn stop_response_object(value: &mut Value) {
+    if let Some(object) = value.as_object_mut() {
+        object.insert("status".into(), Value::String("incomplete".into()));
+        object.insert("incomplete_details".into(), serde_json::json!({"reason": "content_filter"}));
+        object.insert("output".into(), Value::Array(Vec::new()));
+        object.remove("output_text");
+    }
+}
+
+/// The verdict recording that an output was stopped, and why.
+pub(crate) fn stop_verdict(stopped: Stopped, location: &str) -> Verdict {
+    Verdict {
+        phase: "response",
+        detector: stopped.reason.as_str(),
+        rule: "output.stopped",
+        score: 1.0,
+        action: "stop",
+        location: location.to_owned(),
+    }
+}

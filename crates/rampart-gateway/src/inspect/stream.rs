@@ -1,0 +1,498 @@
+//! The response side for server-sent events: chat and completions chunks, and the
+//! Responses API's typed events, rewritten event by event as they arrive.
+//!
+//! Each model-written text (a choice's content, a tool call's arguments, a Responses
+//! output part) has its own [`Channel`]: what the guard holds back waits for the next
+//! event, everything else goes out at once. Held text is released before the event
+//! that ends its text (a chunk with a `finish_reason`, `[DONE]`, a Responses `.done`
+//! event), whose full-text fields are replaced by exactly what the client was sent.
+//! Events that carry no model text (usage chunks, lifecycle events) pass unchanged.
+//!
+//! When the guard stops a text, the stream ends cleanly: chat and completions get a
+//! final chunk with `finish_reason: "content_filter"` for every choice, then
+//! `data: [DONE]`; Responses streams get a `response.incomplete` event with
+//! `incomplete_details.reason: "content_filter"`. The provider connection is dropped.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use rampart_scan::Scanner;
+use rampart_scan::guard::{OutputPolicy, Stopped};
+use serde_json::{Value, json};
+
+use super::response::{Channel, stop_response_object, stop_verdict};
+use super::{ResponsePlan, Verdicts};
+use crate::upstream::EventFilter;
+
+/// A channel key: (choice or output index, part): part 0 is a choice's content,
+/// `1 + j` its tool call `j`; for Responses, the content index, or [`ARGUMENTS`].
+type Key = (u64, u64);
+const ARGUMENTS: u64 = u64::MAX;
+
+/// The stream rewriter handed to the SSE relay.
+pub(crate) struct StreamInspector {
+    scanner: &'static Scanner,
+    policy: Arc<OutputPolicy>,
+    plan: Arc<ResponsePlan>,
+    channels: BTreeMap<Key, Channel>,
+    /// Chat/completions: `id`, `object`, `created`, `model` of the first chunk, for
+    /// synthesized chunks. Responses: the `response` object of `response.created`.
+    meta: Option<Value>,
+    /// Choice indexes seen.
+    choices: Vec<u64>,
+    last_sequence: u64,
+    verdicts: Verdicts,
+    request_id: String,
+    stopped: bool,
+    /// The stream is a Responses API stream (typed events).
+    responses: bool,
+}
+
+/// One parsed event: its non-data lines, and its data.
+struct Event<'a> {
+    other: Vec<&'a str>,
+    data: String,
+}
+
+fn parse_event(text: &str) -> Event<'_> {
+    let mut other = Vec::new();
+    let mut data = String::new();
+    let mut first = true;
+    for line in text.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if let Some(rest) = line.strip_prefix("data:") {
+            if !first {
+                data.push('\n');
+            }
+            data.push_str(rest.strip_prefix(' ').unwrap_or(rest));
+            first = false;
+        } else if !line.is_empty() {
+            other.push(line);
+        }
+    }
+    Event { other, data }
+}
+
+fn write_event(out: &mut BytesMut, other: &[&str], data: &str) {
+    for line in other {
+        out.extend_from_slice(line.as_bytes());
+        out.extend_from_slice(b"\n");
+    }
+    out.extend_from_slice(b"data: ");
+    out.extend_from_slice(data.as_bytes());
+    out.extend_from_slice(b"\n\n");
+}
+
+/// Splits a block of complete events at blank lines.
+fn split_events(block: &str) -> impl Iterator<Item = &str> {
+    let normalized_ends = block.split("\n\n").flat_map(|chunk| chunk.split("\r\n\r\n"));
+    normalized_ends.filter(|e| !e.trim().is_empty())
+}
+
+impl StreamInspector {
+    pub(crate) fn new(
+        scanner: &'static Scanner,
+        policy: Arc<OutputPolicy>,
+        plan: Arc<ResponsePlan>,
+        request_id: String,
+    ) -> Self {
+        Self {
+            scanner,
+            policy,
+            plan,
+            channels: BTreeMap::new(),
+            meta: None,
+            choices: Vec::new(),
+            last_sequence: 0,
+            verdicts: Verdicts::default(),
+            request_id,
+            stopped: false,
+            responses: false,
+        }
+    }
+
+    fn channel(&mut self, key: Key) -> &mut Channel {
+        let (scanner, policy, plan) = (self.scanner, &self.policy, &self.plan);
+        self.channels.entry(key).or_insert_with(|| Channel::new(scanner, policy, plan, true))
+    }
+
+    /// Pushes text into a channel; `None` when it stopped.
+    fn push(&mut self, key: Key, text: &str) -> Option<String> {
+        let channel = self.channel(key);
+        let result = channel.push(text);
+        self.report(key);
+        self.stopped_by(key, result)
+    }
+
+    /// Ends a channel's text; returns what was still held.
+    fn finish(&mut self, key: Key) -> Option<String> {
+        let channel = self.channel(key);
+        let result = channel.finish();
+        self.report(key);
+        self.stopped_by(key, result)
+    }
+
+    fn stopped_by(&mut self, key: Key, result: Result<String, Stopped>) -> Option<String> {
+        match result {
+            Ok(text) => Some(text),
+            Err(stopped) => {
+                self.verdicts.push(stop_verdict(stopped, &location(self.responses, key)));
+                None
+            }
+        }
+    }
+
+    fn report(&mut self, key: Key) {
+        if let Some(channel) = self.channels.get_mut(&key) {
+            channel.drain_verdicts(&location(self.responses, key), &mut self.verdicts);
+        }
+    }
+
+    /// A chat or completions chunk. Returns the rewritten data, or `None` to stop.
+    fn chat_chunk(&mut self, mut chunk: Value) -> Option<Value> {
+        if self.meta.is_none() {
+            let mut meta = serde_json::Map::new();
+            for key in ["id", "object", "created", "model", "system_fingerprint"] {
+                if let Some(v) = chunk.get(key) {
+                    meta.insert(key.into(), v.clone());
+                }
+            }
+            self.meta = Some(Value::Object(meta));
+        }
+        let Some(choices) = chunk.get_mut("choices").and_then(Value::as_array_mut) else { return Some(chunk) };
+        let mut taken = std::mem::take(choices);
+        for (position, choice) in taken.iter_mut().enumerate() {
+            let index = choice.get("index").and_then(Value::as_u64).unwrap_or(position as u64);
+            if !self.choices.contains(&index) {
+                self.choices.push(index);
+            }
+            // Chat: delta.content and delta.tool_calls[].function.arguments.
+            if let Some(delta) = choice.get_mut("delta") {
+                if let Some(text) = delta.get("content").and_then(Value::as_str).map(str::to_owned) {
+                    delta["content"] = Value::String(self.push((index, 0), &text)?);
+                }
+                if let Some(calls) = delta.get_mut("tool_calls").and_then(Value::as_array_mut) {
+                    for (j, call) in calls.iter_mut().enumerate() {
+                        let j = call.get("index").and_then(Value::as_u64).unwrap_or(j as u64);
+                        if let Some(text) =
+                            call.pointer("/function/arguments").and_then(Value::as_str).map(str::to_owned)
+                        {
+                            call["function"]["arguments"] = Value::String(self.push((index, 1 + j), &text)?);
+                        }
+                    }
+                }
+            }
+            // Completions: text.
+            if let Some(text) = choice.get("text").and_then(Value::as_str).map(str::to_owned) {
+                choice["text"] = Value::String(self.push((index, 0), &text)?);
+            }
+            if choice.get("finish_reason").is_some_and(|r| !r.is_null()) {
+                self.release_choice(index, choice)?;
+            }
+        }
+        chunk["choices"] = Value::Array(taken);
+        Some(chunk)
+    }
+
+    /// Ends every text of choice `index`, appending what was held to `choice`.
+    fn release_choice(&mut self, index: u64, choice: &mut Value) -> Option<()> {
+        let keys: Vec<Key> = self.channels.keys().filter(|k| k.0 == index).copied().collect();
+        for key in keys {
+            let rest = self.finish(key)?;
+            if rest.is_empty() {
+                continue;
+            }
+            if choice.get("text").is_some() {
+                let text = choice["text"].as_str().unwrap_or_default().to_owned();
+                choice["text"] = Value::String(text + &rest);
+                continue;
+            }
+            let delta = choice.as_object_mut()?.entry("delta").or_insert_with(|| json!({}));
+            if key.1 == 0 {
+                let text = delta.get("content").and_then(Value::as_str).unwrap_or_default().to_owned();
+                delta["content"] = Value::String(text + &rest);
+            } else {
+                let j = key.1 - 1;
+                let calls = delta.as_object_mut()?.entry("tool_calls").or_insert_with(|| json!([]));
+                let list = calls.as_array_mut()?;
+                match list.iter_mut().find(|c| c.get("index").and_then(Value::as_u64) == Some(j)) {
+                    Some(call) => {
+                        let text =
+                            call.pointer("/function/arguments").and_then(Value::as_str).unwrap_or_default().to_owned();
+                        call["function"]["arguments"] = Value::String(text + &rest);
+                    }
+                    None => list.push(json!({"index": j, "function": {"arguments": rest}})),
+                }
+            }
+        }
+        Some(())
+    }
+
+    /// Chunks releasing whatever every open channel still holds (before `[DONE]`
+    /// when the provider sent no `finish_reason`).
+    fn release_all_chat(&mut self, out: &mut BytesMut) -> bool {
+        let open: Vec<u64> = self.channels.keys().map(|k| k.0).collect();
+        for index in open {
+            if !self.channels.keys().any(|k| k.0 == index) {
+                continue;
+            }
+            let mut choice = json!({"index": index, "delta": {}, "finish_reason": null});
+            if self.release_choice(index, &mut choice).is_none() {
+                return false;
+            }
+            self.channels.retain(|k, _| k.0 != index);
+            if choice["delta"].as_object().is_some_and(|d| !d.is_empty()) {
+                let mut chunk = self.meta.clone().unwrap_or_else(|| json!({}));
+                chunk["choices"] = json!([choice]);
+                write_event(out, &[], &chunk.to_string());
+            }
+        }
+        true
+    }
+
+    /// The clean end of a stopped chat or completions stream.
+    fn stop_chat(&mut self, out: &mut BytesMut) {
+        let meta = self.meta.clone().unwrap_or_else(|| json!({}));
+        let completions = meta.get("object").and_then(Value::as_str) == Some("text_completion");
+        let indexes = if self.choices.is_empty() { vec![0] } else { self.choices.clone() };
+        let mut chunk = meta;
+        let choices: Vec<Value> = indexes
+            .iter()
+            .map(|&index| {
+                if completions {
+                    json!({"index": index, "text": "", "logprobs": null, "finish_reason": "content_filter"})
+                } else {
+                    json!({"index": index, "delta": {}, "logprobs": null, "finish_reason": "content_filter"})
+                }
+            })
+            .collect();
+        chunk["choices"] = Value::Array(choices);
+        write_event(out, &[], &chunk.to_string());
+        write_event(out, &[], "[DONE]");
+        self.stopped = true;
+    }
+
+    /// A Responses API event. Returns the events to send (a held-text delta may
+    /// precede a `.done` event), or `None` to stop.
+    fn responses_event(&mut self, mut event: Value, other: &[&str], out: &mut BytesMut) -> Option<()> {
+        let kind = event.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
+        if let Some(n) = event.get("sequence_number").and_then(Value::as_u64) {
+            self.last_sequence = n;
+        }
+        let output = event.get("output_index").and_then(Value::as_u64).unwrap_or(0);
+        let content = event.get("content_index").and_then(Value::as_u64).unwrap_or(0);
+        match kind.as_str() {
+            "response.created" | "response.in_progress" if self.meta.is_none() => {
+                self.meta = event.get("response").cloned();
+            }
+            "response.output_text.delta" | "response.function_call_arguments.delta" => {
+                let key = if kind.ends_with("arguments.delta") { (output, ARGUMENTS) } else { (output, content) };
+                if let Some(text) = event.get("delta").and_then(Value::as_str).map(str::to_owned) {
+                    event["delta"] = Value::String(self.push(key, &text)?);
+                }
+            }
+            "response.output_text.done" | "response.function_call_arguments.done" => {
+                let (key, field, delta_type) = if kind.ends_with("arguments.done") {
+                    ((output, ARGUMENTS), "arguments", "response.function_call_arguments.delta")
+                } else {
+                    ((output, content), "text", "response.output_text.delta")
+                };
+                let full = self.settle(key, event.get(field).and_then(Value::as_str))?;
+                if !full.rest.is_empty() {
+                    let mut delta = event.clone();
+                    if let Some(object) = delta.as_object_mut() {
+                        object.remove(field);
+                        object.remove("logprobs");
+                        object.insert("type".into(), Value::String(delta_type.into()));
+                        object.insert("delta".into(), Value::String(full.rest));
+                    }
+                    write_event(out, &delta_other(other, delta_type), &delta.to_string());
+                }
+                event[field] = Value::String(full.emitted);
+            }
+            "response.content_part.done" => {
+                if let Some(text) = event.pointer("/part/text").and_then(Value::as_str).map(str::to_owned) {
+                    let full = self.settle((output, content), Some(&text))?;
+                    event["part"]["text"] = Value::String(full.emitted);
+                }
+            }
+            "response.output_item.done" => {
+                let item = event.get_mut("item")?;
+                let mut item = std::mem::take(item);
+                self.rewrite_item(output, &mut item)?;
+                event["item"] = item;
+            }
+            "response.completed" | "response.incomplete" | "response.failed" => {
+                if let Some(items) = event.pointer_mut("/response/output").and_then(Value::as_array_mut) {
+                    let mut taken = std::mem::take(items);
+                    for (i, item) in taken.iter_mut().enumerate() {
+                        self.rewrite_item(i as u64, item)?;
+                    }
+                    event["response"]["output"] = Value::Array(taken);
+                }
+                if let Some(object) = event.get_mut("response").and_then(Value::as_object_mut) {
+                    object.remove("output_text");
+                }
+            }
+            _ => {}
+        }
+        write_event(out, other, &event.to_string());
+        Some(())
+    }
+
+    /// Replaces the texts of a finished output item with what the client was sent.
+    fn rewrite_item(&mut self, output: u64, item: &mut Value) -> Option<()> {
+        if let Some(parts) = item.get_mut("content").and_then(Value::as_array_mut) {
+            for (k, part) in parts.iter_mut().enumerate() {
+                if let Some(text) = part.get("text").and_then(Value::as_str).map(str::to_owned) {
+                    part["text"] = Value::String(self.settle((output, k as u64), Some(&text))?.emitted);
+                }
+            }
+        }
+        if let Some(text) = item.get("arguments").and_then(Value::as_str).map(str::to_owned) {
+            item["arguments"] = Value::String(self.settle((output, ARGUMENTS), Some(&text))?.emitted);
+        }
+        Some(())
+    }
+
+    /// Ends a Responses text whose full form is `full`: a channel that saw deltas is
+    /// finished (its held rest returned), one that saw none inspects `full` whole.
+    fn settle(&mut self, key: Key, full: Option<&str>) -> Option<Settled> {
+        match self.channels.get(&key) {
+            Some(channel) if channel.finished() => {
+                Some(Settled { rest: String::new(), emitted: channel.emitted.clone() })
+            }
+            Some(_) => {
+                let rest = self.finish(key)?;
+                let emitted = self.channels.get(&key).map(|c| c.emitted.clone()).unwrap_or_default();
+                Some(Settled { rest, emitted })
+            }
+            None => {
+                let mut rest = self.push(key, full.unwrap_or_default())?;
+                rest.push_str(&self.finish(key)?);
+                let emitted = self.channels.get(&key).map(|c| c.emitted.clone()).unwrap_or_default();
+                Some(Settled { rest, emitted })
+            }
+        }
+    }
+
+    /// The clean end of a stopped Responses stream.
+    fn stop_responses(&mut self, out: &mut BytesMut) {
+        let mut response = self.meta.clone().unwrap_or_else(|| json!({"object": "response"}));
+        stop_response_object(&mut response);
+        let event = json!({
+            "type": "response.incomplete",
+            "sequence_number": self.last_sequence + 1,
+            "response": response,
+        });
+        write_event(out, &["event: response.incomplete"], &event.to_string());
+        self.stopped = true;
+    }
+
+    fn log(&self) {
+        if !self.verdicts.list.is_empty() {
+            tracing::info!(
+                request_id = %self.request_id,
+                verdict = ?self.verdicts.summary,
+                verdicts = %self.verdicts.log_field(),
+                "response inspection"
+            );
+        }
+    }
+}
+
+/// A channel's location, for verdicts.
+fn location(responses: bool, key: Key) -> String {
+    match (responses, key.1) {
+        (true, ARGUMENTS) => format!("output[{}].arguments", key.0),
+        (true, part) => format!("output[{}].content[{part}]", key.0),
+        (false, 0) => format!("choices[{}].content", key.0),
+        (false, call) => format!("choices[{}].tool_calls[{}]", key.0, call - 1),
+    }
+}
+
+/// The `event:` line for a synthesized delta, other lines kept.
+fn delta_other<'a>(other: &[&'a str], delta_type: &'a str) -> Vec<&'a str> {
+    other
+        .iter()
+        .map(|line| {
+            if line.starts_with("event:") {
+                if delta_type.ends_with("arguments.delta") {
+                    "event: response.function_call_arguments.delta"
+                } else {
+                    "event: response.output_text.delta"
+                }
+            } else {
+                line
+            }
+        })
+        .collect()
+}
+
+struct Settled {
+    /// Held text released now.
+    rest: String,
+    /// Everything the client was sent for this text.
+    emitted: String,
+}
+
+impl EventFilter for StreamInspector {
+    fn events(&mut self, block: &[u8], out: &mut BytesMut) -> bool {
+        if self.stopped {
+            return false;
+        }
+        // Providers send UTF-8; anything else cannot be inspected and does not pass.
+        let Ok(text) = std::str::from_utf8(block) else {
+            self.stop_chat(out);
+            self.log();
+            return false;
+        };
+        for raw in split_events(text) {
+            let event = parse_event(raw);
+            if event.data == "[DONE]" {
+                if !self.release_all_chat(out) {
+                    self.stop_chat(out);
+                    self.log();
+                    return false;
+                }
+                write_event(out, &event.other, "[DONE]");
+                continue;
+            }
+            let Ok(value) = serde_json::from_str::<Value>(&event.data) else {
+                // Comments, keep-alives and non-JSON data carry no model text.
+                out.extend_from_slice(raw.as_bytes());
+                out.extend_from_slice(b"\n\n");
+                continue;
+            };
+            let is_responses = value.get("type").and_then(Value::as_str).is_some_and(|t| t.starts_with("response."));
+            if is_responses {
+                self.responses = true;
+                let mut events = BytesMut::new();
+                if self.responses_event(value, &event.other, &mut events).is_none() {
+                    self.stop_responses(out);
+                    self.log();
+                    return false;
+                }
+                out.extend_from_slice(&events);
+            } else {
+                match self.chat_chunk(value) {
+                    Some(chunk) => write_event(out, &event.other, &chunk.to_string()),
+                    None => {
+                        self.stop_chat(out);
+                        self.log();
+                        return false;
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    fn end(&mut self, out: &mut BytesMut) {
+        if !self.stopped && !self.release_all_chat(out) {
+            self.stop_chat(out);
+        }
+        self.log();
+    }
+}
