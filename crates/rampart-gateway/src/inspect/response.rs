@@ -244,9 +244,13 @@ fn rewrite_json(
         for (i, choice) in choices.iter_mut().enumerate() {
             let location = format!("choices[{i}]");
             let mut ok = true;
+            strip_logprobs(choice);
             if let Some(message) = choice.get_mut("message") {
                 if let Some(content) = message.get_mut("content") {
                     ok &= text_at(content, &location);
+                }
+                if let Some(refusal) = message.get_mut("refusal") {
+                    ok &= text_at(refusal, &location);
                 }
                 if let Some(calls) = message.get_mut("tool_calls").and_then(Value::as_array_mut) {
                     for call in calls {
@@ -278,8 +282,11 @@ fn rewrite_json(
                 let location = format!("output[{i}]");
                 if let Some(parts) = item.get_mut("content").and_then(Value::as_array_mut) {
                     for part in parts {
-                        if let Some(text) = part.get_mut("text") {
-                            ok &= text_at(text, &location);
+                        strip_logprobs(part);
+                        for field in ["text", "refusal"] {
+                            if let Some(text) = part.get_mut(field) {
+                                ok &= text_at(text, &location);
+                            }
                         }
                     }
                 }
@@ -290,6 +297,19 @@ fn rewrite_json(
         }
         if !ok {
             stop_response_object(value);
+        }
+    }
+}
+
+/// Token log-probabilities carry the raw tokens the model produced, beside the text
+/// the guard rewrote: they are dropped from inspected responses (`null`, or `[]` where
+/// the Responses API has a list).
+pub(crate) fn strip_logprobs(object: &mut Value) {
+    if let Some(logprobs) = object.get_mut("logprobs") {
+        if logprobs.is_array() {
+            *logprobs = Value::Array(Vec::new());
+        } else if !logprobs.is_null() {
+            *logprobs = Value::Null;
         }
     }
 }
@@ -313,5 +333,73 @@ pub(crate) fn stop_verdict(stopped: Stopped, location: &str) -> Verdict {
         score: 1.0,
         action: "stop",
         location: location.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scanner() -> &'static Scanner {
+        static SCANNER: std::sync::OnceLock<Scanner> = std::sync::OnceLock::new();
+        SCANNER.get_or_init(Scanner::new)
+    }
+
+    const TOKEN: &str = "ghp_aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5";
+
+    fn rewrite(mut value: Value) -> (Value, Verdicts) {
+        let profile = Arc::new(PolicyProfile::builtin("default"));
+        let plan = ResponsePlan { profile: profile.clone(), vault: None, canary: None, protected_prompt: None };
+        let policy = Arc::new(output_policy(&profile, &plan));
+        let mut verdicts = Verdicts::default();
+        rewrite_json(&mut value, scanner(), &policy, &plan, &mut verdicts);
+        (value, verdicts)
+    }
+
+    #[test]
+    fn every_model_written_field_is_inspected_and_token_logprobs_dropped() {
+        let (chat, verdicts) = rewrite(serde_json::json!({
+            "object": "chat.completion",
+            "choices": [{"index": 0, "finish_reason": "stop",
+                "message": {"role": "assistant", "content": format!("use {TOKEN}"), "refusal": format!("no {TOKEN}"),
+                    "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": format!("{{\"t\":\"{TOKEN}\"}}")}}]},
+                "logprobs": {"content": [{"token": TOKEN, "logprob": -0.1}]}}]
+        }));
+        let text = chat.to_string();
+        assert!(!text.contains(TOKEN), "{text}");
+        assert!(chat["choices"][0]["logprobs"].is_null());
+        assert_eq!(chat["choices"][0]["message"]["content"], "use [SECRET_REDACTED]");
+        assert_eq!(verdicts.summary, super::super::Summary::Redacted);
+
+        let (response, _) = rewrite(serde_json::json!({
+            "object": "response", "status": "completed",
+            "output": [{"type": "message", "content": [
+                {"type": "output_text", "text": format!("key {TOKEN}"), "logprobs": [{"token": TOKEN}]},
+                {"type": "refusal", "refusal": format!("key {TOKEN}")}]},
+                {"type": "function_call", "arguments": format!("{{\"k\":\"{TOKEN}\"}}")}]
+        }));
+        let text = response.to_string();
+        assert!(!text.contains(TOKEN), "{text}");
+        assert_eq!(response["output"][0]["content"][0]["logprobs"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn a_stopped_text_empties_its_choice_with_content_filter() {
+        let profile = Arc::new(PolicyProfile::builtin("default"));
+        let plan = ResponsePlan {
+            profile: profile.clone(),
+            vault: None,
+            canary: Some("rampart-canary-00ff".into()),
+            protected_prompt: None,
+        };
+        let policy = Arc::new(output_policy(&profile, &plan));
+        let mut verdicts = Verdicts::default();
+        let mut value = serde_json::json!({"choices": [{"index": 0, "finish_reason": "stop",
+            "message": {"role": "assistant", "content": "the marker is rampart-canary-00ff ok"}}]});
+        rewrite_json(&mut value, scanner(), &policy, &plan, &mut verdicts);
+        assert_eq!(value["choices"][0]["finish_reason"], "content_filter");
+        assert!(value["choices"][0]["message"]["content"].is_null());
+        assert_eq!(verdicts.summary, super::super::Summary::Blocked);
+        assert!(verdicts.log_field().contains("response:canary/output.stopped"), "{}", verdicts.log_field());
     }
 }

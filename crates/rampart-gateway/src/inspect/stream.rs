@@ -21,7 +21,7 @@ use rampart_scan::Scanner;
 use rampart_scan::guard::{OutputPolicy, Stopped};
 use serde_json::{Value, json};
 
-use super::response::{Channel, stop_response_object, stop_verdict};
+use super::response::{Channel, stop_response_object, stop_verdict, strip_logprobs};
 use super::{ResponsePlan, Verdicts};
 use crate::upstream::EventFilter;
 
@@ -29,6 +29,8 @@ use crate::upstream::EventFilter;
 /// `1 + j` its tool call `j`; for Responses, the content index, or [`ARGUMENTS`].
 type Key = (u64, u64);
 const ARGUMENTS: u64 = u64::MAX;
+/// A chat choice's refusal text.
+const REFUSAL: u64 = u64::MAX - 1;
 
 /// The stream rewriter handed to the SSE relay.
 pub(crate) struct StreamInspector {
@@ -167,10 +169,14 @@ impl StreamInspector {
             if !self.choices.contains(&index) {
                 self.choices.push(index);
             }
-            // Chat: delta.content and delta.tool_calls[].function.arguments.
+            strip_logprobs(choice);
+            // Chat: delta.content, delta.refusal and delta.tool_calls[].function.arguments.
             if let Some(delta) = choice.get_mut("delta") {
                 if let Some(text) = delta.get("content").and_then(Value::as_str).map(str::to_owned) {
                     delta["content"] = Value::String(self.push((index, 0), &text)?);
+                }
+                if let Some(text) = delta.get("refusal").and_then(Value::as_str).map(str::to_owned) {
+                    delta["refusal"] = Value::String(self.push((index, REFUSAL), &text)?);
                 }
                 if let Some(calls) = delta.get_mut("tool_calls").and_then(Value::as_array_mut) {
                     for (j, call) in calls.iter_mut().enumerate() {
@@ -209,9 +215,10 @@ impl StreamInspector {
                 continue;
             }
             let delta = choice.as_object_mut()?.entry("delta").or_insert_with(|| json!({}));
-            if key.1 == 0 {
-                let text = delta.get("content").and_then(Value::as_str).unwrap_or_default().to_owned();
-                delta["content"] = Value::String(text + &rest);
+            if key.1 == 0 || key.1 == REFUSAL {
+                let field = if key.1 == 0 { "content" } else { "refusal" };
+                let text = delta.get(field).and_then(Value::as_str).unwrap_or_default().to_owned();
+                delta[field] = Value::String(text + &rest);
             } else {
                 let j = key.1 - 1;
                 let calls = delta.as_object_mut()?.entry("tool_calls").or_insert_with(|| json!([]));
@@ -280,21 +287,24 @@ impl StreamInspector {
         if let Some(n) = event.get("sequence_number").and_then(Value::as_u64) {
             self.last_sequence = n;
         }
+        strip_logprobs(&mut event);
         let output = event.get("output_index").and_then(Value::as_u64).unwrap_or(0);
         let content = event.get("content_index").and_then(Value::as_u64).unwrap_or(0);
         match kind.as_str() {
             "response.created" | "response.in_progress" if self.meta.is_none() => {
                 self.meta = event.get("response").cloned();
             }
-            "response.output_text.delta" | "response.function_call_arguments.delta" => {
+            "response.output_text.delta" | "response.function_call_arguments.delta" | "response.refusal.delta" => {
                 let key = if kind.ends_with("arguments.delta") { (output, ARGUMENTS) } else { (output, content) };
                 if let Some(text) = event.get("delta").and_then(Value::as_str).map(str::to_owned) {
                     event["delta"] = Value::String(self.push(key, &text)?);
                 }
             }
-            "response.output_text.done" | "response.function_call_arguments.done" => {
+            "response.output_text.done" | "response.function_call_arguments.done" | "response.refusal.done" => {
                 let (key, field, delta_type) = if kind.ends_with("arguments.done") {
                     ((output, ARGUMENTS), "arguments", "response.function_call_arguments.delta")
+                } else if kind == "response.refusal.done" {
+                    ((output, content), "refusal", "response.refusal.delta")
                 } else {
                     ((output, content), "text", "response.output_text.delta")
                 };
@@ -312,9 +322,15 @@ impl StreamInspector {
                 event[field] = Value::String(full.emitted);
             }
             "response.content_part.done" => {
-                if let Some(text) = event.pointer("/part/text").and_then(Value::as_str).map(str::to_owned) {
-                    let full = self.settle((output, content), Some(&text))?;
-                    event["part"]["text"] = Value::String(full.emitted);
+                if let Some(part) = event.get_mut("part") {
+                    strip_logprobs(part);
+                }
+                for field in ["text", "refusal"] {
+                    let pointer = format!("/part/{field}");
+                    if let Some(text) = event.pointer(&pointer).and_then(Value::as_str).map(str::to_owned) {
+                        let full = self.settle((output, content), Some(&text))?;
+                        event["part"][field] = Value::String(full.emitted);
+                    }
                 }
             }
             "response.output_item.done" => {
@@ -345,8 +361,11 @@ impl StreamInspector {
     fn rewrite_item(&mut self, output: u64, item: &mut Value) -> Option<()> {
         if let Some(parts) = item.get_mut("content").and_then(Value::as_array_mut) {
             for (k, part) in parts.iter_mut().enumerate() {
-                if let Some(text) = part.get("text").and_then(Value::as_str).map(str::to_owned) {
-                    part["text"] = Value::String(self.settle((output, k as u64), Some(&text))?.emitted);
+                strip_logprobs(part);
+                for field in ["text", "refusal"] {
+                    if let Some(text) = part.get(field).and_then(Value::as_str).map(str::to_owned) {
+                        part[field] = Value::String(self.settle((output, k as u64), Some(&text))?.emitted);
+                    }
                 }
             }
         }
@@ -408,26 +427,22 @@ fn location(responses: bool, key: Key) -> String {
         (true, ARGUMENTS) => format!("output[{}].arguments", key.0),
         (true, part) => format!("output[{}].content[{part}]", key.0),
         (false, 0) => format!("choices[{}].content", key.0),
+        (false, REFUSAL) => format!("choices[{}].refusal", key.0),
         (false, call) => format!("choices[{}].tool_calls[{}]", key.0, call - 1),
     }
 }
 
 /// The `event:` line for a synthesized delta, other lines kept.
 fn delta_other<'a>(other: &[&'a str], delta_type: &'a str) -> Vec<&'a str> {
-    other
-        .iter()
-        .map(|line| {
-            if line.starts_with("event:") {
-                if delta_type.ends_with("arguments.delta") {
-                    "event: response.function_call_arguments.delta"
-                } else {
-                    "event: response.output_text.delta"
-                }
-            } else {
-                line
-            }
-        })
-        .collect()
+    other.iter().map(|line| if line.starts_with("event:") { delta_event_line(delta_type) } else { line }).collect()
+}
+
+fn delta_event_line(delta_type: &str) -> &'static str {
+    match delta_type {
+        "response.function_call_arguments.delta" => "event: response.function_call_arguments.delta",
+        "response.refusal.delta" => "event: response.refusal.delta",
+        _ => "event: response.output_text.delta",
+    }
 }
 
 struct Settled {
