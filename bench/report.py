@@ -209,11 +209,12 @@ def main():
               f"{mib(r['rss_after'])} MiB after the load")
     srows = stream_rows(stream_tsv)
     sdirect = next((r for r in srows if r["label"] == "direct (mock)"), None)
-    chunks, delay, slevel = (env("BENCH_META_STREAM", "? ? ?").split() + ["?", "?", "?"])[:3]
+    chunks, delay, slevel, reply = (env("BENCH_META_STREAM", "").split() + ["?", "?", "?", "0"])[:4]
+    answer = "its 37-byte canned answer" if reply in ("0", "?") else f"a {reply}-byte x-mock-reply answer"
     if srows:
         w("")
         w(f"## Streaming (stream_load: `stream: true`, {body}-byte body, {conns} connections, closed loop; "
-          f"the mock streams {chunks} content chunks {delay} ms apart; rampart at log level {slevel})")
+          f"the mock streams {answer} in {chunks} content chunks {delay} ms apart; rampart at log level {slevel})")
         w("")
         w("TTFB = time from writing the request to the first SSE event with non-empty `choices[0].delta.content`; "
           "gap = time between consecutive content events; added = minus the direct (mock) figure.")

@@ -19,6 +19,7 @@ POLICIES="${BENCH_POLICIES:-default off}"  # default: built-in inspection policy
 STREAM="${BENCH_STREAM:-1}"                # 1: also the streaming runs (stream_load)
 STREAM_CHUNKS="${BENCH_STREAM_CHUNKS:-20}" # content chunks per streamed answer (x-mock-chunks)
 STREAM_DELAY="${BENCH_STREAM_CHUNK_DELAY_MS:-5}" # ms between them (x-mock-chunk-delay-ms)
+STREAM_REPLY="${BENCH_STREAM_REPLY_BYTES:-0}" # >0: the mock answers that many bytes (x-mock-reply), 0: its 37-byte answer
 PORT_BASE="${BENCH_PORT_BASE:-18190}"      # uses PORT_BASE .. PORT_BASE+2
 CPU_SERVER="${BENCH_CPU_SERVER:-0}"        # rampart, nginx
 CPU_CLIENT="${BENCH_CPU_CLIENT:-1}"        # mock, load generator
@@ -40,6 +41,7 @@ int_in BENCH_PORT_BASE "$PORT_BASE" 1024 65000
 int_in BENCH_WAIT_QUIET_SECONDS "$QUIET_WAIT" 0 3600
 int_in BENCH_STREAM_CHUNKS "$STREAM_CHUNKS" 1 10000
 int_in BENCH_STREAM_CHUNK_DELAY_MS "$STREAM_DELAY" 0 1000
+int_in BENCH_STREAM_REPLY_BYTES "$STREAM_REPLY" 0 65536
 [[ "$STREAM" == 0 || "$STREAM" == 1 ]] || { echo "bench: BENCH_STREAM=$STREAM must be 0 or 1" >&2; exit 2; }
 [[ -n "${LOG_LEVELS// /}" ]] || { echo "bench: BENCH_LOG_LEVELS is empty" >&2; exit 2; }
 [[ -n "${POLICIES// /}" ]] || { echo "bench: BENCH_POLICIES is empty" >&2; exit 2; }
@@ -300,7 +302,8 @@ measure_stream() {
     # In the background and waited for, like oha, so that a signal ends the script at once.
     timeout $((WARMUP + DURATION + 90)) taskset -c "$CPU_CLIENT" "$STREAM_BIN" --url "$url" --key "$key" \
       --connections "$CONNS" --seconds "$DURATION" --warmup "$WARMUP" --chunks "$STREAM_CHUNKS" \
-      --chunk-delay-ms "$STREAM_DELAY" --body-bytes "$BODY_BYTES" >"$out" 2>"$WORK/$slug.err" &
+      --chunk-delay-ms "$STREAM_DELAY" --body-bytes "$BODY_BYTES" --reply-bytes "$STREAM_REPLY" \
+      >"$out" 2>"$WORK/$slug.err" &
     spid=$!; rc=0
     PIDS[$spid]=1
     wait "$spid" || rc=$?
@@ -471,7 +474,7 @@ BENCH_META_NGINX="$("$NGINX" -v 2>&1 | head -1)" \
 BENCH_META_LOAD="$LOAD_START -> $LOAD_END" \
 BENCH_META_BUSY_BEFORE="$BUSY_BEFORE" \
 BENCH_META_LOGLINES="$(cat "$WORK/rampart-loglines" 2>/dev/null | tr '\n' ';')" \
-BENCH_META_STREAM="$STREAM_CHUNKS $STREAM_DELAY $STREAM_LEVEL" \
+BENCH_META_STREAM="$STREAM_CHUNKS $STREAM_DELAY $STREAM_LEVEL $STREAM_REPLY" \
 python3 "$BENCH_DIR/report.py" "$TSV" "$DURATION" "$WARMUP" "$CONNS" "$RATE" "$BODY_LEN" \
   "$CPU_SERVER" "$CPU_CLIENT" "$STSV" >"$WORK/report.md"
 status=$?

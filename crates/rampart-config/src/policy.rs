@@ -99,6 +99,10 @@ pub struct PolicyProfile {
     pub link_hosts: Vec<String>,
     /// Hosts request image URLs may point to; `None` allows any.
     pub image_hosts: Option<Vec<String>>,
+    /// Input rampart cannot read (token ids, file and audio parts, uploads to
+    /// `/v1/files`, `/v1/batches`, image edits, transcriptions): block, monitor or
+    /// allow.
+    pub opaque_input: Action,
 }
 
 impl PolicyProfile {
@@ -120,6 +124,7 @@ impl PolicyProfile {
             links: Action::Redact,
             link_hosts: Vec::new(),
             image_hosts: None,
+            opaque_input: Action::Block,
         }
     }
 
@@ -208,6 +213,9 @@ pub struct RawPolicy {
     /// Allowed image hosts in requests (absent: any).
     #[serde(default)]
     pub image_hosts: Option<Vec<String>>,
+    /// `block`, `monitor` or `allow`.
+    #[serde(default)]
+    pub opaque_input: Option<String>,
 }
 
 /// An attack detector's setting: an action name, or a table with a threshold.
@@ -255,6 +263,7 @@ fn compile_one(name: &str, path: &str, raw: RawPolicy, errors: &mut Vec<(String,
     p.response_secrets = cx.action("response_secrets", raw.response_secrets, RESPONSE, p.response_secrets);
     p.response_pii = cx.action("response_pii", raw.response_pii, RESPONSE, p.response_pii);
     p.prompt_leak = cx.action("prompt_leak", raw.prompt_leak, ATTACK, p.prompt_leak);
+    p.opaque_input = cx.action("opaque_input", raw.opaque_input, ATTACK, p.opaque_input);
     p.links = match raw.links.as_deref() {
         None => p.links,
         Some("remove") => Redact,

@@ -4,7 +4,9 @@
 //! repeatedly POSTing `{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user",
 //! "content":"<benign English text>"}]}` (about `--body-bytes` bytes in all) with
 //! `x-mock-chunks` / `x-mock-chunk-delay-ms`, so that the mock provider streams that many
-//! content chunks that far apart. Closed loop by default (each connection sends its next
+//! content chunks that far apart; `--reply-bytes N` also sends `x-mock-reply` with N bytes
+//! of benign English, so that the answer is that text rather than the mock's 37-byte canned
+//! one (and the concatenated content is checked against it). Closed loop by default (each connection sends its next
 //! request when the previous response has ended); `--rate R` spreads R requests per
 //! second over the connections instead (a connection that is behind starts at once; starts
 //! more than 2 ms behind schedule are counted as `late`: the rate needs more connections).
@@ -14,7 +16,8 @@
 //! `choices[0].delta.content` is a non-empty string, timed when the body frame that ends it
 //! arrives), every gap between consecutive content events, and the total time to the end
 //! of the body. A response counts when it is 200, carries at least one content event and
-//! ends with `data: [DONE]`; anything else is an error (the first few are sampled with
+//! ends with `data: [DONE]` (and, with `--reply-bytes`, whose content concatenates to the
+//! reply); anything else is an error (the first few are sampled with
 //! their body in the output). Requests started during the warm-up are not reported.
 //!
 //! Prints one JSON object: `count`, `errors`, `warmup_errors`, `error_kinds`,
@@ -25,7 +28,7 @@
 //! cargo run --release -p rampart-test --example stream_load -- \
 //!   --url http://127.0.0.1:8080/v1/chat/completions --key rk-... \
 //!   [--connections 64] [--seconds 10] [--warmup 3] [--chunks 20] [--chunk-delay-ms 5] \
-//!   [--body-bytes 2048] [--rate R] [--timeout 30] [--threads 1]
+//!   [--body-bytes 2048] [--reply-bytes 0] [--rate R] [--timeout 30] [--threads 1]
 //! ```
 //!
 //! Pins nothing: run it under `taskset` for that. `--threads 1` (the default when one CPU
@@ -47,7 +50,8 @@ use serde_json::{Value, json};
 use tokio::net::TcpStream;
 
 const USAGE: &str = "usage: stream_load --url URL --key KEY [--connections 64] [--seconds 10] [--warmup 3] \
-[--chunks 20] [--chunk-delay-ms 5] [--body-bytes 2048] [--rate REQ_PER_S] [--timeout 30] [--threads N]";
+[--chunks 20] [--chunk-delay-ms 5] [--body-bytes 2048] [--reply-bytes 0] [--rate REQ_PER_S] [--timeout 30] \
+[--threads N]";
 
 /// Error samples kept (distinct messages).
 const MAX_SAMPLES: usize = 5;
@@ -64,6 +68,7 @@ struct Args {
     chunks: u32,
     chunk_delay_ms: u64,
     body_bytes: usize,
+    reply_bytes: usize,
     rate: Option<f64>,
     timeout: f64,
     threads: usize,
@@ -81,6 +86,7 @@ fn parse_args() -> Result<Args, String> {
         chunks: 20,
         chunk_delay_ms: 5,
         body_bytes: 2048,
+        reply_bytes: 0,
         rate: None,
         timeout: 30.0,
         threads: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
@@ -107,6 +113,7 @@ fn parse_args() -> Result<Args, String> {
             "--chunks" => args.chunks = num(&name, value()?)?,
             "--chunk-delay-ms" => args.chunk_delay_ms = num(&name, value()?)?,
             "--body-bytes" => args.body_bytes = num(&name, value()?)?,
+            "--reply-bytes" => args.reply_bytes = num(&name, value()?)?,
             "--rate" => args.rate = Some(num(&name, value()?)?),
             "--timeout" => args.timeout = num(&name, value()?)?,
             "--threads" => args.threads = num(&name, value()?)?,
@@ -129,38 +136,47 @@ fn parse_args() -> Result<Args, String> {
     if args.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
         return Err("--rate must be > 0".to_owned());
     }
+    if args.reply_bytes > 64 * 1024 {
+        return Err("--reply-bytes must be at most 65536 (the mock's x-mock-reply limit)".to_owned());
+    }
     args.threads = args.threads.max(1);
     Ok(args)
 }
 
-/// The request body: `body_bytes` long (at least the empty document), plain ASCII
-/// English that no detector should care about (no names, numbers, addresses, links,
-/// credentials or instructions to the model about its rules).
+/// Plain ASCII English that no detector should care about (no names, numbers,
+/// addresses, links, credentials or instructions to the model about its rules).
+const SENTENCES: &[&str] = &[
+    "The weekly planning meeting covered the garden project and the new bike racks. ",
+    "Please summarize the main points of this note in a few short bullet items. ",
+    "Most of the team agreed that the spring schedule should start a little later. ",
+    "The library will extend its opening hours during the exam period this year. ",
+    "Several readers asked for more recipes that use seasonal vegetables and grains. ",
+    "A short walk after lunch helps many people stay focused in the afternoon. ",
+    "The committee thanked the volunteers who painted the fence near the playground. ",
+    "Next month the group plans to visit the museum and the old railway station. ",
+];
+
+/// `len` bytes of [`SENTENCES`], starting with sentence `first`.
+fn benign_text(len: usize, first: usize) -> String {
+    let mut text = String::with_capacity(len + 100);
+    for sentence in SENTENCES.iter().cycle().skip(first) {
+        if text.len() >= len {
+            break;
+        }
+        text.push_str(sentence);
+    }
+    text.truncate(len);
+    text
+}
+
+/// The request body: `body_bytes` long (at least the empty document).
 fn request_body(body_bytes: usize) -> Bytes {
-    const SENTENCES: &[&str] = &[
-        "The weekly planning meeting covered the garden project and the new bike racks. ",
-        "Please summarize the main points of this note in a few short bullet items. ",
-        "Most of the team agreed that the spring schedule should start a little later. ",
-        "The library will extend its opening hours during the exam period this year. ",
-        "Several readers asked for more recipes that use seasonal vegetables and grains. ",
-        "A short walk after lunch helps many people stay focused in the afternoon. ",
-        "The committee thanked the volunteers who painted the fence near the playground. ",
-        "Next month the group plans to visit the museum and the old railway station. ",
-    ];
     let doc = |text: &str| {
         json!({"model": "gpt-4o-mini", "stream": true, "messages": [{"role": "user", "content": text}]}).to_string()
     };
     let overhead = doc("").len();
     let want = body_bytes.saturating_sub(overhead).max(1);
-    let mut text = String::with_capacity(want + 100);
-    for sentence in SENTENCES.iter().cycle() {
-        if text.len() >= want {
-            break;
-        }
-        text.push_str(sentence);
-    }
-    text.truncate(want);
-    Bytes::from(doc(&text))
+    Bytes::from(doc(&benign_text(want, 0)))
 }
 
 /// What one response measured.
@@ -286,6 +302,8 @@ struct Plan {
     authority: String,
     path: String,
     body: Bytes,
+    /// `x-mock-reply`: the answer the mock streams, if not its canned one.
+    reply: Option<String>,
     auth: String,
     /// Start of the run (warm-up included).
     start: Instant,
@@ -396,9 +414,12 @@ async fn one_request(plan: &Plan, sender: &mut SendRequest<Full<Bytes>>, started
         .header("accept", "text/event-stream")
         .header("authorization", plan.auth.as_str())
         .header("x-mock-chunks", plan.args.chunks.to_string())
-        .header("x-mock-chunk-delay-ms", plan.args.chunk_delay_ms.to_string())
-        .body(Full::new(plan.body.clone()))
-        .map_err(|e| Failure::broken("request", e.to_string()))?;
+        .header("x-mock-chunk-delay-ms", plan.args.chunk_delay_ms.to_string());
+    let request = match &plan.reply {
+        Some(reply) => request.header("x-mock-reply", reply.as_str()),
+        None => request,
+    };
+    let request = request.body(Full::new(plan.body.clone())).map_err(|e| Failure::broken("request", e.to_string()))?;
     let response = sender.send_request(request).await.map_err(|e| Failure::broken("transport", e.to_string()))?;
     let headers = started.elapsed();
     let status = response.status();
@@ -460,6 +481,21 @@ async fn one_request(plan: &Plan, sender: &mut SendRequest<Full<Bytes>>, started
             reusable: true,
         });
     }
+    if let Some(reply) = &plan.reply
+        && sse.content != *reply
+    {
+        let at = sse.content.bytes().zip(reply.bytes()).take_while(|(a, b)| a == b).count();
+        let got = sse.content.get(at..).unwrap_or("").chars().take(80).collect::<String>();
+        return Err(Failure {
+            kind: "content mismatch",
+            message: format!(
+                "content ({} bytes) differs from x-mock-reply ({} bytes) at byte {at}: {got:?}",
+                sse.content.len(),
+                reply.len()
+            ),
+            reusable: true,
+        });
+    }
     sample.ttfb = first.duration_since(started);
     Ok(sample)
 }
@@ -479,6 +515,8 @@ struct SseScan {
     /// Where the search for the next blank line resumes.
     scanned: usize,
     done: bool,
+    /// The concatenated `choices[0].delta.content` strings.
+    content: String,
     /// The last bytes seen, for error messages.
     seen_tail: Vec<u8>,
 }
@@ -518,14 +556,15 @@ impl SseScan {
             }
             let value: Value =
                 serde_json::from_str(&payload).map_err(|e| format!("data is not JSON ({e}): {payload:.200}"))?;
-            let has_content = value
+            let text = value
                 .get("choices")
                 .and_then(|c| c.get(0))
                 .and_then(|c| c.get("delta"))
                 .and_then(|d| d.get("content"))
                 .and_then(Value::as_str)
-                .is_some_and(|s| !s.is_empty());
-            if has_content {
+                .filter(|s| !s.is_empty());
+            if let Some(text) = text {
+                self.content.push_str(text);
                 content += 1;
             }
         }
@@ -568,6 +607,7 @@ async fn run(args: Args) -> Value {
         authority,
         path,
         body: body.clone(),
+        reply: (args.reply_bytes > 0).then(|| benign_text(args.reply_bytes, 2)),
         start,
         measure_from,
         end,
@@ -596,6 +636,7 @@ async fn run(args: Args) -> Value {
         "chunks": args.chunks,
         "chunk_delay_ms": args.chunk_delay_ms,
         "body_bytes": body.len(),
+        "reply_bytes": args.reply_bytes,
         "count": stats.count,
         "errors": stats.errors + panicked,
         "warmup_count": stats.warmup_count,

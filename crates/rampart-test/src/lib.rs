@@ -202,6 +202,7 @@ response_pii = "allow"
 canary = false
 prompt_leak = "allow"
 links = "allow"
+opaque_input = "allow"
 
 {extra_toml}
 "#,

@@ -143,9 +143,11 @@ pub(crate) struct ResponsePlan {
 
 impl ResponsePlan {
     /// For output that was not produced by this request (a stored response): no
-    /// pseudonyms, canary or system prompt to compare with.
-    pub(crate) fn stored(profile: Arc<PolicyProfile>) -> Arc<Self> {
-        Arc::new(Self { profile, vault: None, canary: None, protected_prompt: None })
+    /// pseudonyms or system prompt to compare with, but the profile's canary (the
+    /// stored output may be one this gateway stopped when it streamed).
+    pub(crate) fn stored(profile: Arc<PolicyProfile>, canary: &str) -> Arc<Self> {
+        let canary = profile.canary.then(|| canary.to_owned());
+        Arc::new(Self { profile, vault: None, canary, protected_prompt: None })
     }
 }
 
@@ -219,13 +221,12 @@ fn inspect_sync(
 
     // Input rampart cannot read is refused unless nothing would be checked anyway.
     if let Some(location) = &sites.opaque {
-        let checked = [p.injection.action, p.jailbreak.action, p.secrets, p.pii].iter().any(|a| *a != Action::Allow);
-        if checked {
-            let action = p.effective(Action::Block);
-            verdicts.push(verdict("request", "opaque_input", "opaque_input.token_ids", 1.0, action, location));
+        if p.opaque_input != Action::Allow {
+            let action = p.effective(p.opaque_input);
+            verdicts.push(verdict("request", "opaque_input", "opaque_input.unreadable", 1.0, action, location));
             if action == Action::Block {
                 let message = format!(
-                    "rampart cannot inspect token ids at {location}: send text instead (policy `{}`, request id {request_id}).",
+                    "rampart cannot inspect the input at {location} (token ids, a file or audio): send text, or use a policy with opaque_input = \"allow\" (policy `{}`, request id {request_id}).",
                     p.name
                 );
                 return block(verdicts, ApiError::content_policy("opaque_input", message));
@@ -255,8 +256,8 @@ fn inspect_sync(
     let mut masks: Vec<SiteMasks> = Vec::new();
     let mut protected_prompt = String::new();
     for (index, site) in sites.texts.iter().enumerate() {
-        let attacks_checked =
-            site.trust != Trust::System && (p.injection.action != Action::Allow || p.jailbreak.action != Action::Allow);
+        let attacks_checked = !matches!(site.trust, Trust::System | Trust::Config)
+            && (p.injection.action != Action::Allow || p.jailbreak.action != Action::Allow);
         let mut findings = Vec::new();
         if attacks_checked {
             let report = scanner.scan(&site.text);
@@ -295,6 +296,12 @@ fn inspect_sync(
         }
         let mut site_masks = Vec::new();
         for finding in findings {
+            // URLs stay as written: a pseudonymized URL would come back in the answer
+            // only after the output guard's link check, as an allowed-looking
+            // placeholder; and what a URL reveals is governed by link policies.
+            if finding.entity == "DOMAIN_NAME" {
+                continue;
+            }
             let (detector, configured) = match finding.family {
                 Family::Pii => ("pii", p.pii),
                 Family::Secrets => ("secrets", p.secrets),
@@ -348,7 +355,7 @@ fn inspect_sync(
         if site.trust == Trust::System && canary_wanted && canary.is_none() {
             let token = canary_token.to_string();
             let mut with = new_text.unwrap_or_else(|| site.text.clone().into_owned());
-            let _ = write!(with, "\n\n<!-- {token} -->");
+            with.push_str(&canary_marker(&token));
             new_text = Some(with);
             canary = Some(token);
         }
@@ -401,6 +408,11 @@ fn truncate(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
+/// How the canary is appended to a system text.
+pub(crate) fn canary_marker(token: &str) -> String {
+    format!("\n\n<!-- {token} -->")
+}
+
 /// A fresh canary: random, recognizable, and shaped like no credential.
 pub(crate) fn new_canary() -> Arc<str> {
     use rand::RngCore;
@@ -417,7 +429,7 @@ pub(crate) fn new_canary() -> Arc<str> {
 /// name an allowed host; anything else is refused.
 fn image_url_allowed(url: &str, allowed: &[String]) -> bool {
     let url = url.trim();
-    if url.len() >= 5 && url[..5].eq_ignore_ascii_case("data:") {
+    if url.as_bytes().get(..5).is_some_and(|scheme| scheme.eq_ignore_ascii_case(b"data:")) {
         return true;
     }
     match url.parse::<http::Uri>() {
@@ -455,6 +467,7 @@ mod tests {
         assert!(!image_url_allowed("https://img.example@evil.example/a.png", &allowed));
         assert!(!image_url_allowed("file:///etc/passwd", &allowed));
         assert!(!image_url_allowed("not a url", &allowed));
+        assert!(!image_url_allowed("abcdé", &allowed), "a multibyte character at byte 5 must not panic");
     }
 
     #[test]

@@ -266,7 +266,10 @@ fn rewrite_json(
             if !ok {
                 if let Some(message) = choice.get_mut("message").and_then(Value::as_object_mut) {
                     message.insert("content".into(), Value::Null);
-                    message.remove("tool_calls");
+                    message.insert("refusal".into(), Value::Null);
+                    for field in ["tool_calls", "function_call", "audio", "reasoning_content", "annotations"] {
+                        message.remove(field);
+                    }
                 }
                 if choice.get("text").is_some() {
                     choice["text"] = Value::String(String::new());
@@ -274,6 +277,9 @@ fn rewrite_json(
                 choice["finish_reason"] = Value::String("content_filter".into());
             }
         }
+    }
+    if let Some(canary) = &plan.canary {
+        hide_canary(value, canary);
     }
     if value.get("object").and_then(Value::as_str) == Some("response") {
         let mut ok = true;
@@ -311,6 +317,23 @@ pub(crate) fn strip_logprobs(object: &mut Value) {
         } else if !logprobs.is_null() {
             *logprobs = Value::Null;
         }
+    }
+}
+
+/// The Responses API echoes `instructions`, canary included: take the canary out
+/// again (it is the profile's, and the caller must not learn it).
+pub(crate) fn hide_canary(value: &mut Value, canary: &str) {
+    let marker = super::canary_marker(canary);
+    let strip = |object: &mut Value| {
+        if let Some(Value::String(instructions)) = object.get_mut("instructions") {
+            if let Some(at) = instructions.find(&marker) {
+                instructions.replace_range(at..at + marker.len(), "");
+            }
+        }
+    };
+    strip(value);
+    if let Some(response) = value.get_mut("response") {
+        strip(response);
     }
 }
 
@@ -381,6 +404,17 @@ mod tests {
         let text = response.to_string();
         assert!(!text.contains(TOKEN), "{text}");
         assert_eq!(response["output"][0]["content"][0]["logprobs"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn the_canary_is_taken_out_of_echoed_instructions() {
+        let canary = "rampart-canary-0123";
+        let with = format!("Be brief.{}", super::super::canary_marker(canary));
+        let mut value =
+            serde_json::json!({"object": "response", "instructions": with, "response": {"instructions": with}});
+        hide_canary(&mut value, canary);
+        assert_eq!(value["instructions"], "Be brief.");
+        assert_eq!(value["response"]["instructions"], "Be brief.");
     }
 
     #[test]

@@ -22,8 +22,12 @@ use crate::error::ApiError;
 /// Who wrote a text, which decides the checks it gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Trust {
-    /// System or developer configuration: masked, never scored as an attack.
+    /// System or developer messages and instructions: masked, never scored as an
+    /// attack; the canary goes here and prompt leaks are measured against it.
     System,
+    /// Other configuration the application sends (tool definitions, schemas,
+    /// predictions, metadata): masked, never scored.
+    Config,
     /// The caller's own request: direct injection and jailbreak.
     User,
     /// Tool results, documents, assistant history: indirect injection.
@@ -67,12 +71,40 @@ pub(crate) fn collect<'a>(suffix: &str, body: &'a [u8]) -> Result<Sites<'a>, Api
             ("/responses", "input") => walk.responses_input(value)?,
             ("/images/generations" | "/images/edits", "prompt") => walk.text(value, Trust::User, "prompt".into())?,
             ("/audio/speech", "input") => walk.text(value, Trust::User, "input".into())?,
-            ("/audio/speech", "instructions") => walk.text(value, Trust::System, "instructions".into())?,
-            _ => {}
+            // Everything else the client sent (tool definitions, schemas, predicted
+            // output, prompt variables, metadata) is the application's configuration:
+            // every string in it is masked like a system prompt (deny by default: a
+            // member rampart does not know is still read).
+            (_, other) if NOT_TEXT.contains(&other) => {}
+            (_, other) => walk.strings(value, Trust::Config, other.to_owned())?,
         }
     }
     Ok(walk.sites)
 }
+
+/// Members that carry identifiers, enumerations or routing, not text a model reads.
+/// Everything else is inspected, including members rampart has never heard of.
+const NOT_TEXT: &[&str] = &[
+    "model",
+    "role",
+    "type",
+    "id",
+    "call_id",
+    "tool_call_id",
+    "item_id",
+    "previous_response_id",
+    "file_id",
+    "status",
+    "detail",
+    "format",
+    "voice",
+    "encoding_format",
+    "service_tier",
+    "reasoning_effort",
+    "tool_choice",
+    "truncation",
+    "prompt_cache_key",
+];
 
 fn invalid(location: &str, what: &str) -> ApiError {
     ApiError::bad_request("invalid_request_body", format!("Invalid value at {location}: expected {what}."))
@@ -154,6 +186,41 @@ impl<'a> Walk<'a> {
         Ok(serde_json::from_str(raw.get()).ok())
     }
 
+    /// Every string under `raw` (object members, array items), except the members
+    /// that are identifiers or enumerations the model does not read as text (and
+    /// `model`, which routing owns). Image URLs anywhere are collected too.
+    fn strings(&mut self, raw: &'a RawValue, trust: Trust, at: String) -> Result<(), ApiError> {
+        match kind(raw) {
+            b'"' => self.text(raw, trust, at),
+            b'[' => {
+                for (i, item) in Self::array(raw, &at)?.into_iter().enumerate() {
+                    self.strings(item, trust, format!("{at}[{i}]"))?;
+                }
+                Ok(())
+            }
+            b'{' => {
+                for (key, value) in Self::object(raw, &at)? {
+                    match key.as_ref() {
+                        k if NOT_TEXT.contains(&k) => {}
+                        "image_url" | "file_url" if kind(value) == b'"' => {
+                            let url: Cow<'a, str> =
+                                serde_json::from_str(value.get()).map_err(|_| invalid(&at, "a string"))?;
+                            self.sites.images.push((url, format!("{at}.{key}")));
+                        }
+                        "file_data" => {
+                            self.sites.opaque.get_or_insert_with(|| format!("{at}.{key}"));
+                        }
+                        other if NOT_TEXT.contains(&other) => {}
+                        other if NOT_TEXT.contains(&other) => {}
+                        other => self.strings(value, trust, format!("{at}.{other}"))?,
+                    }
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Chat `messages`.
     fn messages(&mut self, raw: &'a RawValue) -> Result<(), ApiError> {
         for (i, message) in Self::array(raw, "messages")?.into_iter().enumerate() {
@@ -168,29 +235,15 @@ impl<'a> Walk<'a> {
             for (key, value) in &fields {
                 match key.as_ref() {
                     "content" => self.content(value, trust, format!("{at}.content"))?,
-                    "tool_calls" if kind(value) == b'[' => {
-                        for (j, call) in Self::array(value, &at)?.into_iter().enumerate() {
-                            let call_at = format!("{at}.tool_calls[{j}]");
-                            for (k, v) in Self::object(call, &call_at)? {
-                                if k == "function" {
-                                    self.arguments(v, &format!("{call_at}.function"))?;
-                                }
-                            }
-                        }
-                    }
-                    "function_call" if kind(value) == b'{' => self.arguments(value, &format!("{at}.function_call"))?,
-                    _ => {}
+                    // Tool calls in the history (function arguments, custom tool
+                    // input) are data, whoever claims to have written them.
+                    "tool_calls" | "function_call" => self.strings(value, Trust::Data, format!("{at}.{key}"))?,
+                    // `refusal`, `name`, audio transcripts and anything else: read
+                    // with the message's trust.
+                    other if NOT_TEXT.contains(&other) => {}
+                    other if NOT_TEXT.contains(&other) => {}
+                    other => self.strings(value, trust, format!("{at}.{other}"))?,
                 }
-            }
-        }
-        Ok(())
-    }
-
-    /// `{"name": ..., "arguments": "..."}`: the arguments string is data.
-    fn arguments(&mut self, raw: &'a RawValue, at: &str) -> Result<(), ApiError> {
-        for (k, v) in Self::object(raw, at)? {
-            if k == "arguments" {
-                self.text(v, Trust::Data, format!("{at}.arguments"))?;
             }
         }
         Ok(())
@@ -215,6 +268,12 @@ impl<'a> Walk<'a> {
             return self.text(raw, trust, at);
         }
         let fields = Self::object(raw, &at)?;
+        let part_type = Self::string_member(&fields, "type", &at)?;
+        if matches!(part_type.as_deref(), Some("file" | "input_file" | "input_audio" | "audio")) {
+            // A document or a recording the model reads and rampart cannot.
+            self.sites.opaque.get_or_insert_with(|| at.clone());
+            return Ok(());
+        }
         for (key, value) in &fields {
             match key.as_ref() {
                 "text" => self.text(value, trust, format!("{at}.text"))?,
@@ -230,7 +289,9 @@ impl<'a> Walk<'a> {
                     let url: Cow<'a, str> = serde_json::from_str(value.get()).map_err(|_| invalid(&at, "a string"))?;
                     self.sites.images.push((url, format!("{at}.image_url")));
                 }
-                _ => {}
+                "image_url" => return Err(invalid(&at, "an image URL")),
+                other if NOT_TEXT.contains(&other) => {}
+                other => self.strings(value, trust, format!("{at}.{other}"))?,
             }
         }
         Ok(())
@@ -292,12 +353,12 @@ impl<'a> Walk<'a> {
                 match key.as_ref() {
                     "content" => self.content(value, trust, format!("{at}.content"))?,
                     // function_call_output / custom_tool_call_output / mcp outputs.
-                    "output" if kind(value) == b'"' => self.text(value, Trust::Data, format!("{at}.output"))?,
                     "output" if kind(value) == b'[' => self.content(value, Trust::Data, format!("{at}.output"))?,
-                    "arguments" | "input" if role.is_none() => {
-                        self.text(value, Trust::Data, format!("{at}.{key}"))?;
-                    }
-                    _ => {}
+                    // Call arguments, tool outputs, reasoning summaries, errors and
+                    // item types rampart does not know: every string is read.
+                    other if NOT_TEXT.contains(&other) => {}
+                    other if NOT_TEXT.contains(&other) => {}
+                    other => self.strings(value, trust, format!("{at}.{other}"))?,
                 }
             }
         }
@@ -333,6 +394,7 @@ mod tests {
             vec![
                 ("be nice".into(), Trust::System, "messages[0].content".into()),
                 ("hi é".into(), Trust::User, "messages[1].content[0].text".into()),
+                ("f".into(), Trust::Data, "messages[2].tool_calls[0].function.name".into()),
                 ("{\"q\":1}".into(), Trust::Data, "messages[2].tool_calls[0].function.arguments".into()),
                 ("result".into(), Trust::Data, "messages[3].content".into()),
                 ("x".into(), Trust::User, "messages[4].content".into()),
@@ -355,9 +417,53 @@ mod tests {
         );
         assert_eq!(
             got.iter().map(|(t, trust, _)| (t.as_str(), *trust)).collect::<Vec<_>>(),
-            vec![("sys", Trust::System), ("u", Trust::User), ("tool says", Trust::Data), ("{}", Trust::Data)]
+            vec![
+                ("sys", Trust::System),
+                ("u", Trust::User),
+                ("tool says", Trust::Data),
+                ("f", Trust::Data),
+                ("{}", Trust::Data)
+            ]
         );
         assert_eq!(texts("/responses", r#"{"input":"plain"}"#)[0].1, Trust::User);
+    }
+
+    #[test]
+    fn every_other_string_is_read_deny_by_default() {
+        let body = r#"{"model":"m","tool_choice":"auto","messages":[
+            {"role":"assistant","refusal":"R1","tool_calls":[{"id":"c","type":"custom","custom":{"name":"n","input":"CI"}}]},
+            {"role":"user","content":"u"}],
+            "tools":[{"type":"function","function":{"name":"f","description":"TOOL DESC","parameters":{"type":"object","properties":{"q":{"type":"string","description":"PARAM"}}}}}],
+            "response_format":{"type":"json_schema","json_schema":{"name":"s","schema":{"description":"SCHEMA"}}},
+            "prediction":{"type":"content","content":"PRED"},
+            "some_future_field":{"nested":["FUTURE"]}}"#;
+        let got: Vec<String> = texts("/chat/completions", body).into_iter().map(|(t, _, _)| t).collect();
+        for expected in ["R1", "CI", "TOOL DESC", "PARAM", "SCHEMA", "PRED", "FUTURE", "u"] {
+            assert!(got.iter().any(|t| t == expected), "{expected} not read: {got:?}");
+        }
+        for skipped in ["m", "auto", "custom", "object", "string", "json_schema", "content", "c"] {
+            assert!(!got.iter().any(|t| t == skipped), "{skipped} is not text: {got:?}");
+        }
+        let got = texts(
+            "/responses",
+            r#"{"input":[{"type":"reasoning","id":"r","summary":[{"type":"summary_text","text":"REASON"}]},
+                {"type":"mcp_call","id":"m","error":"MCP ERR","output":"MCP OUT"}],"prompt":{"id":"p","variables":{"x":"VAR"}}}"#,
+        );
+        for expected in ["REASON", "MCP ERR", "MCP OUT", "VAR"] {
+            assert!(got.iter().any(|(t, _, _)| t == expected), "{expected} not read: {got:?}");
+        }
+        for body in [
+            r#"{"messages":[{"role":"user","content":[{"type":"file","file":{"file_data":"JVBERi0="}}]}]}"#,
+            r#"{"messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{"data":"AAAA","format":"wav"}}]}]}"#,
+        ] {
+            assert!(collect("/chat/completions", body.as_bytes()).unwrap().opaque.is_some(), "{body}");
+        }
+        let sites = collect(
+            "/responses",
+            br#"{"input":[{"role":"user","content":[{"type":"input_file","file_url":"https://x.example/a.pdf"}]}]}"#,
+        )
+        .unwrap();
+        assert!(sites.opaque.is_some());
     }
 
     #[test]

@@ -21,7 +21,7 @@ use rampart_scan::Scanner;
 use rampart_scan::guard::{OutputPolicy, Stopped};
 use serde_json::{Value, json};
 
-use super::response::{Channel, stop_response_object, stop_verdict, strip_logprobs};
+use super::response::{Channel, hide_canary, stop_response_object, stop_verdict, strip_logprobs};
 use super::{ResponsePlan, Verdicts};
 use crate::upstream::EventFilter;
 
@@ -49,6 +49,16 @@ pub(crate) struct StreamInspector {
     stopped: bool,
     /// The stream is a Responses API stream (typed events).
     responses: bool,
+    /// The verdicts were logged (at the end, or when dropped early).
+    logged: bool,
+}
+
+impl Drop for StreamInspector {
+    /// A stream that ends early (client gone, provider failed) still leaves its
+    /// verdicts in the log.
+    fn drop(&mut self) {
+        self.log();
+    }
 }
 
 /// One parsed event: its non-data lines, and its data.
@@ -86,10 +96,21 @@ fn write_event(out: &mut BytesMut, other: &[&str], data: &str) {
     out.extend_from_slice(b"\n\n");
 }
 
-/// Splits a block of complete events at blank lines.
+/// A block of complete events with every line ending (CRLF, CR, LF: the SSE spec
+/// allows all three) written as LF and a leading byte-order mark dropped, so events
+/// split exactly where a client's parser splits them.
+fn normalize_lines(block: &str) -> std::borrow::Cow<'_, str> {
+    let block = block.strip_prefix('\u{feff}').unwrap_or(block);
+    if block.contains('\r') {
+        std::borrow::Cow::Owned(block.replace("\r\n", "\n").replace('\r', "\n"))
+    } else {
+        std::borrow::Cow::Borrowed(block)
+    }
+}
+
+/// Splits a block of complete, LF-normalized events at blank lines.
 fn split_events(block: &str) -> impl Iterator<Item = &str> {
-    let normalized_ends = block.split("\n\n").flat_map(|chunk| chunk.split("\r\n\r\n"));
-    normalized_ends.filter(|e| !e.trim().is_empty())
+    block.split("\n\n").filter(|e| !e.trim().is_empty())
 }
 
 impl StreamInspector {
@@ -111,6 +132,7 @@ impl StreamInspector {
             request_id,
             stopped: false,
             responses: false,
+            logged: false,
         }
     }
 
@@ -172,26 +194,31 @@ impl StreamInspector {
             strip_logprobs(choice);
             // Chat: delta.content, delta.refusal and delta.tool_calls[].function.arguments.
             if let Some(delta) = choice.get_mut("delta") {
-                if let Some(text) = delta.get("content").and_then(Value::as_str).map(str::to_owned) {
-                    delta["content"] = Value::String(self.push((index, 0), &text)?);
-                }
-                if let Some(text) = delta.get("refusal").and_then(Value::as_str).map(str::to_owned) {
-                    delta["refusal"] = Value::String(self.push((index, REFUSAL), &text)?);
+                for (field, part) in [("content", 0), ("refusal", REFUSAL)] {
+                    if let Some(text) = delta.get(field).and_then(Value::as_str).map(str::to_owned) {
+                        let shown = self.push((index, part), &text)?;
+                        *delta.get_mut(field)? = Value::String(shown);
+                    }
                 }
                 if let Some(calls) = delta.get_mut("tool_calls").and_then(Value::as_array_mut) {
                     for (j, call) in calls.iter_mut().enumerate() {
                         let j = call.get("index").and_then(Value::as_u64).unwrap_or(j as u64);
+                        // Tool-call indexes are small; one that would collide with the
+                        // special keys stops the stream rather than share a channel.
+                        let part = j.checked_add(1).filter(|&p| p < REFUSAL)?;
                         if let Some(text) =
                             call.pointer("/function/arguments").and_then(Value::as_str).map(str::to_owned)
                         {
-                            call["function"]["arguments"] = Value::String(self.push((index, 1 + j), &text)?);
+                            let shown = self.push((index, part), &text)?;
+                            *call.pointer_mut("/function/arguments")? = Value::String(shown);
                         }
                     }
                 }
             }
             // Completions: text.
             if let Some(text) = choice.get("text").and_then(Value::as_str).map(str::to_owned) {
-                choice["text"] = Value::String(self.push((index, 0), &text)?);
+                let shown = self.push((index, 0), &text)?;
+                *choice.get_mut("text")? = Value::String(shown);
             }
             if choice.get("finish_reason").is_some_and(|r| !r.is_null()) {
                 self.release_choice(index, choice)?;
@@ -244,12 +271,20 @@ impl StreamInspector {
             if !self.channels.keys().any(|k| k.0 == index) {
                 continue;
             }
-            let mut choice = json!({"index": index, "delta": {}, "finish_reason": null});
+            let completions =
+                self.meta.as_ref().and_then(|m| m.get("object")).and_then(Value::as_str) == Some("text_completion");
+            let mut choice = if completions {
+                json!({"index": index, "text": "", "logprobs": null, "finish_reason": null})
+            } else {
+                json!({"index": index, "delta": {}, "logprobs": null, "finish_reason": null})
+            };
             if self.release_choice(index, &mut choice).is_none() {
                 return false;
             }
             self.channels.retain(|k, _| k.0 != index);
-            if choice["delta"].as_object().is_some_and(|d| !d.is_empty()) {
+            let has_text = choice.get("text").and_then(Value::as_str).is_some_and(|t| !t.is_empty())
+                || choice.get("delta").and_then(Value::as_object).is_some_and(|d| !d.is_empty());
+            if has_text {
                 let mut chunk = self.meta.clone().unwrap_or_else(|| json!({}));
                 chunk["choices"] = json!([choice]);
                 write_event(out, &[], &chunk.to_string());
@@ -288,6 +323,9 @@ impl StreamInspector {
             self.last_sequence = n;
         }
         strip_logprobs(&mut event);
+        if let Some(canary) = &self.plan.canary {
+            hide_canary(&mut event, canary);
+        }
         let output = event.get("output_index").and_then(Value::as_u64).unwrap_or(0);
         let content = event.get("content_index").and_then(Value::as_u64).unwrap_or(0);
         match kind.as_str() {
@@ -396,6 +434,16 @@ impl StreamInspector {
         }
     }
 
+    /// The clean end of a stream of either kind, logged.
+    fn stop_any(&mut self, out: &mut BytesMut) {
+        if self.responses {
+            self.stop_responses(out);
+        } else {
+            self.stop_chat(out);
+        }
+        self.log();
+    }
+
     /// The clean end of a stopped Responses stream.
     fn stop_responses(&mut self, out: &mut BytesMut) {
         let mut response = self.meta.clone().unwrap_or_else(|| json!({"object": "response"}));
@@ -409,7 +457,10 @@ impl StreamInspector {
         self.stopped = true;
     }
 
-    fn log(&self) {
+    fn log(&mut self) {
+        if std::mem::replace(&mut self.logged, true) {
+            return;
+        }
         if !self.verdicts.list.is_empty() {
             tracing::info!(
                 request_id = %self.request_id,
@@ -428,7 +479,7 @@ fn location(responses: bool, key: Key) -> String {
         (true, part) => format!("output[{}].content[{part}]", key.0),
         (false, 0) => format!("choices[{}].content", key.0),
         (false, REFUSAL) => format!("choices[{}].refusal", key.0),
-        (false, call) => format!("choices[{}].tool_calls[{}]", key.0, call - 1),
+        (false, call) => format!("choices[{}].tool_calls[{}]", key.0, call.saturating_sub(1)),
     }
 }
 
@@ -459,11 +510,11 @@ impl EventFilter for StreamInspector {
         }
         // Providers send UTF-8; anything else cannot be inspected and does not pass.
         let Ok(text) = std::str::from_utf8(block) else {
-            self.stop_chat(out);
-            self.log();
+            self.stop_any(out);
             return false;
         };
-        for raw in split_events(text) {
+        let text = normalize_lines(text);
+        for raw in split_events(&text) {
             let event = parse_event(raw);
             if event.data == "[DONE]" {
                 if !self.release_all_chat(out) {
@@ -474,11 +525,16 @@ impl EventFilter for StreamInspector {
                 write_event(out, &event.other, "[DONE]");
                 continue;
             }
-            let Ok(value) = serde_json::from_str::<Value>(&event.data) else {
-                // Comments, keep-alives and non-JSON data carry no model text.
+            if event.data.is_empty() && !raw.lines().any(|l| l.starts_with("data")) {
+                // Comments and keep-alives carry no model text.
                 out.extend_from_slice(raw.as_bytes());
                 out.extend_from_slice(b"\n\n");
                 continue;
+            }
+            let Ok(value) = serde_json::from_str::<Value>(&event.data) else {
+                // Data rampart cannot read is not relayed uninspected.
+                self.stop_any(out);
+                return false;
             };
             let is_responses = value.get("type").and_then(Value::as_str).is_some_and(|t| t.starts_with("response."));
             if is_responses {
@@ -505,9 +561,73 @@ impl EventFilter for StreamInspector {
     }
 
     fn end(&mut self, out: &mut BytesMut) {
-        if !self.stopped && !self.release_all_chat(out) {
+        if !self.stopped && !self.responses && !self.release_all_chat(out) {
             self.stop_chat(out);
         }
         self.log();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rampart_config::PolicyProfile;
+
+    const TOKEN: &str = "ghp_aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5";
+
+    fn inspector() -> StreamInspector {
+        static SCANNER: std::sync::OnceLock<Scanner> = std::sync::OnceLock::new();
+        let scanner = SCANNER.get_or_init(Scanner::new);
+        let profile = Arc::new(PolicyProfile::builtin("default"));
+        let plan =
+            Arc::new(ResponsePlan { profile: profile.clone(), vault: None, canary: None, protected_prompt: None });
+        let policy = Arc::new(super::super::response::output_policy(&profile, &plan));
+        StreamInspector::new(scanner, policy, plan, "req_test".into())
+    }
+
+    fn chunk(text: &str) -> String {
+        json!({"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": null}]})
+            .to_string()
+    }
+
+    #[test]
+    fn every_sse_line_ending_is_split_like_a_client_splits_it() {
+        let half = TOKEN.len() / 2;
+        for (eol, end) in [("\n", "\n\n"), ("\r\n", "\r\n\r\n"), ("\r", "\r\r"), ("\n", "\n\r\n")] {
+            let mut f = inspector();
+            let mut out = BytesMut::new();
+            let block = format!(
+                "\u{feff}event: x{eol}data: {}{end}data: {}{end}data: [DONE]{end}",
+                chunk(&format!("key {}", &TOKEN[..half])),
+                chunk(&format!("{} ok", &TOKEN[half..])),
+            );
+            assert!(f.events(block.as_bytes(), &mut out), "{eol:?}");
+            f.end(&mut out);
+            let text = String::from_utf8(out.to_vec()).unwrap();
+            assert!(!text.contains(&TOKEN[..half]) && !text.contains(&TOKEN[half..]), "{eol:?}: {text}");
+            assert!(text.contains("[SECRET_REDACTED]") && text.ends_with("data: [DONE]\n\n"), "{eol:?}: {text}");
+        }
+    }
+
+    #[test]
+    fn unreadable_data_stops_the_stream_instead_of_passing() {
+        let mut f = inspector();
+        let mut out = BytesMut::new();
+        assert!(!f.events(format!("data: {{not json {TOKEN}\n\n").as_bytes(), &mut out));
+        let text = String::from_utf8(out.to_vec()).unwrap();
+        assert!(
+            !text.contains(TOKEN) && text.contains("content_filter") && text.ends_with("data: [DONE]\n\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn huge_tool_call_indexes_do_not_overflow() {
+        let mut f = inspector();
+        let mut out = BytesMut::new();
+        let event = json!({"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"tool_calls": [
+            {"index": u64::MAX, "function": {"arguments": "{}"}}]}, "finish_reason": null}]});
+        assert!(!f.events(format!("data: {event}\n\n").as_bytes(), &mut out));
+        assert!(String::from_utf8(out.to_vec()).unwrap().contains("content_filter"));
     }
 }

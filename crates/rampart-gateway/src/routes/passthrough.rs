@@ -16,7 +16,7 @@ use std::sync::atomic::Ordering;
 use axum::Extension;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use http::Method;
 
 use super::inference::forward_model_routed;
@@ -71,7 +71,7 @@ pub(crate) async fn passthrough(
         let plan = (parts.method == Method::GET && suffix.starts_with("/responses/"))
             .then(|| state.policy(principal.policy()))
             .transpose()?
-            .map(|(profile, _)| crate::inspect::ResponsePlan::stored(profile));
+            .map(|(profile, canary)| crate::inspect::ResponsePlan::stored(profile, &canary));
         // GET and DELETE carry no body: send none rather than an empty chunked one.
         return forward(
             &state,
@@ -80,6 +80,42 @@ pub(crate) async fn passthrough(
             Outbound { suffix: &suffix, query, body: Body::empty(), model: None, plan },
         )
         .await;
+    }
+    // Uploads (files, batch inputs, image edits, audio) carry content rampart does not
+    // read: the profile decides whether they may pass (a batch file holds requests of
+    // its own, which would otherwise run uninspected).
+    let has_body = crate::body::content_length(&parts.headers).is_some_and(|n| n > 0)
+        || parts.headers.contains_key(http::header::TRANSFER_ENCODING);
+    if has_body {
+        let (profile, _) = state.policy(principal.policy())?;
+        if profile.opaque_input != rampart_config::Action::Allow {
+            let action = profile.effective(profile.opaque_input);
+            let mut verdicts = crate::inspect::Verdicts::default();
+            verdicts.push(crate::inspect::Verdict {
+                phase: "request",
+                detector: "opaque_input",
+                rule: "opaque_input.upload",
+                score: 1.0,
+                action: if action == rampart_config::Action::Block { "block" } else { "monitor" },
+                location: "body".into(),
+            });
+            if action == rampart_config::Action::Block {
+                let request_id = parts
+                    .extensions
+                    .get::<crate::observe::RequestId>()
+                    .and_then(|id| id.0.to_str().ok())
+                    .unwrap_or_default();
+                let message = format!(
+                    "rampart cannot inspect uploads to {}: use a policy with opaque_input = \"allow\" for this key (policy `{}`, request id {request_id}).",
+                    parts.uri.path().chars().take(100).collect::<String>(),
+                    profile.name
+                );
+                let mut response = ApiError::content_policy("opaque_input", message).into_response();
+                response.headers_mut().insert(crate::inspect::VERDICT_HEADER, verdicts.summary.header());
+                response.extensions_mut().insert(verdicts);
+                return Ok(response);
+            }
+        }
     }
     let limit = state.config.server.max_upload_bytes;
     let (body, exceeded) = limited_stream(&parts.headers, body, limit)?;

@@ -140,6 +140,7 @@ async fn upstream_requests_keep_their_framing() {
     assert_eq!(h.client.send(delete).await.status, 200);
     let seen = h.mock.requests().pop().unwrap();
     assert!(seen.headers.get("transfer-encoding").is_none(), "{:?}", seen.headers);
+    let key = h.policy_key("off").await;
     let upload = request(&h, Method::POST, "/v1/files", &key)
         .header("content-type", "multipart/form-data; boundary=x")
         .body(Full::new(Bytes::from(vec![b'a'; 10_000])))

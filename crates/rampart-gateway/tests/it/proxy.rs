@@ -103,7 +103,24 @@ async fn models_list_shows_only_what_the_key_may_use() {
 #[tokio::test]
 async fn multipart_uploads_stream_through_and_file_routes_pass() {
     let h = Harness::start().await;
-    let key = h.any_key().await;
+    // The default profile refuses uploads it cannot inspect (a batch file carries
+    // requests of its own); a profile with `opaque_input = "allow"` streams them.
+    let default = h.any_key().await;
+    let refused = h
+        .client
+        .send(
+            h.client
+                .request(Method::POST, "/v1/files")
+                .header("authorization", format!("Bearer {default}"))
+                .header("content-type", "multipart/form-data; boundary=x")
+                .body(Full::new(Bytes::from_static(b"--x--\r\n")))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(refused.status, 400);
+    assert_eq!(refused.error_code().as_deref(), Some("content_policy_violation"));
+    assert_eq!(h.mock.request_count(), 0);
+    let key = h.policy_key("off").await;
     let boundary = "rampartboundary";
     let payload = vec![b'x'; 600 * 1024];
     let mut body = format!(
