@@ -205,6 +205,24 @@ pub(crate) async fn inspect(
     Ok(out)
 }
 
+/// Members of model output that are identifiers, enumerations or binary payloads
+/// (audio, images, encrypted reasoning), not text.
+pub(crate) const OUTPUT_NOT_TEXT: &[&str] = &[
+    "role",
+    "type",
+    "id",
+    "call_id",
+    "item_id",
+    "status",
+    "index",
+    "data",
+    "encrypted_content",
+    "result",
+    "logprobs",
+    "finish_reason",
+    "expires_at",
+];
+
 /// Response-side verdicts of a JSON response, merged into the request's by the route.
 #[derive(Debug, Clone)]
 pub(crate) struct ResponseVerdicts(pub(crate) Verdicts);
@@ -224,7 +242,31 @@ fn rewrite_json(
     plan: &ResponsePlan,
     verdicts: &mut Verdicts,
 ) {
-    let mut text_at = |text: &mut Value, location: &str| -> bool {
+    // Every string under the value (deny by default: fields rampart does not know,
+    // such as reasoning text, audio transcripts or annotations, are inspected too),
+    // except identifiers, enumerations and binary payloads.
+    fn walk(value: &mut Value, location: &str, text: &mut dyn FnMut(&mut Value, &str) -> bool) -> bool {
+        // No short circuit: after a stop, every other text is still inspected.
+        let mut ok = true;
+        match value {
+            Value::String(_) => ok = text(value, location),
+            Value::Array(items) => {
+                for item in items {
+                    ok &= walk(item, location, text);
+                }
+            }
+            Value::Object(members) => {
+                for (key, member) in members.iter_mut() {
+                    if !OUTPUT_NOT_TEXT.contains(&key.as_str()) {
+                        ok &= walk(member, location, text);
+                    }
+                }
+            }
+            _ => {}
+        }
+        ok
+    }
+    let mut one_text = |text: &mut Value, location: &str| -> bool {
         let Some(original) = text.as_str() else { return true };
         let mut channel = Channel::new(scanner, policy, plan, false);
         let result = settle(&mut channel, original);
@@ -246,22 +288,10 @@ fn rewrite_json(
             let mut ok = true;
             strip_logprobs(choice);
             if let Some(message) = choice.get_mut("message") {
-                if let Some(content) = message.get_mut("content") {
-                    ok &= text_at(content, &location);
-                }
-                if let Some(refusal) = message.get_mut("refusal") {
-                    ok &= text_at(refusal, &location);
-                }
-                if let Some(calls) = message.get_mut("tool_calls").and_then(Value::as_array_mut) {
-                    for call in calls {
-                        if let Some(arguments) = call.pointer_mut("/function/arguments") {
-                            ok &= text_at(arguments, &location);
-                        }
-                    }
-                }
+                ok &= walk(message, &location, &mut one_text);
             }
             if let Some(text) = choice.get_mut("text") {
-                ok &= text_at(text, &location);
+                ok &= one_text(text, &location);
             }
             if !ok {
                 if let Some(message) = choice.get_mut("message").and_then(Value::as_object_mut) {
@@ -287,18 +317,9 @@ fn rewrite_json(
             for (i, item) in output.iter_mut().enumerate() {
                 let location = format!("output[{i}]");
                 if let Some(parts) = item.get_mut("content").and_then(Value::as_array_mut) {
-                    for part in parts {
-                        strip_logprobs(part);
-                        for field in ["text", "refusal"] {
-                            if let Some(text) = part.get_mut(field) {
-                                ok &= text_at(text, &location);
-                            }
-                        }
-                    }
+                    parts.iter_mut().for_each(strip_logprobs);
                 }
-                if let Some(arguments) = item.get_mut("arguments") {
-                    ok &= text_at(arguments, &location);
-                }
+                ok &= walk(item, &location, &mut one_text);
             }
         }
         if !ok {

@@ -21,7 +21,7 @@ use rampart_scan::Scanner;
 use rampart_scan::guard::{OutputPolicy, Stopped};
 use serde_json::{Value, json};
 
-use super::response::{Channel, hide_canary, stop_response_object, stop_verdict, strip_logprobs};
+use super::response::{Channel, OUTPUT_NOT_TEXT, hide_canary, stop_response_object, stop_verdict, strip_logprobs};
 use super::{ResponsePlan, Verdicts};
 use crate::upstream::EventFilter;
 
@@ -31,6 +31,14 @@ type Key = (u64, u64);
 const ARGUMENTS: u64 = u64::MAX;
 /// A chat choice's refusal text.
 const REFUSAL: u64 = u64::MAX - 1;
+/// A chat choice's reasoning text (`reasoning_content`, as some providers stream it).
+const REASONING: u64 = u64::MAX - 2;
+/// A chat choice's legacy `function_call.arguments`.
+const FUNCTION_CALL: u64 = u64::MAX - 3;
+/// A chat choice's audio transcript.
+const TRANSCRIPT: u64 = u64::MAX - 4;
+/// Keys at or above this are the special texts above; tool calls stay below.
+const SPECIAL: u64 = u64::MAX - 16;
 
 /// The stream rewriter handed to the SSE relay.
 pub(crate) struct StreamInspector {
@@ -194,10 +202,17 @@ impl StreamInspector {
             strip_logprobs(choice);
             // Chat: delta.content, delta.refusal and delta.tool_calls[].function.arguments.
             if let Some(delta) = choice.get_mut("delta") {
-                for (field, part) in [("content", 0), ("refusal", REFUSAL)] {
-                    if let Some(text) = delta.get(field).and_then(Value::as_str).map(str::to_owned) {
+                for (pointer, part) in [
+                    ("/content", 0),
+                    ("/refusal", REFUSAL),
+                    ("/reasoning_content", REASONING),
+                    ("/reasoning", REASONING),
+                    ("/function_call/arguments", FUNCTION_CALL),
+                    ("/audio/transcript", TRANSCRIPT),
+                ] {
+                    if let Some(text) = delta.pointer(pointer).and_then(Value::as_str).map(str::to_owned) {
                         let shown = self.push((index, part), &text)?;
-                        *delta.get_mut(field)? = Value::String(shown);
+                        *delta.pointer_mut(pointer)? = Value::String(shown);
                     }
                 }
                 if let Some(calls) = delta.get_mut("tool_calls").and_then(Value::as_array_mut) {
@@ -205,7 +220,7 @@ impl StreamInspector {
                         let j = call.get("index").and_then(Value::as_u64).unwrap_or(j as u64);
                         // Tool-call indexes are small; one that would collide with the
                         // special keys stops the stream rather than share a channel.
-                        let part = j.checked_add(1).filter(|&p| p < REFUSAL)?;
+                        let part = j.checked_add(1).filter(|&p| p < SPECIAL)?;
                         if let Some(text) =
                             call.pointer("/function/arguments").and_then(Value::as_str).map(str::to_owned)
                         {
@@ -242,10 +257,22 @@ impl StreamInspector {
                 continue;
             }
             let delta = choice.as_object_mut()?.entry("delta").or_insert_with(|| json!({}));
-            if key.1 == 0 || key.1 == REFUSAL {
-                let field = if key.1 == 0 { "content" } else { "refusal" };
+            let special = match key.1 {
+                0 => Some("content"),
+                REFUSAL => Some("refusal"),
+                REASONING => Some("reasoning_content"),
+                FUNCTION_CALL | TRANSCRIPT => None,
+                _ => Some(""),
+            };
+            if key.1 == FUNCTION_CALL || key.1 == TRANSCRIPT {
+                let (outer, inner) =
+                    if key.1 == FUNCTION_CALL { ("function_call", "arguments") } else { ("audio", "transcript") };
+                let object = delta.as_object_mut()?.entry(outer).or_insert_with(|| json!({}));
+                let text = object.get(inner).and_then(Value::as_str).unwrap_or_default().to_owned();
+                *object.as_object_mut()?.entry(inner).or_insert(Value::Null) = Value::String(text + &rest);
+            } else if let Some(field) = special.filter(|f| !f.is_empty()) {
                 let text = delta.get(field).and_then(Value::as_str).unwrap_or_default().to_owned();
-                delta[field] = Value::String(text + &rest);
+                *delta.as_object_mut()?.entry(field).or_insert(Value::Null) = Value::String(text + &rest);
             } else {
                 let j = key.1 - 1;
                 let calls = delta.as_object_mut()?.entry("tool_calls").or_insert_with(|| json!([]));
@@ -389,6 +416,40 @@ impl StreamInspector {
                     object.remove("output_text");
                 }
             }
+            // Other text-carrying events (reasoning summaries, custom tool input, code
+            // interpreter code, audio transcripts, MCP arguments, and event types
+            // rampart does not know): deltas go through a channel of their own, and
+            // the full text of their `.done` event is inspected whole (the guard's
+            // output does not depend on how a text was split).
+            other_kind if other_kind.ends_with(".delta") => {
+                if let Some(text) = event.get("delta").and_then(Value::as_str).map(str::to_owned) {
+                    let key = (output, family_key(other_kind, &event));
+                    event["delta"] = Value::String(self.push(key, &text)?);
+                }
+            }
+            other_kind if other_kind.ends_with(".done") => {
+                let key = (output, family_key(other_kind, &event));
+                if self.channels.contains_key(&key) {
+                    let rest = self.finish(key)?;
+                    if !rest.is_empty() {
+                        let mut delta = json!({"type": other_kind.replace(".done", ".delta"), "delta": rest});
+                        for field in ["sequence_number", "item_id", "output_index", "content_index", "summary_index"] {
+                            if let Some(v) = event.get(field) {
+                                delta[field] = v.clone();
+                            }
+                        }
+                        write_event(out, &[], &delta.to_string());
+                    }
+                }
+                for field in ["text", "arguments", "refusal", "transcript", "code", "input", "output", "delta"] {
+                    if let Some(text) = event.get(field).and_then(Value::as_str).map(str::to_owned) {
+                        let mut channel = Channel::new(self.scanner, &self.policy, &self.plan, false);
+                        let mut shown = channel.push(&text).ok()?;
+                        shown.push_str(&channel.finish().ok()?);
+                        event[field] = Value::String(shown);
+                    }
+                }
+            }
             _ => {}
         }
         write_event(out, other, &event.to_string());
@@ -409,6 +470,41 @@ impl StreamInspector {
         }
         if let Some(text) = item.get("arguments").and_then(Value::as_str).map(str::to_owned) {
             item["arguments"] = Value::String(self.settle((output, ARGUMENTS), Some(&text))?.emitted);
+        }
+        // Every other string of the item (reasoning summaries, tool input, code,
+        // outputs, fields rampart does not know), inspected whole.
+        if let Some(members) = item.as_object_mut() {
+            for (key, member) in members.iter_mut() {
+                if !matches!(key.as_str(), "content" | "arguments") && !OUTPUT_NOT_TEXT.contains(&key.as_str()) {
+                    self.inspect_whole(member)?;
+                }
+            }
+        }
+        Some(())
+    }
+
+    /// Inspects every string under `value` as a whole text of its own.
+    fn inspect_whole(&mut self, value: &mut Value) -> Option<()> {
+        match value {
+            Value::String(text) => {
+                let mut channel = Channel::new(self.scanner, &self.policy, &self.plan, false);
+                let mut shown = channel.push(text).ok()?;
+                shown.push_str(&channel.finish().ok()?);
+                *text = shown;
+            }
+            Value::Array(items) => {
+                for item in items {
+                    self.inspect_whole(item)?;
+                }
+            }
+            Value::Object(members) => {
+                for (key, member) in members.iter_mut() {
+                    if !OUTPUT_NOT_TEXT.contains(&key.as_str()) {
+                        self.inspect_whole(member)?;
+                    }
+                }
+            }
+            _ => {}
         }
         Some(())
     }
@@ -472,6 +568,20 @@ impl StreamInspector {
     }
 }
 
+/// The channel key of a Responses event family other than output text and
+/// function arguments: the event type without `.delta`/`.done` and the part index,
+/// hashed below the special keys.
+fn family_key(kind: &str, event: &Value) -> u64 {
+    let family = kind.trim_end_matches(".delta").trim_end_matches(".done");
+    let part =
+        ["content_index", "summary_index"].iter().find_map(|f| event.get(*f).and_then(Value::as_u64)).unwrap_or(0);
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in family.bytes().chain(part.to_le_bytes()) {
+        hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    (hash >> 1) | (1 << 40)
+}
+
 /// A channel's location, for verdicts.
 fn location(responses: bool, key: Key) -> String {
     match (responses, key.1) {
@@ -479,6 +589,9 @@ fn location(responses: bool, key: Key) -> String {
         (true, part) => format!("output[{}].content[{part}]", key.0),
         (false, 0) => format!("choices[{}].content", key.0),
         (false, REFUSAL) => format!("choices[{}].refusal", key.0),
+        (false, REASONING) => format!("choices[{}].reasoning", key.0),
+        (false, FUNCTION_CALL) => format!("choices[{}].function_call", key.0),
+        (false, TRANSCRIPT) => format!("choices[{}].audio", key.0),
         (false, call) => format!("choices[{}].tool_calls[{}]", key.0, call.saturating_sub(1)),
     }
 }
@@ -607,6 +720,31 @@ mod tests {
             assert!(!text.contains(&TOKEN[..half]) && !text.contains(&TOKEN[half..]), "{eol:?}: {text}");
             assert!(text.contains("[SECRET_REDACTED]") && text.ends_with("data: [DONE]\n\n"), "{eol:?}: {text}");
         }
+    }
+
+    #[test]
+    fn texts_in_fields_beyond_content_are_inspected_too() {
+        let mut f = inspector();
+        let mut out = BytesMut::new();
+        let chat = json!({"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {
+            "reasoning_content": format!("think {TOKEN} "), "audio": {"transcript": format!("say {TOKEN} ")}}, "finish_reason": "stop"}]});
+        let events = [
+            json!({"type": "response.reasoning_summary_text.delta", "output_index": 0, "summary_index": 0, "delta": format!("a {TOKEN} ")}),
+            json!({"type": "response.reasoning_summary_text.done", "output_index": 0, "summary_index": 0, "text": format!("a {TOKEN} ")}),
+            json!({"type": "response.output_item.done", "output_index": 0, "item": {"type": "reasoning", "id": "r",
+                "summary": [{"type": "summary_text", "text": format!("a {TOKEN} ")}]}}),
+        ];
+        let mut block = format!("data: {chat}\n\n");
+        assert!(f.events(block.as_bytes(), &mut out));
+        let text = String::from_utf8(out.to_vec()).unwrap();
+        assert!(!text.contains(TOKEN) && text.matches("[SECRET_REDACTED]").count() == 2, "{text}");
+
+        let mut f = inspector();
+        let mut out = BytesMut::new();
+        block = events.iter().map(|e| format!("data: {e}\n\n")).collect();
+        assert!(f.events(block.as_bytes(), &mut out));
+        let text = String::from_utf8(out.to_vec()).unwrap();
+        assert!(!text.contains(TOKEN), "{text}");
     }
 
     #[test]
