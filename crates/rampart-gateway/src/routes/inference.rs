@@ -87,10 +87,19 @@ pub(crate) async fn forward_model_routed(
     } else {
         Body::from(inspected)
     };
-    let mut response =
-        forward(state, provider, parts, Outbound { suffix, query: None, body, model: Some(model), plan: outcome.plan })
-            .await?;
     let mut verdicts = outcome.verdicts;
+    let outbound = Outbound { suffix, query: None, body, model: Some(model.clone()), plan: outcome.plan };
+    let mut response = match forward(state, provider, parts, outbound).await {
+        Ok(response) => response,
+        // The request-side verdicts still reach the log when the provider fails.
+        Err(error) => {
+            let mut response = error.into_response();
+            response
+                .extensions_mut()
+                .insert(RouteInfo { model: Some(model), provider: state.provider_names[provider].clone() });
+            response
+        }
+    };
     if let Some(ResponseVerdicts(found)) = response.extensions_mut().remove::<ResponseVerdicts>() {
         for verdict in found.list {
             verdicts.push(verdict);
