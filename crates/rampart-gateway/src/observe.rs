@@ -27,6 +27,13 @@ use crate::routes::RouteInfo;
 #[derive(Debug, Clone)]
 pub struct RequestId(pub HeaderValue);
 
+impl RequestId {
+    /// The id of the request `parts` belong to, as text (empty outside the pipeline).
+    pub(crate) fn text_of(parts: &http::request::Parts) -> &str {
+        parts.extensions.get::<Self>().and_then(|id| id.0.to_str().ok()).unwrap_or_default()
+    }
+}
+
 fn new_request_id() -> HeaderValue {
     let mut bytes = [0u8; 12];
     rand::rng().fill_bytes(&mut bytes);

@@ -168,6 +168,18 @@ pub(crate) struct Blocked {
     pub(crate) verdicts: Verdicts,
 }
 
+impl Blocked {
+    /// The client's response: the error, the verdict header, and the verdicts for
+    /// the access log.
+    pub(crate) fn into_response(self) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let mut response = self.error.into_response();
+        response.headers_mut().insert(VERDICT_HEADER, Summary::Blocked.header());
+        response.extensions_mut().insert(self.verdicts);
+        response
+    }
+}
+
 /// Endpoints whose responses carry model text that the response side inspects.
 fn has_text_response(suffix: &str) -> bool {
     matches!(suffix, "/chat/completions" | "/completions" | "/responses")
@@ -378,7 +390,7 @@ fn inspect_sync(
     Ok(RequestOutcome { body, verdicts, plan })
 }
 
-fn verdict(
+pub(crate) fn verdict(
     phase: &'static str,
     detector: &'static str,
     rule: &'static str,

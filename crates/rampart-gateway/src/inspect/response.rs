@@ -227,11 +227,26 @@ pub(crate) const OUTPUT_NOT_TEXT: &[&str] = &[
 #[derive(Debug, Clone)]
 pub(crate) struct ResponseVerdicts(pub(crate) Verdicts);
 
-/// Inspects a whole text.
-fn settle(channel: &mut Channel, text: &str) -> Result<String, Stopped> {
-    let mut out = channel.push(text)?;
-    out.push_str(&channel.finish()?);
-    Ok(out)
+/// Inspects `text` whole, as one text of its own, recording what the guard found
+/// (and a stop) in `verdicts` at `location`.
+pub(crate) fn inspect_whole(
+    scanner: &'static Scanner,
+    policy: &Arc<OutputPolicy>,
+    plan: &ResponsePlan,
+    text: &str,
+    location: &str,
+    verdicts: &mut Verdicts,
+) -> Result<String, Stopped> {
+    let mut channel = Channel::new(scanner, policy, plan, false);
+    let result = channel.push(text).and_then(|mut out| {
+        out.push_str(&channel.finish()?);
+        Ok(out)
+    });
+    channel.drain_verdicts(location, verdicts);
+    if let Err(stopped) = result {
+        verdicts.push(stop_verdict(stopped, location));
+    }
+    result
 }
 
 /// Rewrites every model-written text of a chat, completions or Responses body.
@@ -268,18 +283,12 @@ fn rewrite_json(
     }
     let mut one_text = |text: &mut Value, location: &str| -> bool {
         let Some(original) = text.as_str() else { return true };
-        let mut channel = Channel::new(scanner, policy, plan, false);
-        let result = settle(&mut channel, original);
-        channel.drain_verdicts(location, verdicts);
-        match result {
+        match inspect_whole(scanner, policy, plan, original, location, verdicts) {
             Ok(new) => {
                 *text = Value::String(new);
                 true
             }
-            Err(stopped) => {
-                verdicts.push(stop_verdict(stopped, location));
-                false
-            }
+            Err(_) => false,
         }
     };
     if let Some(choices) = value.get_mut("choices").and_then(Value::as_array_mut) {

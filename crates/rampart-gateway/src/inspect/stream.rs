@@ -21,7 +21,9 @@ use rampart_scan::Scanner;
 use rampart_scan::guard::{OutputPolicy, Stopped};
 use serde_json::{Value, json};
 
-use super::response::{Channel, OUTPUT_NOT_TEXT, hide_canary, stop_response_object, stop_verdict, strip_logprobs};
+use super::response::{
+    Channel, OUTPUT_NOT_TEXT, hide_canary, inspect_whole, stop_response_object, stop_verdict, strip_logprobs,
+};
 use super::{ResponsePlan, Verdicts};
 use crate::upstream::EventFilter;
 
@@ -146,7 +148,9 @@ impl StreamInspector {
 
     fn channel(&mut self, key: Key) -> &mut Channel {
         let (scanner, policy, plan) = (self.scanner, &self.policy, &self.plan);
-        self.channels.entry(key).or_insert_with(|| Channel::new(scanner, policy, plan, true))
+        // Only the Responses API repeats a whole text in its `.done` events.
+        let keep_emitted = self.responses;
+        self.channels.entry(key).or_insert_with(|| Channel::new(scanner, policy, plan, keep_emitted))
     }
 
     /// Pushes text into a channel; `None` when it stopped.
@@ -442,11 +446,8 @@ impl StreamInspector {
                     }
                 }
                 for field in ["text", "arguments", "refusal", "transcript", "code", "input", "output", "delta"] {
-                    if let Some(text) = event.get(field).and_then(Value::as_str).map(str::to_owned) {
-                        let mut channel = Channel::new(self.scanner, &self.policy, &self.plan, false);
-                        let mut shown = channel.push(&text).ok()?;
-                        shown.push_str(&channel.finish().ok()?);
-                        event[field] = Value::String(shown);
+                    if let Some(text) = event.get_mut(field) {
+                        self.inspect_whole(text, output)?;
                     }
                 }
             }
@@ -476,31 +477,31 @@ impl StreamInspector {
         if let Some(members) = item.as_object_mut() {
             for (key, member) in members.iter_mut() {
                 if !matches!(key.as_str(), "content" | "arguments") && !OUTPUT_NOT_TEXT.contains(&key.as_str()) {
-                    self.inspect_whole(member)?;
+                    self.inspect_whole(member, output)?;
                 }
             }
         }
         Some(())
     }
 
-    /// Inspects every string under `value` as a whole text of its own.
-    fn inspect_whole(&mut self, value: &mut Value) -> Option<()> {
+    /// Inspects every string under `value` (of output item `output`) as a whole text
+    /// of its own; `None` when the guard stopped one.
+    fn inspect_whole(&mut self, value: &mut Value, output: u64) -> Option<()> {
         match value {
             Value::String(text) => {
-                let mut channel = Channel::new(self.scanner, &self.policy, &self.plan, false);
-                let mut shown = channel.push(text).ok()?;
-                shown.push_str(&channel.finish().ok()?);
-                *text = shown;
+                let location = format!("output[{output}]");
+                *text =
+                    inspect_whole(self.scanner, &self.policy, &self.plan, text, &location, &mut self.verdicts).ok()?;
             }
             Value::Array(items) => {
                 for item in items {
-                    self.inspect_whole(item)?;
+                    self.inspect_whole(item, output)?;
                 }
             }
             Value::Object(members) => {
                 for (key, member) in members.iter_mut() {
                     if !OUTPUT_NOT_TEXT.contains(&key.as_str()) {
-                        self.inspect_whole(member)?;
+                        self.inspect_whole(member, output)?;
                     }
                 }
             }

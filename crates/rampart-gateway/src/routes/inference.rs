@@ -19,7 +19,7 @@ use crate::auth::Principal;
 use crate::body::read_limited;
 use crate::error::ApiError;
 use crate::inspect::response::ResponseVerdicts;
-use crate::inspect::{Blocked, Summary, VERDICT_HEADER, inspect_request};
+use crate::inspect::{VERDICT_HEADER, inspect_request};
 use crate::json::{parse_head, replace_model};
 use crate::observe::RequestId;
 use crate::state::AppState;
@@ -67,14 +67,11 @@ pub(crate) async fn forward_model_routed(
 
     // Inspection, before anything leaves: a blocked request never reaches the provider.
     let profile = state.policy(principal.policy())?;
-    let request_id = parts.extensions.get::<RequestId>().and_then(|id| id.0.to_str().ok()).unwrap_or_default();
+    let request_id = RequestId::text_of(parts);
     let outcome = match inspect_request(state.scanner, profile, suffix, bytes.clone(), request_id).await {
         Ok(outcome) => outcome,
         Err(blocked) => {
-            let Blocked { error, verdicts } = *blocked;
-            let mut response = error.into_response();
-            response.headers_mut().insert(VERDICT_HEADER, Summary::Blocked.header());
-            response.extensions_mut().insert(verdicts);
+            let mut response = blocked.into_response();
             response
                 .extensions_mut()
                 .insert(RouteInfo { model: Some(model), provider: state.provider_names[provider].clone() });

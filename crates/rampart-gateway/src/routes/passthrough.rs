@@ -16,7 +16,7 @@ use std::sync::atomic::Ordering;
 use axum::Extension;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use http::Method;
 
 use super::inference::forward_model_routed;
@@ -24,7 +24,10 @@ use super::{Outbound, default_provider, forward, require_unrestricted};
 use crate::auth::Principal;
 use crate::body::{is_json, limited_stream};
 use crate::error::ApiError;
+use crate::inspect::{Blocked, VERDICT_HEADER, Verdicts, verdict};
+use crate::observe::RequestId;
 use crate::state::AppState;
+use rampart_config::Action;
 
 /// Pass-through endpoints (below `/v1`) whose JSON body names the model they run.
 const MODEL_ROUTED: &[&str] = &["/images/generations", "/audio/speech"];
@@ -86,34 +89,21 @@ pub(crate) async fn passthrough(
     // its own, which would otherwise run uninspected).
     let has_body = crate::body::content_length(&parts.headers).is_some_and(|n| n > 0)
         || parts.headers.contains_key(http::header::TRANSFER_ENCODING);
+    let mut verdicts = Verdicts::default();
     if has_body {
         let (profile, _) = state.policy(principal.policy())?;
-        if profile.opaque_input != rampart_config::Action::Allow {
+        if profile.opaque_input != Action::Allow {
             let action = profile.effective(profile.opaque_input);
-            let mut verdicts = crate::inspect::Verdicts::default();
-            verdicts.push(crate::inspect::Verdict {
-                phase: "request",
-                detector: "opaque_input",
-                rule: "opaque_input.upload",
-                score: 1.0,
-                action: if action == rampart_config::Action::Block { "block" } else { "monitor" },
-                location: "body".into(),
-            });
-            if action == rampart_config::Action::Block {
-                let request_id = parts
-                    .extensions
-                    .get::<crate::observe::RequestId>()
-                    .and_then(|id| id.0.to_str().ok())
-                    .unwrap_or_default();
+            verdicts.push(verdict("request", "opaque_input", "opaque_input.upload", 1.0, action, "body"));
+            if action == Action::Block {
                 let message = format!(
-                    "rampart cannot inspect uploads to {}: use a policy with opaque_input = \"allow\" for this key (policy `{}`, request id {request_id}).",
+                    "rampart cannot inspect uploads to {}: use a policy with opaque_input = \"allow\" for this key (policy `{}`, request id {}).",
                     parts.uri.path().chars().take(100).collect::<String>(),
-                    profile.name
+                    profile.name,
+                    RequestId::text_of(&parts),
                 );
-                let mut response = ApiError::content_policy("opaque_input", message).into_response();
-                response.headers_mut().insert(crate::inspect::VERDICT_HEADER, verdicts.summary.header());
-                response.extensions_mut().insert(verdicts);
-                return Ok(response);
+                let error = ApiError::content_policy("opaque_input", message);
+                return Ok(Blocked { error, verdicts }.into_response());
             }
         }
     }
@@ -121,6 +111,12 @@ pub(crate) async fn passthrough(
     let (body, exceeded) = limited_stream(&parts.headers, body, limit)?;
     match forward(&state, provider, &parts, Outbound { suffix: &suffix, query, body, model: None, plan: None }).await {
         Err(_) if exceeded.load(Ordering::Relaxed) => Err(ApiError::payload_too_large(limit)),
+        // A monitored upload: its verdict reaches the log with the response.
+        Ok(mut response) if !verdicts.list.is_empty() => {
+            response.headers_mut().insert(VERDICT_HEADER, verdicts.summary.header());
+            response.extensions_mut().insert(verdicts);
+            Ok(response)
+        }
         other => other,
     }
 }
