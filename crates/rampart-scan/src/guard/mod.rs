@@ -33,8 +33,8 @@
 //! depend on the text alone, never on where chunks ended. For the segment starting at
 //! the emitted position `c` it
 //!
-//! 1. picks a target cut `w`: the first word start at least [`MIN_SEGMENT`] bytes after
-//!    `c`, or a forced cut when a whitespace-free run reaches [`RUN_CAP`];
+//! 1. picks a target cut `w`: the first word start at least [`min_segment`] bytes after
+//!    `c` ([`MIN_SEGMENT`] once 128 bytes are out, less before), or a forced cut when a whitespace-free run reaches [`RUN_CAP`];
 //! 2. picks the window end `r`: just past the first whitespace at least [`LOOKAHEAD`]
 //!    bytes after `w` (so the token under the look-ahead is whole), at most
 //!    [`RUN_CAP`] after `c`;
@@ -141,8 +141,25 @@ use links::{LinkEdit, LinkRep};
 pub const CONTEXT: usize = 256;
 /// Bytes of text after a cut that the guard sees before making it.
 pub const LOOKAHEAD: usize = 64;
-/// Smallest segment (before rounding to a word start).
+/// Smallest segment (before rounding to a word start) once the output is under way;
+/// the first segments are shorter (see [`min_segment`]).
 pub const MIN_SEGMENT: usize = 64;
+
+/// Smallest segment starting at emitted offset `c`: half the text emitted so far, at
+/// least one byte, at most [`MIN_SEGMENT`]. The first segment ends at the second
+/// word, so a stream's first words wait only for the look-ahead, not for a full
+/// segment too; the scanning cost per emitted byte stays what it is in steady state,
+/// since an early window's context is as short as the text before it.
+pub const fn min_segment(c: usize) -> usize {
+    let half = c / 2;
+    if half < 1 {
+        1
+    } else if half > MIN_SEGMENT {
+        MIN_SEGMENT
+    } else {
+        half
+    }
+}
 /// Longest whitespace-free run held back whole.
 pub const RUN_CAP: usize = 8 << 10;
 /// Longest unclosed link, autolink or HTML tag held back.
@@ -604,9 +621,9 @@ impl OutputGuard<'_> {
         let w0 = match self.cursor.w0 {
             Some(w) => w,
             None => {
-                // the first word start at least MIN_SEGMENT bytes in
+                // the first word start at least min_segment(c) bytes in
                 let limit = c + RUN_CAP - LOOKAHEAD;
-                let from = self.cursor.pos.max(c + MIN_SEGMENT);
+                let from = self.cursor.pos.max(c + min_segment(c));
                 let end = len.min(limit);
                 let mut i = from;
                 let mut found = None;
