@@ -8,6 +8,7 @@
 //! [`Secret`]. The crate does no IO beyond reading the config and secret files.
 
 mod error;
+pub mod identity;
 mod interpolate;
 pub mod policy;
 pub mod raw;
@@ -21,6 +22,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 pub use error::{ConfigError, ConfigErrors};
+pub use identity::{AdminSettings, OidcGroup, OidcIssuer, VaultSettings};
 pub use interpolate::{Env, ProcessEnv};
 pub use policy::{Action, AttackRule, DEFAULT_POLICY, Policies, PolicyProfile, host_allowed};
 pub use secret::Secret;
@@ -47,6 +49,11 @@ pub struct Config {
     pub log: LogSettings,
     /// Inspection policy profiles (`[policies.NAME]`); `default` always present.
     pub policies: Policies,
+    /// The admin API (`[admin]`), when configured.
+    pub admin: Option<AdminSettings>,
+    /// The key-encryption key (`[vault]`), when configured; without it, one is derived
+    /// from `auth.key_secret`.
+    pub vault: Option<VaultSettings>,
 }
 
 /// Compiled `[server]`.
@@ -94,6 +101,10 @@ pub struct AuthSettings {
     pub key_secret: Secret<Vec<u8>>,
     /// Key cache lifetime (zero: no cache).
     pub cache_ttl: Duration,
+    /// Oldest a virtual key may be.
+    pub max_key_age: Option<Duration>,
+    /// JWT issuers accepted from clients.
+    pub oidc: Vec<OidcIssuer>,
 }
 
 /// Provider dialects.
@@ -275,7 +286,8 @@ struct Compiler<'a> {
     errors: Vec<ConfigError>,
 }
 
-const SECTIONS: &[&str] = &["server", "store", "auth", "providers", "models", "routing", "log", "policies"];
+const SECTIONS: &[&str] =
+    &["server", "store", "auth", "providers", "models", "routing", "log", "policies", "admin", "vault"];
 
 impl Compiler<'_> {
     fn error(&mut self, path: impl Into<String>, message: impl Into<String>) {
@@ -338,6 +350,10 @@ impl Compiler<'_> {
         let log_raw: Option<raw::LogConfig> = take("log").map_or(Some(Default::default()), |v| self.section("log", v));
         let policies_raw: Option<std::collections::BTreeMap<String, policy::RawPolicy>> =
             take("policies").map_or(Some(Default::default()), |v| self.section("policies", v));
+        let admin_raw: Option<Option<identity::RawAdmin>> =
+            take("admin").map_or(Some(None), |v| self.section("admin", v).map(Some));
+        let vault_raw: Option<Option<identity::RawVault>> =
+            take("vault").map_or(Some(None), |v| self.section("vault", v).map(Some));
         let providers_value = take("providers");
         // Names of every provider, even one whose entry fails to deserialize, so a
         // broken provider is reported once and not again by each model naming it.
@@ -354,6 +370,8 @@ impl Compiler<'_> {
         let store = store_raw.and_then(|s| self.store(s));
         let auth = auth_raw.and_then(|a| self.auth(a));
         let log = log_raw.and_then(|l| self.log(l));
+        let admin = admin_raw.map(|a| a.and_then(|a| self.identity(|p| identity::admin(a, p))));
+        let vault = vault_raw.map(|v| v.and_then(|v| self.vault(v)));
 
         let mut providers = Vec::new();
         let mut provider_names: Vec<&str> = Vec::new();
@@ -420,6 +438,8 @@ impl Compiler<'_> {
             default_provider,
             log: log?,
             policies,
+            admin: admin?,
+            vault: vault?,
         })
     }
 
@@ -572,7 +592,45 @@ impl Compiler<'_> {
                 return None;
             }
         };
-        Some(AuthSettings { key_secret: Secret::new(secret.expose().as_bytes().to_vec()), cache_ttl })
+        let max_key_age = match &raw.max_key_age {
+            None => None,
+            Some(text) => Some(self.duration("auth.max_key_age", text)?),
+        };
+        let mut oidc = Vec::new();
+        for (i, issuer) in raw.oidc.into_iter().enumerate() {
+            if let Some(issuer) = self.identity(|p| identity::oidc_issuer(i, issuer, p)) {
+                if oidc.iter().any(|o: &OidcIssuer| o.issuer == issuer.issuer) {
+                    self.error(format!("auth.oidc[{i}].issuer"), format!("duplicate issuer `{}`", issuer.issuer));
+                }
+                oidc.push(issuer);
+            }
+        }
+        Some(AuthSettings {
+            key_secret: Secret::new(secret.expose().as_bytes().to_vec()),
+            cache_ttl,
+            max_key_age,
+            oidc,
+        })
+    }
+
+    /// Runs an identity compiler, moving its problems into the error list.
+    fn identity<T>(&mut self, compile: impl FnOnce(&mut identity::Problems) -> Option<T>) -> Option<T> {
+        let mut problems = Vec::new();
+        let out = compile(&mut problems);
+        for (path, message) in problems {
+            self.error(path, message);
+        }
+        out.filter(|_| self.errors.is_empty())
+    }
+
+    fn vault(&mut self, raw: identity::RawVault) -> Option<VaultSettings> {
+        if let Some(file) = &raw.kek.file {
+            if let Err(message) = private_file(Path::new(file)) {
+                self.error("vault.kek", message);
+                return None;
+            }
+        }
+        Some(VaultSettings { kek: self.secret("vault.kek", &raw.kek)? })
     }
 
     fn log(&mut self, raw: raw::LogConfig) -> Option<LogSettings> {
@@ -679,6 +737,22 @@ impl Compiler<'_> {
             }
         }
     }
+}
+
+/// A key file must be readable by its owner only: refuse one that the group or others
+/// can read or write.
+fn private_file(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    let mode = mode.permissions().mode();
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "{} is accessible to other users (mode {:o}): `chmod 600` it",
+            path.display(),
+            mode & 0o777
+        ));
+    }
+    Ok(())
 }
 
 /// A PostgreSQL key store is the authority on which keys are valid: a connection

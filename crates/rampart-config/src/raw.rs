@@ -114,6 +114,13 @@ pub struct AuthConfig {
     /// this bounds changes made behind rampart's back. `"0s"` disables the cache.
     #[serde(default = "default_cache_ttl")]
     pub cache_ttl: String,
+    /// Oldest a virtual key may be, e.g. `"90d"`: older keys are refused whatever their
+    /// own expiry, and new keys expire at this age unless given an earlier expiry.
+    #[serde(default)]
+    pub max_key_age: Option<String>,
+    /// Issuers whose JWTs clients may present instead of a virtual key.
+    #[serde(default)]
+    pub oidc: Vec<crate::identity::RawOidcIssuer>,
 }
 
 fn default_cache_ttl() -> String {

@@ -279,3 +279,101 @@ fn policy_typos_fail_the_load_with_their_paths() {
     let errors = compile(&format!("{MINIMAL}\n[policies.p]\npi = \"redact\"\n")).unwrap_err();
     assert_eq!(paths(&errors), ["policies.p.pi"], "unknown fields are refused: {errors}");
 }
+
+#[test]
+fn admin_vault_and_oidc_sections_compile_with_defaults() {
+    let config = compile(MINIMAL).unwrap();
+    assert!(config.admin.is_none() && config.vault.is_none() && config.auth.oidc.is_empty());
+    assert_eq!(config.auth.max_key_age, None);
+
+    let text = MINIMAL.replace(
+        "[auth]\nkey_secret = { env = \"KEY_SECRET\" }",
+        r#"[auth]
+key_secret = { env = "KEY_SECRET" }
+max_key_age = "90d"
+
+[[auth.oidc]]
+issuer = "https://idp.example.com"
+audiences = ["rampart"]
+jwks_url = "https://idp.example.com/jwks.json"
+models = ["gpt-4o*"]
+endpoints = ["/v1/chat/completions"]
+groups_claim = "groups"
+
+[[auth.oidc.groups]]
+group = "ml"
+team = "ml-team"
+policy = "strict"
+
+[admin]
+
+[vault]
+kek = { env = "KEY_SECRET" }"#,
+    );
+    let config = compile(&text).unwrap();
+    let admin = config.admin.unwrap();
+    assert_eq!(admin.listen.to_string(), "127.0.0.1:8081");
+    assert_eq!((admin.lockout_after, admin.lockout_for.as_secs(), admin.session_ttl.as_secs()), (5, 900, 8 * 3600));
+    assert_eq!(config.auth.max_key_age, Some(Duration::from_secs(90 * 86400)));
+    let issuer = &config.auth.oidc[0];
+    assert_eq!(issuer.algorithms, ["RS256", "ES256"]);
+    assert_eq!(issuer.leeway.as_secs(), 60);
+    assert!(issuer.require_group, "group rules default to requiring a group");
+    assert_eq!(issuer.groups[0].team.as_deref(), Some("ml-team"));
+    assert_eq!(config.vault.unwrap().kek.expose(), SECRET);
+}
+
+#[test]
+fn identity_sections_report_every_problem_with_its_path() {
+    let text = MINIMAL.replace(
+        "[auth]\nkey_secret = { env = \"KEY_SECRET\" }",
+        r#"[auth]
+key_secret = { env = "KEY_SECRET" }
+
+[[auth.oidc]]
+issuer = "https://idp.example.com"
+audiences = []
+jwks_url = "http://idp.example.com/jwks.json"
+algorithms = ["HS256", "none"]
+leeway = "1h"
+
+[admin]
+listen = "everywhere"
+lockout_after = 0"#,
+    );
+    let errors = compile(&text).unwrap_err();
+    let paths = paths(&errors);
+    for expected in [
+        "auth.oidc[0].audiences",
+        "auth.oidc[0].jwks_url",
+        "auth.oidc[0].algorithms",
+        "auth.oidc[0].leeway",
+        "admin.listen",
+        "admin.lockout_after",
+    ] {
+        assert!(paths.contains(&expected), "{expected} missing from {paths:?}");
+    }
+    // loopback JWKS over plain HTTP is allowed (sidecars, tests)
+    let text = text
+        .replace("audiences = []", "audiences = [\"a\"]")
+        .replace("http://idp.example.com", "http://127.0.0.1:9")
+        .replace("algorithms = [\"HS256\", \"none\"]", "algorithms = [\"ES256\"]")
+        .replace("leeway = \"1h\"", "")
+        .replace("listen = \"everywhere\"\nlockout_after = 0", "");
+    compile(&text).unwrap();
+}
+
+#[test]
+fn a_key_file_readable_by_others_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("kek");
+    std::fs::write(&file, "00".repeat(32)).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let text = format!("{MINIMAL}\n[vault]\nkek = {{ file = \"{}\" }}\n", file.display());
+    let errors = compile(&text).unwrap_err();
+    assert_eq!(paths(&errors), ["vault.kek"]);
+    assert!(errors.0[0].message.contains("chmod 600"), "{}", errors.0[0].message);
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert_eq!(compile(&text).unwrap().vault.unwrap().kek.expose(), &"00".repeat(32));
+}

@@ -7,6 +7,7 @@
 //! detection logic, configuration parsing or storage internals; those are the `scan`,
 //! `config` and `store` crates. The pipeline order lives in [`pipeline`].
 
+mod admin;
 mod auth;
 mod body;
 mod error;

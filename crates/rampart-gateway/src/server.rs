@@ -66,30 +66,70 @@ impl Gateway {
         Ok(Self { state: Arc::new(AppState::new(config, store)?) })
     }
 
-    /// Binds `server.listen` from the config and starts serving.
+    /// Binds `server.listen` (and `admin.listen` when the admin API is configured)
+    /// from the config and starts serving.
     pub async fn bind(self) -> Result<RunningGateway, GatewayError> {
         let addr = self.state.config.server.listen;
         let listener = TcpListener::bind(addr).await.map_err(|source| GatewayError::Bind { addr, source })?;
-        self.serve(listener)
+        let admin = match self.state.config.admin.as_ref().map(|admin| admin.listen) {
+            Some(addr) => {
+                Some(TcpListener::bind(addr).await.map_err(|source| GatewayError::Bind { addr, source })?)
+            }
+            None => None,
+        };
+        self.serve_with_admin(listener, admin)
     }
 
-    /// Starts serving on an already bound listener (tests bind `127.0.0.1:0`).
+    /// Starts serving the data plane on an already bound listener (tests bind
+    /// `127.0.0.1:0`), without the admin API.
     pub fn serve(self, listener: TcpListener) -> Result<RunningGateway, GatewayError> {
-        let local_addr = listener
-            .local_addr()
-            .map_err(|source| GatewayError::Bind { addr: self.state.config.server.listen, source })?;
-        let tls = match &self.state.config.server.tls {
+        self.serve_with_admin(listener, None)
+    }
+
+    /// Starts serving the data plane on `data` and, when given, the admin API on
+    /// `admin`. The two never share a router: no path, `Host` header or encoding
+    /// reaches an admin route through the data-plane listener.
+    pub fn serve_with_admin(
+        self,
+        data: TcpListener,
+        admin: Option<TcpListener>,
+    ) -> Result<RunningGateway, GatewayError> {
+        let server = &self.state.config.server;
+        let bind_error = |source| GatewayError::Bind { addr: server.listen, source };
+        let local_addr = data.local_addr().map_err(bind_error)?;
+        let admin_addr = match &admin {
+            Some(listener) => Some(listener.local_addr().map_err(bind_error)?),
+            None => None,
+        };
+        let tls = match &server.tls {
             Some(files) => Some(tls_acceptor(files)?),
             None => None,
         };
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let stopped = move || {
+            let mut rx = shutdown_rx.clone();
+            async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            }
+        };
+        let admin_task = match admin {
+            Some(listener) => {
+                let router = crate::admin::router(self.state.clone());
+                let connections = Connections::new(router, tls.clone(), server);
+                Some(tokio::spawn(accept_loop(listener, connections, self.state.clone(), stopped())))
+            }
+            None => None,
+        };
         let router = crate::pipeline::build(self.state.clone());
-        let connections = Connections::new(router, tls, &self.state.config.server);
-        let task = tokio::spawn(accept_loop(listener, connections, self.state.clone(), async move {
-            let mut rx = shutdown_rx;
-            let _ = rx.wait_for(|stop| *stop).await;
-        }));
-        Ok(RunningGateway { local_addr, shutdown: shutdown_tx, task, tls: self.state.config.server.tls.is_some() })
+        let connections = Connections::new(router, tls, server);
+        let data_task = tokio::spawn(accept_loop(data, connections, self.state.clone(), stopped()));
+        let task = tokio::spawn(async move {
+            let _ = data_task.await;
+            if let Some(admin) = admin_task {
+                let _ = admin.await;
+            }
+        });
+        Ok(RunningGateway { local_addr, admin_addr, shutdown: shutdown_tx, task, tls: server.tls.is_some() })
     }
 }
 
@@ -97,6 +137,7 @@ impl Gateway {
 #[derive(Debug)]
 pub struct RunningGateway {
     local_addr: SocketAddr,
+    admin_addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
     tls: bool,
@@ -112,6 +153,17 @@ impl RunningGateway {
     pub fn base_url(&self) -> String {
         let scheme = if self.tls { "https" } else { "http" };
         format!("{scheme}://{}", self.local_addr)
+    }
+
+    /// The admin API's bound address, when it runs.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
+    }
+
+    /// The admin API's base URL, when it runs.
+    pub fn admin_url(&self) -> Option<String> {
+        let scheme = if self.tls { "https" } else { "http" };
+        self.admin_addr.map(|addr| format!("{scheme}://{addr}"))
     }
 
     /// A handle that starts a graceful shutdown when triggered.
@@ -165,6 +217,33 @@ fn tls_acceptor(files: &TlsFiles) -> Result<TlsAcceptor, GatewayError> {
         .map_err(|e| GatewayError::Tls(e.to_string()))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// The TCP peer of the connection a request came on, attached to every request (key
+/// scopes may restrict client networks). It is the direct peer: rampart does not
+/// trust `X-Forwarded-For`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClientAddr(pub(crate) SocketAddr);
+
+/// The router as a hyper service that tags each request with its connection's peer.
+#[derive(Clone)]
+struct WithPeer {
+    inner: TowerToHyperService<Router>,
+    peer: SocketAddr,
+}
+
+impl<B> hyper::service::Service<http::Request<B>> for WithPeer
+where
+    TowerToHyperService<Router>: hyper::service::Service<http::Request<B>>,
+{
+    type Response = <TowerToHyperService<Router> as hyper::service::Service<http::Request<B>>>::Response;
+    type Error = <TowerToHyperService<Router> as hyper::service::Service<http::Request<B>>>::Error;
+    type Future = <TowerToHyperService<Router> as hyper::service::Service<http::Request<B>>>::Future;
+
+    fn call(&self, mut request: http::Request<B>) -> Self::Future {
+        request.extensions_mut().insert(ClientAddr(self.peer));
+        self.inner.call(request)
+    }
 }
 
 /// The first bytes of an HTTP/2 connection (prior knowledge).
@@ -228,7 +307,7 @@ impl Connections {
             return;
         };
         let _ = stream.set_nodelay(true);
-        let service = self.service.clone();
+        let service = WithPeer { inner: self.service.clone(), peer };
         let watcher = graceful.watcher();
         let tls = self.tls.clone();
         let (auto, http1, http2) = (self.auto.clone(), self.http1.clone(), self.http2.clone());

@@ -49,6 +49,12 @@ pub struct Options {
     pub extra_server_toml: String,
     /// Extra top-level TOML appended to the config (e.g. `[policies.strict]` tables).
     pub extra_toml: String,
+    /// Extra TOML appended to the `[auth]` table (e.g. `max_key_age = "1d"`, then
+    /// `[[auth.oidc]]` tables).
+    pub extra_auth_toml: String,
+    /// Serve the admin API on its own `127.0.0.1:0` listener; the TOML appended to
+    /// the `[admin]` table (`""` for its defaults), `None` for no admin API.
+    pub admin_toml: Option<String>,
 }
 
 impl Default for Options {
@@ -65,6 +71,8 @@ impl Default for Options {
             store_url: None,
             extra_server_toml: String::new(),
             extra_toml: String::new(),
+            extra_auth_toml: String::new(),
+            admin_toml: None,
         }
     }
 }
@@ -83,6 +91,8 @@ pub struct Harness {
     pub store_url: String,
     /// Gateway address.
     pub addr: SocketAddr,
+    /// Admin API address, when [`Options::admin_toml`] asked for it.
+    pub admin_addr: Option<SocketAddr>,
     /// HTTP client.
     pub client: TestClient,
     _dir: tempfile::TempDir,
@@ -116,9 +126,24 @@ impl Harness {
         let store = Store::connect(config.store.url.expose()).await.unwrap();
         let hasher = KeyHasher::new(config.auth.key_secret.expose());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let gateway = Gateway::new(config, store.clone()).unwrap().serve(listener).unwrap();
+        let admin = match options.admin_toml {
+            Some(_) => Some(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()),
+            None => None,
+        };
+        let gateway = Gateway::new(config, store.clone()).unwrap().serve_with_admin(listener, admin).unwrap();
         let addr = gateway.local_addr();
-        Self { mock, gateway: Some(gateway), store, hasher, store_url, addr, client: TestClient::new(addr), _dir: dir }
+        let admin_addr = gateway.admin_addr();
+        Self {
+            mock,
+            gateway: Some(gateway),
+            store,
+            hasher,
+            store_url,
+            addr,
+            admin_addr,
+            client: TestClient::new(addr),
+            _dir: dir,
+        }
     }
 
     /// Creates a key allowed `models` (globs) and returns `(id, key)`.
@@ -169,6 +194,7 @@ url = "{store_url}"
 [auth]
 key_secret = {{ env = "TEST_KEY_SECRET" }}
 cache_ttl = "{cache_ttl}"
+{extra_auth}
 
 [[providers]]
 name = "mock"
@@ -204,9 +230,12 @@ prompt_leak = "allow"
 links = "allow"
 opaque_input = "allow"
 
+{admin}
 {extra_toml}
 "#,
         extra_toml = options.extra_toml,
+        extra_auth = options.extra_auth_toml,
+        admin = options.admin_toml.as_ref().map(|t| format!("[admin]\nlisten = \"127.0.0.1:0\"\n{t}\n")).unwrap_or_default(),
         max_body = options.max_body_size,
         max_upload = options.max_upload_size,
         grace = options.shutdown_grace,
