@@ -14,6 +14,7 @@ mod error;
 mod inspect;
 mod json;
 mod observe;
+mod oidc;
 pub mod pipeline;
 mod routes;
 mod server;

@@ -105,6 +105,7 @@ impl Gateway {
             Some(files) => Some(tls_acceptor(files)?),
             None => None,
         };
+        crate::auth::KeyCache::start_watch(&self.state);
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let stopped = move || {
             let mut rx = shutdown_rx.clone();

@@ -26,6 +26,11 @@ pub(crate) struct AppState {
     pub(crate) ready: AtomicBool,
     /// The detection engine (compiled once per process: every gateway shares it).
     pub(crate) scanner: &'static Scanner,
+    /// The key-encryption key for provider credentials and TOTP secrets (`[vault]`,
+    /// else derived from `auth.key_secret`).
+    pub(crate) kek: rampart_identity::vault::Kek,
+    /// JWT issuers, when configured.
+    pub(crate) federation: Option<crate::oidc::Federation>,
     /// Policy profiles by name, each with its canary token.
     pub(crate) policies: HashMap<String, (Arc<PolicyProfile>, Arc<str>)>,
 }
@@ -42,7 +47,7 @@ impl AppState {
             config.providers.iter().map(|p| ProviderClient::new(p).map(Arc::new)).collect::<Result<Vec<_>, _>>()?;
         let provider_names = config.providers.iter().map(|p| Arc::from(p.name.as_str())).collect();
         let hasher = KeyHasher::new(config.auth.key_secret.expose());
-        let keys = crate::auth::KeyCache::new(&store, config.auth.cache_ttl);
+        let keys = crate::auth::KeyCache::new(config.auth.cache_ttl);
         // One canary per profile for the life of the process, not per request: a
         // system prompt that changes with every request would defeat the providers'
         // prompt caching for everything after it.
@@ -51,7 +56,15 @@ impl AppState {
             .iter()
             .map(|p| (p.name.clone(), (Arc::new(p.clone()), crate::inspect::new_canary())))
             .collect();
+        let federation = crate::oidc::Federation::new(&config.auth.oidc).map_err(UpstreamSetupError::Identity)?;
+        let kek = match &config.vault {
+            Some(vault) => rampart_identity::vault::Kek::parse(vault.kek.expose(), "vault.kek")
+                .map_err(|error| UpstreamSetupError::Identity(error.to_string()))?,
+            None => rampart_identity::vault::Kek::derive_from_secret(config.auth.key_secret.expose()),
+        };
         Ok(Self {
+            kek,
+            federation,
             config,
             store,
             hasher,

@@ -79,6 +79,9 @@ impl std::fmt::Debug for ProviderClient {
 /// Errors building provider clients at start-up.
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamSetupError {
+    /// The JWT issuers or the vault key could not be set up.
+    #[error("identity setup: {0}")]
+    Identity(String),
     /// The CA file could not be used.
     #[error("provider {provider}: ca_file: {reason}")]
     CaFile {

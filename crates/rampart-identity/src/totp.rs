@@ -131,6 +131,13 @@ pub fn verify(secret: &TotpSecret, code: &str, now_unix: i64, last_used_step: Op
     matched
 }
 
+/// The code an authenticator app shows at `now_unix` (the step containing it), for
+/// tests and enrolment checks. It is a credential: never log it.
+pub fn code_at(secret: &TotpSecret, now_unix: i64) -> Zeroizing<String> {
+    let counter = u64::try_from(step_at(now_unix)).unwrap_or(0);
+    format_code(hotp(&secret.0, counter, DIGITS), DIGITS)
+}
+
 /// RFC 4226 HOTP with HMAC-SHA-1: dynamic truncation, then the low `digits` decimal
 /// digits (`digits` at most 9).
 fn hotp(key: &[u8], counter: u64, digits: u32) -> u32 {

@@ -109,6 +109,17 @@ impl Kek {
         kek
     }
 
+    /// A key derived from another secret (HMAC-SHA-256 under a fixed label), used when
+    /// no `[vault]` key is configured: the server's key-hashing secret then protects
+    /// credentials too. A separate key is better (it can be rotated alone).
+    pub fn derive_from_secret(secret: &[u8]) -> Self {
+        let mac = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
+        let tag = ring::hmac::sign(&mac, b"rampart vault key-encryption key v1");
+        let mut key = [0u8; KEK_BYTES];
+        key.copy_from_slice(tag.as_ref());
+        Self::from_bytes(key)
+    }
+
     /// A fresh random key from the OS CSPRNG (for `rampart` key generation commands).
     pub fn generate() -> Result<Self, VaultError> {
         let mut key = [0u8; KEK_BYTES];
@@ -325,6 +336,18 @@ pub fn rewrap(old_kek: &Kek, new_kek: &Kek, sealed_text: &str, aad: &[u8]) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn derived_keys_depend_on_the_secret_only() {
+        let a = Kek::derive_from_secret(b"secret-one-secret-one-secret-one");
+        let b = Kek::derive_from_secret(b"secret-one-secret-one-secret-one");
+        let c = Kek::derive_from_secret(b"secret-two-secret-two-secret-two");
+        assert_eq!(a.key_id(), b.key_id());
+        assert_ne!(a.key_id(), c.key_id());
+        let sealed = seal(&a, b"sk-x", b"provider:p").unwrap().to_string();
+        assert_eq!(&*open(&b, &sealed, b"provider:p").unwrap(), b"sk-x");
+        assert!(open(&c, &sealed, b"provider:p").is_err());
+    }
 
     fn kek(byte: u8) -> Kek {
         Kek::from_bytes([byte; KEK_BYTES])

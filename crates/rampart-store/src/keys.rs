@@ -1,10 +1,12 @@
-//! Virtual keys: generation from the OS CSPRNG, the `rk-` format, and the keyed hash
+//! Bearer secrets: generation from the OS CSPRNG, their formats, and the keyed hash
 //! under which they are stored and looked up.
 //!
-//! A key is `rk-` followed by 32 random bytes written in base62 (43 characters, zero
-//! padded), so about 256 bits of entropy. Lookups go by HMAC-SHA-256(server secret,
-//! key): the database index only ever sees a keyed hash, and the final equality check
-//! is constant time.
+//! Every secret is a prefix naming its kind ([`TokenKind`]: `rk-` virtual keys, `ra-`
+//! admin API tokens, `rs-` admin sessions, `rc-` CSRF tokens) followed by 32 random
+//! bytes written in base62 (43 characters, zero padded), so about 256 bits of entropy.
+//! Lookups go by HMAC-SHA-256(server secret, whole secret, prefix included, so a
+//! secret of one kind never hashes like another): the database index only ever sees a
+//! keyed hash, and the final equality check is constant time.
 
 use hmac::{Hmac, Mac};
 use rand::TryRngCore;
@@ -23,9 +25,40 @@ pub const KEY_LEN: usize = KEY_PREFIX.len() + KEY_CHARS;
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-/// A freshly generated key, shown once to its creator.
+/// What a bearer secret is for; its prefix says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// A client's virtual key (`rk-`).
+    VirtualKey,
+    /// An admin API token (`ra-`).
+    AdminToken,
+    /// An admin login session (`rs-`).
+    Session,
+    /// The CSRF token paired with a session (`rc-`).
+    Csrf,
+}
+
+impl TokenKind {
+    /// The prefix every secret of this kind starts with.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Self::VirtualKey => KEY_PREFIX,
+            Self::AdminToken => "ra-",
+            Self::Session => "rs-",
+            Self::Csrf => "rc-",
+        }
+    }
+
+    /// Length of a secret of this kind as presented: prefix plus body.
+    pub fn token_len(self) -> usize {
+        self.prefix().len() + KEY_CHARS
+    }
+}
+
+/// A freshly generated secret (a key, token, session or CSRF token), shown once to
+/// its creator.
 pub struct NewKey {
-    /// The full key (`rk-...`). Never log it.
+    /// The full secret (`rk-...`, `ra-...`, ...). Never log it.
     pub key: String,
     /// Its keyed hash, the only form stored.
     pub hash: KeyHash,
@@ -74,9 +107,39 @@ impl<'a> PresentedKey<'a> {
     /// `Some` when `text` has the exact shape of a virtual key. Anything else is
     /// rejected before any hashing or storage lookup.
     pub fn parse(text: &'a str) -> Option<Self> {
-        let body = text.strip_prefix(KEY_PREFIX)?;
-        (body.len() == KEY_CHARS && body.bytes().all(|b| b.is_ascii_alphanumeric())).then_some(Self(text))
+        has_shape(TokenKind::VirtualKey, text).then_some(Self(text))
     }
+}
+
+/// A secret of some [`TokenKind`] as presented, checked for shape only.
+#[derive(Clone, Copy)]
+pub struct PresentedToken<'a> {
+    kind: TokenKind,
+    text: &'a str,
+}
+
+impl<'a> PresentedToken<'a> {
+    /// `Some` when `text` has the exact shape of a secret of `kind` (its prefix and 43
+    /// base62 characters). Anything else is rejected before any hashing or lookup.
+    pub fn parse(kind: TokenKind, text: &'a str) -> Option<Self> {
+        has_shape(kind, text).then_some(Self { kind, text })
+    }
+
+    /// The kind it has the shape of.
+    pub fn kind(&self) -> TokenKind {
+        self.kind
+    }
+}
+
+impl<'a> From<PresentedKey<'a>> for PresentedToken<'a> {
+    fn from(key: PresentedKey<'a>) -> Self {
+        Self { kind: TokenKind::VirtualKey, text: key.0 }
+    }
+}
+
+fn has_shape(kind: TokenKind, text: &str) -> bool {
+    text.strip_prefix(kind.prefix())
+        .is_some_and(|body| body.len() == KEY_CHARS && body.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
 /// Computes key hashes. Holds the keyed HMAC state, cloned per use.
@@ -101,17 +164,31 @@ impl KeyHasher {
 
     /// The keyed hash of a presented key.
     pub fn hash(&self, key: PresentedKey<'_>) -> KeyHash {
+        self.mac_of(key.0)
+    }
+
+    /// The keyed hash of a presented secret of any kind.
+    pub fn hash_token(&self, token: PresentedToken<'_>) -> KeyHash {
+        self.mac_of(token.text)
+    }
+
+    fn mac_of(&self, text: &str) -> KeyHash {
         let mut mac = self.mac.clone();
-        mac.update(key.0.as_bytes());
+        mac.update(text.as_bytes());
         KeyHash(mac.finalize().into_bytes().into())
     }
 
-    /// Generates a new key from the OS CSPRNG.
+    /// Generates a new virtual key from the OS CSPRNG.
     pub fn generate(&self) -> Result<NewKey, rand::rand_core::OsError> {
+        self.generate_token(TokenKind::VirtualKey)
+    }
+
+    /// Generates a new secret of `kind` from the OS CSPRNG.
+    pub fn generate_token(&self, kind: TokenKind) -> Result<NewKey, rand::rand_core::OsError> {
         let mut bytes = [0u8; KEY_BYTES];
         OsRng.try_fill_bytes(&mut bytes)?;
-        let key = format!("{KEY_PREFIX}{}", base62_fixed(&bytes));
-        let hash = self.hash(PresentedKey(&key));
+        let key = format!("{}{}", kind.prefix(), base62_fixed(&bytes));
+        let hash = self.mac_of(&key);
         Ok(NewKey { key, hash })
     }
 }
@@ -247,6 +324,33 @@ mod tests {
         assert!(!scope.is_unrestricted());
         assert!(!ModelScope::new(vec![]).allows("gpt-4o"));
         assert!(ModelScope::all().allows("anything"));
+    }
+
+    #[test]
+    fn token_kinds_have_their_own_prefix_and_never_cross() {
+        let hasher = KeyHasher::new(b"0123456789abcdef0123456789abcdef");
+        for kind in [TokenKind::VirtualKey, TokenKind::AdminToken, TokenKind::Session, TokenKind::Csrf] {
+            let token = hasher.generate_token(kind).unwrap();
+            assert_eq!(token.key.len(), kind.token_len());
+            assert!(token.key.starts_with(kind.prefix()));
+            let presented = PresentedToken::parse(kind, &token.key).unwrap();
+            assert_eq!(presented.kind(), kind);
+            assert_eq!(hasher.hash_token(presented), token.hash);
+            for other in [TokenKind::VirtualKey, TokenKind::AdminToken, TokenKind::Session, TokenKind::Csrf] {
+                assert_eq!(PresentedToken::parse(other, &token.key).is_some(), other == kind);
+            }
+        }
+        let key = hasher.generate().unwrap();
+        let presented = PresentedKey::parse(&key.key).unwrap();
+        assert_eq!(hasher.hash_token(presented.into()), hasher.hash(presented));
+        // The same body under another prefix hashes differently.
+        let body = &key.key[3..];
+        let as_token = format!("ra-{body}");
+        let as_token = PresentedToken::parse(TokenKind::AdminToken, &as_token).unwrap();
+        assert_ne!(hasher.hash_token(as_token), key.hash);
+        for bad in ["", "ra-", "ra-\0", &format!("ra-{}\0", "a".repeat(42)), &format!("ra-{}é", "a".repeat(41))] {
+            assert!(PresentedToken::parse(TokenKind::AdminToken, bad).is_none(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod bad_input;
 mod concurrency;
 mod failures;
 mod hardening;
+mod identity;
 mod inspection;
 mod proxy;
 mod sdk;

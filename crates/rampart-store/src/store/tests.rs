@@ -1,9 +1,22 @@
 //! Store tests against real SQLite files and, when `RAMPART_TEST_DATABASE_URL` is set,
 //! a real PostgreSQL database created for the test and dropped after it.
+//!
+//! Scenarios are plain `async fn(&Store)`; [`on_both_backends!`] turns each into a
+//! SQLite test and a PostgreSQL test. The submodules group them by area.
 
 use super::*;
 
+mod admin;
+mod credentials;
+mod hostile;
+mod keys;
+mod watch;
+
 const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+fn hasher() -> KeyHasher {
+    KeyHasher::new(SECRET)
+}
 
 async fn sqlite_store() -> (Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
@@ -11,8 +24,9 @@ async fn sqlite_store() -> (Store, tempfile::TempDir) {
     (Store::connect(&url).await.unwrap(), dir)
 }
 
-/// A fresh PostgreSQL database, or `None` (with a note) when no server is configured.
-async fn postgres_store() -> Option<(Store, String)> {
+/// The URL of a fresh, empty PostgreSQL database and its name, or `None` (with a
+/// note) when no server is configured.
+async fn postgres_database() -> Option<(String, String)> {
     let Ok(base) = std::env::var("RAMPART_TEST_DATABASE_URL") else {
         eprintln!("RAMPART_TEST_DATABASE_URL is not set: skipping the PostgreSQL half of this test");
         return None;
@@ -21,8 +35,16 @@ async fn postgres_store() -> Option<(Store, String)> {
     let name = random_id("rampart_test_", 12).unwrap().to_lowercase();
     let admin = AnyPoolOptions::new().max_connections(1).connect(&base).await.unwrap();
     sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
+    admin.close().await;
     let (prefix, _) = base.rsplit_once('/').unwrap();
-    Some((Store::connect(&format!("{prefix}/{name}")).await.unwrap(), name))
+    Some((format!("{prefix}/{name}"), name))
+}
+
+/// A store on a fresh PostgreSQL database, or `None` (with a note) when no server is
+/// configured.
+async fn postgres_store() -> Option<(Store, String)> {
+    let (url, name) = postgres_database().await?;
+    Some((Store::connect(&url).await.unwrap(), name))
 }
 
 async fn drop_postgres(name: &str) {
@@ -31,8 +53,32 @@ async fn drop_postgres(name: &str) {
     sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&admin).await.unwrap();
 }
 
+/// For each `async fn NAME(&Store)` scenario, a module `NAME` with a `sqlite` and a
+/// `postgres` test (the latter skipped without `RAMPART_TEST_DATABASE_URL`). Tests run
+/// on a multi-threaded runtime, so concurrency scenarios really race.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                let (store, _dir) = crate::store::tests::sqlite_store().await;
+                super::$name(&store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                let Some((store, name)) = crate::store::tests::postgres_store().await else { return };
+                super::$name(&store).await;
+                store.close().await;
+                crate::store::tests::drop_postgres(&name).await;
+            }
+        }
+    )*};
+}
+use on_both_backends;
+
 async fn key_lifecycle(store: &Store) {
-    let hasher = KeyHasher::new(SECRET);
+    let hasher = hasher();
     let scope = ModelScope::new(vec!["gpt-4o*".into()]);
     let (record, new_key) = store.create_key(&hasher, "ci", &scope, None).await.unwrap();
     assert!(new_key.key.starts_with(&record.prefix));
@@ -68,7 +114,7 @@ async fn key_lifecycle(store: &Store) {
 }
 
 async fn hostile_input_is_data(store: &Store) {
-    let hasher = KeyHasher::new(SECRET);
+    let hasher = hasher();
     let name = "x'); DROP TABLE virtual_keys; --";
     let (record, _) = store.create_key(&hasher, name, &ModelScope::all(), None).await.unwrap();
     assert!(!store.revoke_key("' OR '1'='1").await.unwrap());
@@ -127,5 +173,77 @@ async fn postgres_instances_starting_together_migrate_once() {
         result.unwrap().pool.close().await;
     }
     drop_postgres(&race).await;
+    drop_postgres(&name).await;
+}
+
+/// A database written by the previous release (migrations 1 and 2 only) keeps its
+/// keys through migration 3, and they keep working: every endpoint, any address.
+async fn upgrade_from_migration_2(url: &str) {
+    install_default_drivers();
+    let pool = AnyPoolOptions::new().max_connections(1).connect(url).await.unwrap();
+    sqlx::query("CREATE TABLE rampart_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    for (version, statements) in &crate::migrate::MIGRATIONS[..2] {
+        for statement in *statements {
+            sqlx::query(statement).execute(&pool).await.unwrap();
+        }
+        sqlx::query("INSERT INTO rampart_migrations (version, applied_at) VALUES ($1, 0)")
+            .bind(version)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    let hasher = hasher();
+    let old = hasher.generate().unwrap();
+    let legacy_name = format!("legacy\n{}", "n".repeat(300));
+    sqlx::query(
+        "INSERT INTO virtual_keys (id, name, key_hash, key_prefix, models, created_at, expires_at, revoked_at, policy)
+         VALUES ('key_0123456789abcdef', $2, $1, 'rk-abcd', '[\"gpt-4o\"]', 1, NULL, NULL, 'strict')",
+    )
+    .bind(old.hash.to_hex())
+    // Older releases took any name: one that today's rules refuse must still work.
+    .bind(legacy_name.as_str())
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+
+    let store = Store::connect(url).await.unwrap();
+    let found = store.find_key(&hasher, PresentedKey::parse(&old.key).unwrap()).await.unwrap().unwrap();
+    assert_eq!(found.id, "key_0123456789abcdef");
+    assert_eq!(found.models.patterns(), ["gpt-4o"]);
+    assert_eq!(found.policy.as_deref(), Some("strict"));
+    assert!(found.endpoints.is_unrestricted());
+    assert!(found.endpoints.allows("/v1/chat/completions"));
+    assert!(found.cidrs.is_any());
+    assert_eq!(found.status(unix_now()), KeyStatus::Active);
+    assert_eq!((&found.owner, &found.team, &found.role, &found.metadata), (&None, &None, &None, &None));
+    assert_eq!((&found.rotated_from, &found.superseded_by, found.grace_until), (&None, &None, None));
+    let versions: Vec<i64> = sqlx::query_scalar("SELECT version FROM rampart_migrations ORDER BY version")
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+    assert_eq!(versions, [1, 2, 3]);
+    // The legacy key can be rotated like any other.
+    let (successor, _) =
+        store.rotate_key(&hasher, &found.id, Duration::from_secs(60), unix_now()).await.unwrap().unwrap();
+    assert!(successor.endpoints.is_unrestricted());
+    assert_eq!(successor.name, legacy_name);
+    assert_eq!(found.name, legacy_name);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_upgrade_from_migration_2() {
+    let dir = tempfile::tempdir().unwrap();
+    upgrade_from_migration_2(&format!("sqlite://{}?mode=rwc", dir.path().join("keys.db").display())).await;
+}
+
+#[tokio::test]
+async fn postgres_upgrade_from_migration_2() {
+    let Some((url, name)) = postgres_database().await else { return };
+    upgrade_from_migration_2(&url).await;
     drop_postgres(&name).await;
 }

@@ -1,4 +1,4 @@
-//! `rampart keys create|list|revoke`: manage virtual keys in the configured store.
+//! `rampart keys create|list|rotate|revoke`: manage virtual keys in the configured store.
 //! A created key is printed once and never again: only its keyed hash is stored.
 
 use std::io::Write;
@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Subcommand;
 use rampart_config::{Config, ProcessEnv};
-use rampart_store::{KeyHasher, KeyRecord, ModelScope, Store, unix_now};
+use rampart_store::{ClientNetworks, EndpointScope, KeyHasher, KeyRecord, KeySpec, ModelScope, Store, unix_now};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum KeysCommand {
@@ -30,7 +30,42 @@ pub(crate) enum KeysCommand {
         /// `default`).
         #[arg(long)]
         policy: Option<String>,
+        /// Request paths the key may call, as comma-separated globs (default: all,
+        /// e.g. `/v1/chat/completions,/v1/embeddings`).
+        #[arg(long, value_delimiter = ',', default_value = "*")]
+        endpoints: Vec<String>,
+        /// Client networks the key may be used from, comma-separated CIDRs (default:
+        /// any), e.g. `10.0.0.0/8,2001:db8::/32`.
+        #[arg(long, value_delimiter = ',')]
+        cidrs: Vec<String>,
+        /// Who the key is for.
+        #[arg(long)]
+        owner: Option<String>,
+        /// Team the key belongs to.
+        #[arg(long)]
+        team: Option<String>,
+        /// Role label.
+        #[arg(long)]
+        role: Option<String>,
+        /// Free-form JSON object stored with the key.
+        #[arg(long)]
+        metadata: Option<String>,
         /// Print `{"id": ..., "key": ...}`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rotate a key: issue its successor (same scope) and keep the old key valid for
+    /// the grace period, then refuse it.
+    Rotate {
+        /// Configuration file (TOML).
+        #[arg(long, short, env = "RAMPART_CONFIG")]
+        config: PathBuf,
+        /// How long the old key keeps working, e.g. `24h` (`0s`: refused at once).
+        #[arg(long)]
+        grace: String,
+        /// Key id (`key_...`).
+        id: String,
+        /// Print `{"id": ..., "key": ..., "replaces": ..., "grace_until": ...}`.
         #[arg(long)]
         json: bool,
     },
@@ -54,18 +89,36 @@ pub(crate) enum KeysCommand {
 }
 
 async fn open(config: &Path) -> anyhow::Result<(Store, KeyHasher)> {
+    open_with_age(config).await.map(|(store, hasher, _)| (store, hasher))
+}
+
+/// [`open`], with `auth.max_key_age`.
+async fn open_with_age(config: &Path) -> anyhow::Result<(Store, KeyHasher, Option<std::time::Duration>)> {
     let text = super::read(config)?;
     let (store, auth) = Config::store_and_auth(&text, &ProcessEnv)
         .map_err(|errors| anyhow::anyhow!("invalid configuration {}:\n{errors}", config.display()))?;
     let hasher = KeyHasher::new(auth.key_secret.expose());
     let store = Store::connect(store.url.expose()).await.context("cannot open the key store")?;
-    Ok((store, hasher))
+    Ok((store, hasher, auth.max_key_age))
 }
 
 pub(crate) async fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match command {
-        KeysCommand::Create { config, name, models, expires, policy, json } => {
+        KeysCommand::Create {
+            config,
+            name,
+            models,
+            expires,
+            policy,
+            endpoints,
+            cidrs,
+            owner,
+            team,
+            role,
+            metadata,
+            json,
+        } => {
             let models: Vec<String> =
                 models.into_iter().map(|m| m.trim().to_owned()).filter(|m| !m.is_empty()).collect();
             anyhow::ensure!(!models.is_empty(), "--models needs at least one pattern");
@@ -89,10 +142,43 @@ pub(crate) async fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
                     policies.names().collect::<Vec<_>>().join(", ")
                 );
             }
-            let (store, hasher) = open(&config).await?;
-            let (record, key) = store
-                .create_key_with_policy(&hasher, name.trim(), &ModelScope::new(models), expires_at, policy.as_deref())
-                .await?;
+            let endpoints: Vec<String> =
+                endpoints.into_iter().map(|m| m.trim().to_owned()).filter(|m| !m.is_empty()).collect();
+            anyhow::ensure!(!endpoints.is_empty(), "--endpoints needs at least one pattern");
+            let cidrs: Vec<String> = cidrs.into_iter().map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()).collect();
+            let cidrs = ClientNetworks::parse(&cidrs).map_err(|error| anyhow::anyhow!("invalid --cidrs: {error}"))?;
+            let metadata = match metadata {
+                None => None,
+                Some(text) => match serde_json::from_str::<serde_json::Value>(&text) {
+                    Ok(serde_json::Value::Object(map)) => Some(map),
+                    _ => anyhow::bail!("--metadata must be a JSON object"),
+                },
+            };
+            let (store, hasher, max_age) = open_with_age(&config).await?;
+            // auth.max_key_age caps every key's life (the gateway refuses older keys).
+            let expires_at = match max_age {
+                None => expires_at,
+                Some(age) => {
+                    let cap = unix_now().saturating_add(i64::try_from(age.as_secs()).unwrap_or(i64::MAX));
+                    Some(expires_at.map_or(cap, |at| at.min(cap)))
+                }
+            };
+            if let Some(team) = &team {
+                anyhow::ensure!(store.get_team(team).await?.is_some(), "unknown team `{team}`");
+            }
+            let spec = KeySpec {
+                name: name.trim().to_owned(),
+                models: ModelScope::new(models),
+                endpoints: EndpointScope::new(endpoints),
+                cidrs,
+                expires_at,
+                policy,
+                owner,
+                team,
+                role,
+                metadata,
+            };
+            let (record, key) = store.create_scoped_key(&hasher, &spec).await?;
             if json {
                 writeln!(out, "{}", serde_json::json!({"id": record.id, "key": key.key}))?;
             } else {
@@ -128,6 +214,28 @@ pub(crate) async fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        KeysCommand::Rotate { config, grace, id, json } => {
+            let grace =
+                humantime::parse_duration(&grace).with_context(|| format!("invalid --grace `{grace}` (e.g. 24h)"))?;
+            let (store, hasher) = open(&config).await?;
+            let now = unix_now();
+            let Some((record, key)) = store.rotate_key(&hasher, &id, grace, now).await? else {
+                writeln!(std::io::stderr(), "no key with id {id}")?;
+                return Ok(ExitCode::FAILURE);
+            };
+            let grace_until = now.saturating_add(i64::try_from(grace.as_secs()).unwrap_or(i64::MAX));
+            if json {
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({"id": record.id, "key": key.key, "replaces": id, "grace_until": grace_until})
+                )?;
+            } else {
+                writeln!(out, "created {} replacing {id}; {id} works until {grace_until} (unix)", record.id)?;
+                writeln!(out, "key: {}", key.key)?;
+                writeln!(out, "store it now: it cannot be shown again")?;
+            }
+        }
         KeysCommand::Revoke { config, id } => {
             let (store, _) = open(&config).await?;
             if store.revoke_key(&id).await? {
@@ -148,6 +256,15 @@ fn key_json(k: &KeyRecord, now: i64) -> serde_json::Value {
         "prefix": k.prefix,
         "status": k.status(now).as_str(),
         "models": k.models.patterns(),
+        "endpoints": k.endpoints.patterns(),
+        "cidrs": k.cidrs.to_strings(),
+        "owner": k.owner,
+        "team": k.team,
+        "role": k.role,
+        "metadata": k.metadata,
+        "rotated_from": k.rotated_from,
+        "superseded_by": k.superseded_by,
+        "grace_until": k.grace_until,
         "policy": k.policy.as_deref().unwrap_or(rampart_config::DEFAULT_POLICY),
         "created_at": k.created_at,
         "expires_at": k.expires_at,
