@@ -237,6 +237,23 @@ impl Config {
         }
     }
 
+    /// Compiles only `[vault]`: what the `admin` commands need besides `[store]` and
+    /// `[auth]` (they seal TOTP secrets). `None` when the section is absent.
+    pub fn vault_only(text: &str, env: &dyn Env) -> Result<Option<VaultSettings>, ConfigErrors> {
+        let tree: toml::Table = toml::from_str(text).map_err(|error| {
+            ConfigErrors(vec![
+                ConfigError::new("", format!("invalid TOML: {}", error.message())).with_span(text, error.span()),
+            ])
+        })?;
+        let mut cx = Compiler { env, errors: Vec::new() };
+        let Some(mut value) = tree.get("vault").cloned() else { return Ok(None) };
+        let mut path = "vault".to_owned();
+        interpolate::interpolate_tree(&mut value, &mut path, env, &mut cx.errors);
+        let raw: Option<identity::RawVault> = cx.section("vault", value);
+        let vault = raw.and_then(|raw| cx.vault(raw));
+        if cx.errors.is_empty() { Ok(vault) } else { Err(ConfigErrors(cx.errors)) }
+    }
+
     /// Compiles only `[policies]`: what `keys create --policy` checks names against.
     pub fn policies_only(text: &str, env: &dyn Env) -> Result<Policies, ConfigErrors> {
         let tree: toml::Table = toml::from_str(text).map_err(|error| {
@@ -372,6 +389,16 @@ impl Compiler<'_> {
         let log = log_raw.and_then(|l| self.log(l));
         let admin = admin_raw.map(|a| a.and_then(|a| self.identity(|p| identity::admin(a, p))));
         let vault = vault_raw.map(|v| v.and_then(|v| self.vault(v)));
+
+        // Admin tokens and passwords must not cross a network in clear.
+        if let (Some(Some(admin)), Some(server)) = (&admin, &server) {
+            if !admin.listen.ip().is_loopback() && server.tls.is_none() {
+                self.error(
+                    "admin.listen",
+                    "a non-loopback admin listener needs TLS (`[server] tls`): admin tokens and passwords would travel in clear",
+                );
+            }
+        }
 
         let mut providers = Vec::new();
         let mut provider_names: Vec<&str> = Vec::new();

@@ -361,6 +361,10 @@ lockout_after = 0"#,
         .replace("leeway = \"1h\"", "")
         .replace("listen = \"everywhere\"\nlockout_after = 0", "");
     compile(&text).unwrap();
+    // an admin listener off loopback needs TLS
+    let open = text.replace("[admin]", "[admin]\nlisten = \"0.0.0.0:8081\"");
+    let errors = compile(&open).unwrap_err();
+    assert_eq!(errors.0.iter().map(|e| e.path.as_str()).collect::<Vec<_>>(), ["admin.listen"]);
 }
 
 #[test]

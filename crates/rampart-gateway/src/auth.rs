@@ -165,16 +165,18 @@ impl KeyCache {
         if state.keys.ttl.is_zero() {
             return;
         }
-        let state = Arc::clone(state);
+        let weak = Arc::downgrade(state);
         tokio::spawn(async move {
             let mut backoff = Duration::from_millis(200);
             loop {
+                let Some(state) = weak.upgrade() else { return };
                 match state.store.watch_changes().await {
                     Ok(watch) => {
                         let _ = state.keys.watch.set(watch);
                         return;
                     }
                     Err(error) => {
+                        drop(state);
                         tracing::warn!(%error, "key change watch unavailable: keys are not cached");
                         tokio::time::sleep(backoff).await;
                         backoff = (backoff * 2).min(Duration::from_secs(10));

@@ -10,6 +10,7 @@
 mod admin;
 mod auth;
 mod body;
+mod credentials;
 mod error;
 mod inspect;
 mod json;

@@ -5,7 +5,7 @@
 //! |---|-------|--------------|--------------|
 //! | 1 | [`observe`](crate::observe): request id, panic → 500, access log (once) | adds `RequestId`; reads `Principal`, `RouteInfo`, `ErrorOutcome` from the response | 500 |
 //! | 2 | public allow-list: `/healthz`, `/readyz` (no credentials, no data) | | |
-//! | 3 | [`authenticate`](crate::auth): virtual key → `Principal` (key cache under the store's key-change epoch); every other path, unknown ones included | adds `Arc<Principal>` to the request and its response | 401, 503 (store down: fail closed) |
+//! | 3 | [`authenticate`](crate::auth): virtual key or JWT (`[[auth.oidc]]`) → `Principal` (key cache under the store's change watch); then the client network and endpoint scopes; every other path, unknown ones included | adds `Arc<Principal>` to the request and its response | 401, 403 (`client_address_not_allowed`, `endpoint_not_allowed`), 503 (store down: fail closed) |
 //! | 4 | route: OpenAI path and method → handler; unknown path 404, undefined method 405 | | 404, 405 |
 //! | 5 | handler: bounded body read, JSON head parse, model scope (incl. tool models), route to provider | reads `Principal`; adds `RouteInfo` | 408, 413, 415, 400, 403, 404 |
 //! | 5a | [`inspect`](crate::inspect) (request): the key's policy profile over every model-readable string | reads `Principal`; adds `Verdicts`, `x-rampart-verdict` | 400 `content_policy_violation`, 503 (profile not configured) |
@@ -16,6 +16,8 @@
 //! `response_head` → `response_chunk` (relay) → `log` (1, on the response head).
 //!
 //! Later layers (limits, audit) slot in between 3 and 5 and must keep this table true.
+//! The admin API is not in this pipeline: it has its own router on its own listener
+//! (`crate::admin`).
 
 use std::sync::Arc;
 

@@ -72,11 +72,11 @@ impl Gateway {
         let addr = self.state.config.server.listen;
         let listener = TcpListener::bind(addr).await.map_err(|source| GatewayError::Bind { addr, source })?;
         let admin = match self.state.config.admin.as_ref().map(|admin| admin.listen) {
-            Some(addr) => {
-                Some(TcpListener::bind(addr).await.map_err(|source| GatewayError::Bind { addr, source })?)
-            }
+            Some(addr) => Some(TcpListener::bind(addr).await.map_err(|source| GatewayError::Bind { addr, source })?),
             None => None,
         };
+        // Stored provider credentials are in place before the first request.
+        crate::credentials::load(&self.state).await;
         self.serve_with_admin(listener, admin)
     }
 
@@ -106,6 +106,7 @@ impl Gateway {
             None => None,
         };
         crate::auth::KeyCache::start_watch(&self.state);
+        crate::credentials::follow(&self.state);
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let stopped = move || {
             let mut rx = shutdown_rx.clone();

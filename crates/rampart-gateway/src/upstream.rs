@@ -67,7 +67,11 @@ type HttpsClient = Client<HttpsConnector<HttpConnector>, Body>;
 pub(crate) struct ProviderClient {
     pub(crate) settings: ProviderSettings,
     client: HttpsClient,
-    authorization: Option<Secret<HeaderValue>>,
+    /// The credential injected upstream: a stored one (set through the admin API,
+    /// sealed at rest) when there is one, else the configured `api_key`.
+    authorization: std::sync::RwLock<Option<Secret<HeaderValue>>>,
+    /// The configured `api_key`, the fallback.
+    configured: Option<Secret<HeaderValue>>,
 }
 
 impl std::fmt::Debug for ProviderClient {
@@ -160,7 +164,30 @@ impl ProviderClient {
                 Some(Secret::new(value))
             }
         };
-        Ok(Self { settings: settings.clone(), client, authorization })
+        Ok(Self {
+            settings: settings.clone(),
+            client,
+            authorization: std::sync::RwLock::new(authorization.clone()),
+            configured: authorization,
+        })
+    }
+
+    /// Uses a stored credential (`Some`) or the configured one again (`None`).
+    /// Refuses, keeping the current one, a credential that cannot be a header.
+    pub(crate) fn use_stored_credential(&self, key: Option<&str>) -> Result<(), UpstreamSetupError> {
+        let value = match key {
+            None => self.configured.clone(),
+            Some(key) => {
+                let mut value = HeaderValue::try_from(format!("Bearer {key}"))
+                    .map_err(|_| UpstreamSetupError::BadCredential { provider: self.settings.name.clone() })?;
+                value.set_sensitive(true);
+                Some(Secret::new(value))
+            }
+        };
+        if let Ok(mut current) = self.authorization.write() {
+            *current = value;
+        }
+        Ok(())
     }
 
     /// The provider URL for a client path below `/v1` (e.g. `/chat/completions`).
@@ -193,8 +220,9 @@ impl ProviderClient {
             }
         }
         headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("identity"));
-        if let Some(authorization) = &self.authorization {
-            headers.insert(header::AUTHORIZATION, authorization.expose().clone());
+        if let Some(authorization) = self.authorization.read().ok().and_then(|a| a.as_ref().map(|a| a.expose().clone()))
+        {
+            headers.insert(header::AUTHORIZATION, authorization);
         }
         match tokio::time::timeout(self.settings.response_timeout, self.client.request(request)).await {
             Err(_) => Err(UpstreamError::Timeout),

@@ -243,7 +243,9 @@ mod tests {
     }
 
     fn code_at(secret: &TotpSecret, time: i64) -> String {
-        format_code(hotp(&secret.0, step_at(time) as u64, DIGITS), DIGITS).to_string()
+        let code = super::code_at(secret, time).to_string();
+        assert_eq!(code, format_code(hotp(&secret.0, step_at(time) as u64, DIGITS), DIGITS).as_str());
+        code
     }
 
     #[test]

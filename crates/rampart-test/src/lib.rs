@@ -235,7 +235,11 @@ opaque_input = "allow"
 "#,
         extra_toml = options.extra_toml,
         extra_auth = options.extra_auth_toml,
-        admin = options.admin_toml.as_ref().map(|t| format!("[admin]\nlisten = \"127.0.0.1:0\"\n{t}\n")).unwrap_or_default(),
+        admin = options
+            .admin_toml
+            .as_ref()
+            .map(|t| format!("[admin]\nlisten = \"127.0.0.1:0\"\n{t}\n"))
+            .unwrap_or_default(),
         max_body = options.max_body_size,
         max_upload = options.max_upload_size,
         grace = options.shutdown_grace,

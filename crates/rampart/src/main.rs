@@ -31,6 +31,9 @@ enum Command {
     /// Manage virtual keys.
     #[command(subcommand)]
     Keys(commands::keys::KeysCommand),
+    /// Bootstrap admin users and tokens.
+    #[command(subcommand)]
+    Admin(commands::admin::AdminCommand),
     /// Work with configuration files.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
             Command::Serve { config } => commands::serve::run(&config).await,
             Command::Demo(args) => commands::demo::run(args).await,
             Command::Keys(command) => commands::keys::run(command).await,
+            Command::Admin(command) => commands::admin::run(command).await,
             Command::Config(ConfigCommand::Check { file }) => commands::config::check(&file),
             Command::Scan(args) => commands::scan::run(args),
             Command::Eval(args) => commands::eval::run(args),

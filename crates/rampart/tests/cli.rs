@@ -123,6 +123,54 @@ fn keys_create_list_revoke() {
     assert!(text(&out.stderr).contains("--expires"));
 }
 
+#[test]
+fn keys_rotate_and_admin_bootstrap() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = key_config(dir.path());
+    let db = format!("sqlite://{}", dir.path().join("keys.db").display());
+    let env = [("RAMPART_KEY_SECRET", SECRET), ("RAMPART_DB", db.as_str())];
+    let config = config.to_str().unwrap();
+    let args = ["keys", "create", "--config", config, "--name", "svc", "--endpoints", "/v1/embeddings"];
+    let out = rampart(&[&args[..], &["--cidrs", "10.0.0.0/8", "--team", "nope", "--json"]].concat(), &env);
+    assert!(!out.status.success(), "an unknown team is refused");
+    assert!(text(&out.stderr).contains("unknown team"), "{}", text(&out.stderr));
+    let out = rampart(&[&args[..], &["--cidrs", "10.0.0.0/8", "--owner", "ops", "--json"]].concat(), &env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let created: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let out = rampart(&["keys", "create", "--config", config, "--name", "x", "--cidrs", "10.0.0.1/8"], &env);
+    assert!(!out.status.success(), "host bits set in a CIDR are refused");
+
+    let out = rampart(&["keys", "rotate", "--config", config, "--grace", "24h", &id, "--json"], &env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let rotated: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rotated["replaces"], id.as_str());
+    let new_id = rotated["id"].as_str().unwrap();
+    let out = rampart(&["keys", "list", "--config", config, "--json"], &env);
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let successor = listed.as_array().unwrap().iter().find(|k| k["id"] == new_id).unwrap();
+    assert_eq!(successor["endpoints"], serde_json::json!(["/v1/embeddings"]), "the scope is copied");
+    assert_eq!(successor["cidrs"], serde_json::json!(["10.0.0.0/8"]));
+    assert_eq!(successor["rotated_from"], id.as_str());
+    let out = rampart(&["keys", "rotate", "--config", config, "--grace", "24h", &id], &env);
+    assert!(!out.status.success(), "a key is rotated once");
+
+    let out = rampart(&["admin", "create-token", "--config", config, "--name", "ci", "--role", "auditor"], &env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("token: ra-"), "{}", text(&out.stdout));
+    let out = rampart(&["admin", "create-token", "--config", config, "--name", "ci", "--role", "root"], &env);
+    assert!(!out.status.success());
+    let short = [("RAMPART_ADMIN_PASSWORD", "short"), env[0], env[1]];
+    let out = rampart(&["admin", "create-user", "--config", config, "--username", "ana", "--role", "admin"], &short);
+    assert!(!out.status.success(), "a short password is refused");
+    let good = [("RAMPART_ADMIN_PASSWORD", "correct horse battery staple"), env[0], env[1]];
+    let out = rampart(&["admin", "create-user", "--config", config, "--username", "ana", "--role", "admin"], &good);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("otpauth://totp/"), "{stdout}");
+    assert!(!stdout.contains("correct horse"), "the password is never printed");
+}
+
 /// `rampart serve` end to end: keys from the CLI, a request through, logs without
 /// secrets or content, and a graceful exit on SIGTERM.
 #[test]
@@ -144,6 +192,7 @@ fn serve_handles_traffic_logs_safely_and_stops_on_sigterm() {
         ("RAMPART_KEY_SECRET", SECRET),
         ("RAMPART_DB", db.as_str()),
         ("RAMPART_LISTEN", listen.as_str()),
+        ("RAMPART_ADMIN_LISTEN", "127.0.0.1:0"),
         ("OPENAI_BASE_URL", base_url.as_str()),
         ("OPENAI_API_KEY", "sk-provider-cli-test"),
     ];

@@ -267,3 +267,54 @@ async fn a_key_revoked_on_one_instance_is_refused_by_another_within_a_second() {
     assert!(elapsed < Duration::from_secs(1));
     assert_eq!(chat(&a, &key).await.status, 401);
 }
+
+#[tokio::test]
+async fn a_stored_provider_credential_is_used_sealed_at_rest_and_never_returned() {
+    use rampart_identity::vault;
+    let h = Harness::start().await;
+    let key = h.any_key().await;
+    assert_eq!(chat(&h, &key).await.status, 200);
+    let configured = format!("Bearer {}", rampart_test::PROVIDER_KEY);
+    assert_eq!(h.mock.requests()[0].headers["authorization"], configured.as_str());
+
+    // What the admin API does: seal under the vault key (derived from the key secret
+    // when no [vault] is configured), bound to the provider's name.
+    let kek = vault::Kek::derive_from_secret(rampart_test::KEY_SECRET.as_bytes());
+    let stored = "sk-stored-rotated-credential";
+    let sealed = vault::seal(&kek, stored.as_bytes(), b"provider:mock").unwrap().to_string();
+    assert!(!sealed.contains(stored));
+    h.store.set_provider_credential("mock", &sealed, kek.key_id(), Some("test")).await.unwrap();
+
+    // The gateway picks it up through the change watch; the mock now refuses the
+    // request (it knows only the configured key), so look at what reached it.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let response = chat(&h, &key).await;
+        assert!(!response.text().contains(stored), "the credential reached the client");
+        let last = h.mock.requests().last().unwrap().headers["authorization"].clone();
+        if last == format!("Bearer {stored}").as_str() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the stored credential is not used");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A sealed value moved to another provider's row does not open: it is not used.
+    let wrong = vault::seal(&kek, b"sk-wrong", b"provider:other").unwrap().to_string();
+    h.store.set_provider_credential("mock", &wrong, kek.key_id(), Some("test")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    chat(&h, &key).await;
+    let last = h.mock.requests().last().unwrap().headers["authorization"].clone();
+    assert_eq!(last, format!("Bearer {stored}").as_str(), "an unopenable credential must not replace the current one");
+
+    // Deleting it restores the configured credential.
+    assert!(h.store.delete_provider_credential("mock").await.unwrap());
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        if chat(&h, &key).await.status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the configured credential is not restored");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -408,6 +408,47 @@ impl Store {
         Ok(Some((u32::try_from(attempts).unwrap_or(u32::MAX), locked_until)))
     }
 
+    /// Counts a login attempt *before* it is verified, atomically in one statement,
+    /// so concurrent attempts each count and a burst gets no more verifications than
+    /// the limit allows. Returns `None` when the account is locked now (nothing is
+    /// counted) or there is no such user; else the attempt may be verified unless the
+    /// returned `locked_until` is set (this attempt reached the limit: refuse it).
+    /// A lock that has ended starts a fresh count. `lock_after` attempts without a
+    /// success are allowed; the next one locks the account until `now + lock_for`.
+    /// A success ([`Store::record_login_success`]) clears the count.
+    pub async fn begin_login_attempt(
+        &self,
+        id: &str,
+        now: i64,
+        lock_after: u32,
+        lock_for: Duration,
+    ) -> Result<Option<(u32, Option<i64>)>, StoreError> {
+        if !validate::is_id("adm_", id) {
+            return Ok(None);
+        }
+        let row = sqlx::query(
+            "UPDATE admin_users SET
+                 failed_attempts = CASE WHEN locked_until IS NOT NULL THEN 1 ELSE failed_attempts + 1 END,
+                 locked_until = CASE
+                     WHEN $2 > 0 AND (CASE WHEN locked_until IS NOT NULL THEN 1 ELSE failed_attempts + 1 END) > $2
+                         THEN $3
+                     ELSE NULL
+                 END
+             WHERE id = $4 AND (locked_until IS NULL OR locked_until <= $1)
+             RETURNING failed_attempts, locked_until",
+        )
+        .bind(now)
+        .bind(i64::from(lock_after))
+        .bind(later(now, lock_for))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let attempts: i64 = row.try_get("failed_attempts")?;
+        let locked_until: Option<i64> = row.try_get("locked_until")?;
+        Ok(Some((u32::try_from(attempts).unwrap_or(u32::MAX), locked_until)))
+    }
+
     /// A successful login: the failure counter and lock are cleared. False when
     /// there is no such user.
     pub async fn record_login_success(&self, id: &str) -> Result<bool, StoreError> {

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub(crate) mod admin;
 pub(crate) mod config;
 mod corpus;
 pub(crate) mod demo;
