@@ -141,8 +141,28 @@ pub(crate) async fn disable_user(
     if !state.store.disable_admin_user(&id, unix_now()).await.map_err(store_error)? {
         return Err(not_found("user"));
     }
-    tracing::info!(user_id = id, "admin: user disabled");
     let user = state.store.get_admin_user_by_id(&id).await.map_err(store_error)?.ok_or_else(|| not_found("user"))?;
+    // Tokens the user minted (and tokens minted with those) would outlive the account:
+    // revoke them too.
+    let mut actors = vec![user.username.clone()];
+    let mut revoked = 0;
+    loop {
+        let tokens = state.store.list_admin_tokens().await.map_err(store_error)?;
+        let next: Vec<_> = tokens
+            .iter()
+            .filter(|t| t.revoked_at.is_none() && !actors.contains(&format!("token:{}", t.id)))
+            .filter(|t| t.created_by.as_ref().is_some_and(|by| actors.contains(by)))
+            .collect();
+        if next.is_empty() {
+            break;
+        }
+        for token in next {
+            state.store.revoke_admin_token(&token.id).await.map_err(store_error)?;
+            actors.push(format!("token:{}", token.id));
+            revoked += 1;
+        }
+    }
+    tracing::info!(user_id = id, tokens_revoked = revoked, "admin: user disabled");
     Ok(Json(user_view(&user, unix_now())))
 }
 

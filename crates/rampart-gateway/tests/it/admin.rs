@@ -631,3 +631,34 @@ async fn a_burst_of_concurrent_logins_gets_no_more_guesses_than_the_lockout_allo
     assert!(h.store.get_admin_user("bob").await.unwrap().unwrap().is_locked(unix_now()));
     assert_eq!(login(&admin, "bob", PASSWORD, &code).await.status, 429, "the right code is refused while locked");
 }
+
+#[tokio::test]
+async fn tokens_minted_by_a_disabled_admin_stop_working() {
+    let (h, admin) = start().await;
+    let root = token(&h, AdminRole::Admin).await;
+    let (carol_id, secret) = create_user(&admin, &root, "carol", "admin").await;
+    let ok = login(&admin, "carol", PASSWORD, &totp::code_at(&secret, unix_now())).await;
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    let cookie = ("cookie", HeaderValue::from_str(&session_cookie(&ok)).unwrap());
+    let csrf = ("x-csrf-token", HeaderValue::from_str(ok.json()["csrf_token"].as_str().unwrap()).unwrap());
+    let body = Some(json!({"name": "carols", "role": "admin"}).to_string().into_bytes());
+    let minted = call(&admin, Method::POST, "/admin/v1/tokens", &[cookie, csrf], body).await;
+    assert!(minted.status.is_success(), "{}", minted.text());
+    let first = minted.json()["token"].as_str().unwrap().to_owned();
+    // a token minted with that token is hers too
+    let second =
+        with_token(&admin, &first, Method::POST, "/admin/v1/tokens", Some(json!({"name": "more", "role": "viewer"})))
+            .await;
+    assert!(second.status.is_success(), "{}", second.text());
+    let second = second.json()["token"].as_str().unwrap().to_owned();
+    let unrelated = token(&h, AdminRole::Viewer).await;
+    for t in [&first, &second] {
+        assert_eq!(with_token(&admin, t, Method::GET, "/admin/v1/whoami", None).await.status, 200);
+    }
+    let disabled = with_token(&admin, &root, Method::POST, &format!("/admin/v1/users/{carol_id}/disable"), None).await;
+    assert_eq!(disabled.status, 200, "{}", disabled.text());
+    for t in [&first, &second] {
+        assert_eq!(with_token(&admin, t, Method::GET, "/admin/v1/whoami", None).await.status, 401);
+    }
+    assert_eq!(with_token(&admin, &unrelated, Method::GET, "/admin/v1/whoami", None).await.status, 200);
+}
