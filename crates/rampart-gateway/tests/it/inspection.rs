@@ -333,6 +333,10 @@ async fn monitor_mode_changes_nothing_and_records_verdicts() {
     let options = Options { extra_toml: "[policies.observe]\nmode = \"monitor\"\n".into(), ..Options::default() };
     let h = Harness::start_with(options).await;
     let key = h.policy_key("observe").await;
+    // Tests on other threads may have registered the log callsites while this
+    // thread's subscriber was being installed, caching them as disabled (a race in
+    // tracing's per-callsite interest cache with scoped subscribers): recompute.
+    tracing::callsite::rebuild_interest_cache();
     let body = chat(
         json!([{"role": "system", "content": "Be brief."}, {"role": "user", "content": format!("{INJECTION} Mail {EMAIL}.")}]),
         false,
