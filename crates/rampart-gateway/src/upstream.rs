@@ -108,15 +108,28 @@ pub enum UpstreamSetupError {
     },
 }
 
+/// The system's trusted roots. A single unparsable system certificate must not
+/// disable the rest.
+pub(crate) fn native_roots() -> rustls::RootCertStore {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    roots
+}
+
+/// A TLS client configuration (ring, safe default versions) trusting `roots`.
+pub(crate) fn client_tls(roots: rustls::RootCertStore) -> Result<rustls::ClientConfig, rustls::Error> {
+    Ok(rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
 impl ProviderClient {
     pub(crate) fn new(settings: &ProviderSettings) -> Result<Self, UpstreamSetupError> {
         let provider = settings.name.clone();
-        let mut roots = rustls::RootCertStore::empty();
-        let native = rustls_native_certs::load_native_certs();
-        for cert in native.certs {
-            // A single unparsable system certificate must not disable the rest.
-            let _ = roots.add(cert);
-        }
+        let mut roots = native_roots();
         if let Some(file) = &settings.ca_file {
             let pem = std::fs::read(file)
                 .map_err(|e| UpstreamSetupError::CaFile { provider: provider.clone(), reason: e.to_string() })?;
@@ -136,11 +149,7 @@ impl ProviderClient {
         if roots.is_empty() && settings.base_url.scheme_str() == Some("https") {
             return Err(UpstreamSetupError::NoRoots { provider });
         }
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(|_| UpstreamSetupError::NoRoots { provider: provider.clone() })?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let tls = client_tls(roots).map_err(|_| UpstreamSetupError::NoRoots { provider: provider.clone() })?;
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_connect_timeout(Some(settings.connect_timeout));

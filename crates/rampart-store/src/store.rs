@@ -226,6 +226,25 @@ struct SpecText {
     metadata: Option<String>,
 }
 
+/// Rows revoked by [`Store::revoke_row`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Revocable {
+    /// A virtual key.
+    Key,
+    /// An admin API token.
+    AdminToken,
+}
+
+impl Revocable {
+    /// `(table, id prefix, change topic)`.
+    fn names(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Self::Key => ("virtual_keys", "key_", "key"),
+            Self::AdminToken => ("admin_tokens", "tok_", "token"),
+        }
+    }
+}
+
 /// The key store. Cheap to clone (a pool handle).
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -602,11 +621,19 @@ impl Store {
     /// exists (an id of the wrong shape included); revoking twice keeps the first
     /// revocation time.
     pub async fn revoke_key(&self, id: &str) -> Result<bool, StoreError> {
-        if !validate::is_id("key_", id) {
+        self.revoke_row(Revocable::Key, id).await
+    }
+
+    /// Sets `revoked_at` (keeping an earlier one) on the row with this id, announcing
+    /// the change in the same transaction. False for an id of the wrong shape or no
+    /// such row. Table and column names come from [`Revocable`], never from input.
+    pub(crate) async fn revoke_row(&self, what: Revocable, id: &str) -> Result<bool, StoreError> {
+        let (table, prefix, topic) = what.names();
+        if !validate::is_id(prefix, id) {
             return Ok(false);
         }
         let mut tx = self.pool.begin().await?;
-        let result = sqlx::query("UPDATE virtual_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2")
+        let result = sqlx::query(&format!("UPDATE {table} SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2"))
             .bind(unix_now())
             .bind(id)
             .execute(&mut *tx)
@@ -614,7 +641,7 @@ impl Store {
         if result.rows_affected() == 0 {
             return Ok(false);
         }
-        self.announce(&mut tx, &format!("key:{id}")).await?;
+        self.announce(&mut tx, &format!("{topic}:{id}")).await?;
         tx.commit().await?;
         self.committed()?;
         Ok(true)

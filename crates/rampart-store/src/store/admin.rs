@@ -553,22 +553,7 @@ impl Store {
     /// Revokes an admin token (keeping the first revocation time) and announces it.
     /// False when there is no such token.
     pub async fn revoke_admin_token(&self, id: &str) -> Result<bool, StoreError> {
-        if !validate::is_id("tok_", id) {
-            return Ok(false);
-        }
-        let mut tx = self.pool.begin().await?;
-        let result = sqlx::query("UPDATE admin_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2")
-            .bind(unix_now())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        if result.rows_affected() == 0 {
-            return Ok(false);
-        }
-        self.announce(&mut tx, &format!("token:{id}")).await?;
-        tx.commit().await?;
-        self.committed()?;
-        Ok(true)
+        self.revoke_row(crate::store::Revocable::AdminToken, id).await
     }
 
     /// Starts a session for an enabled user, lasting `ttl` from `now`. Returns the
