@@ -10,6 +10,7 @@
 mod error;
 pub mod identity;
 mod interpolate;
+pub mod limits;
 pub mod policy;
 pub mod raw;
 mod secret;
@@ -24,6 +25,7 @@ use serde::de::DeserializeOwned;
 pub use error::{ConfigError, ConfigErrors};
 pub use identity::{AdminSettings, OidcGroup, OidcIssuer, VaultSettings};
 pub use interpolate::{Env, ProcessEnv};
+pub use limits::{LimitSet, LimitsBackend, LimitsSettings, Price, RedisSettings, Shedding};
 pub use policy::{Action, AttackRule, DEFAULT_POLICY, Policies, PolicyProfile, host_allowed};
 pub use secret::Secret;
 
@@ -54,6 +56,10 @@ pub struct Config {
     /// The key-encryption key (`[vault]`), when configured; without it, one is derived
     /// from `auth.key_secret`.
     pub vault: Option<VaultSettings>,
+    /// Resource limits (`[limits]`): backend, global, team and model limits, shedding.
+    pub limits: LimitsSettings,
+    /// Per-model prices (`[[prices]]`), in file order.
+    pub prices: Vec<Price>,
 }
 
 /// Compiled `[server]`.
@@ -303,8 +309,20 @@ struct Compiler<'a> {
     errors: Vec<ConfigError>,
 }
 
-const SECTIONS: &[&str] =
-    &["server", "store", "auth", "providers", "models", "routing", "log", "policies", "admin", "vault"];
+const SECTIONS: &[&str] = &[
+    "server",
+    "store",
+    "auth",
+    "providers",
+    "models",
+    "routing",
+    "log",
+    "policies",
+    "admin",
+    "vault",
+    "limits",
+    "prices",
+];
 
 impl Compiler<'_> {
     fn error(&mut self, path: impl Into<String>, message: impl Into<String>) {
@@ -371,6 +389,9 @@ impl Compiler<'_> {
             take("admin").map_or(Some(None), |v| self.section("admin", v).map(Some));
         let vault_raw: Option<Option<identity::RawVault>> =
             take("vault").map_or(Some(None), |v| self.section("vault", v).map(Some));
+        let limits_raw: Option<limits::RawLimits> =
+            take("limits").map_or(Some(Default::default()), |v| self.section("limits", v));
+        let prices_raw: Vec<Option<limits::RawPrice>> = self.array("prices", take("prices"));
         let providers_value = take("providers");
         // Names of every provider, even one whose entry fails to deserialize, so a
         // broken provider is reported once and not again by each model naming it.
@@ -456,6 +477,19 @@ impl Compiler<'_> {
             self.error(path, message);
         }
 
+        let mut problems = Vec::new();
+        let limits = limits_raw.and_then(|raw| {
+            let mut resolve = |path: &str, secret: &raw::SecretRef| self.secret(path, secret);
+            limits::compile(raw, &mut resolve, &mut problems)
+        });
+        let prices = limits::prices(prices_raw.into_iter().flatten().collect(), &mut problems);
+        for (path, message) in problems {
+            self.error(path, message);
+        }
+        if let Some(limits) = &limits {
+            self.unpriced_budgets(limits, &prices);
+        }
+
         Some(Config {
             server: server?,
             store: store?,
@@ -467,7 +501,23 @@ impl Compiler<'_> {
             policies,
             admin: admin?,
             vault: vault?,
+            limits: limits?,
+            prices,
         })
+    }
+
+    /// A model with a budget of its own must have a price: its spend could not be
+    /// counted otherwise. (Key, team and global budgets are checked per request: a
+    /// request for an unpriced model under a budget is refused.)
+    fn unpriced_budgets(&mut self, limits: &LimitsSettings, prices: &[Price]) {
+        for (name, set) in &limits.models {
+            if set.has_budget() && limits::price_for(prices, name).is_none() {
+                self.error(
+                    format!("limits.models.{name}"),
+                    format!("has a budget but no `[[prices]]` entry matches `{name}`"),
+                );
+            }
+        }
     }
 
     fn duration(&mut self, path: &str, text: &str) -> Option<Duration> {

@@ -381,3 +381,137 @@ fn a_key_file_readable_by_others_is_refused() {
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
     assert_eq!(compile(&text).unwrap().vault.unwrap().kek.expose(), &"00".repeat(32));
 }
+
+#[test]
+fn limits_default_to_memory_without_limits() {
+    let config = compile(MINIMAL).unwrap();
+    assert!(matches!(config.limits.backend, LimitsBackend::Memory));
+    assert!(config.limits.global.is_empty());
+    assert_eq!(config.limits.shedding, None);
+    assert_eq!(config.limits.default_max_tokens, 4096);
+    assert!(config.prices.is_empty());
+}
+
+#[test]
+fn limits_compile_with_budgets_in_micro_dollars() {
+    let text = format!(
+        r#"{MINIMAL}
+[limits]
+capacity = 100
+[limits.global]
+rpm = 6000
+daily_budget_usd = 250
+[limits.teams.ml]
+tpm = 100000
+monthly_budget_usd = 0.25
+[limits.models."gpt-4o"]
+max_concurrency = 4
+daily_budget_usd = 12.5
+
+[[prices]]
+model = "gpt-4o*"
+input_per_million = 2.5
+output_per_million = 10
+
+[[prices]]
+model = "gpt-4o-mini"
+input_per_million = 0.15
+output_per_million = 0.6
+cached_input_per_million = 0.075
+"#
+    );
+    let config = compile(&text).unwrap();
+    assert_eq!(config.limits.global.rpm, Some(6000));
+    assert_eq!(config.limits.global.daily_budget_micros, Some(250_000_000));
+    assert_eq!(config.limits.teams["ml"].monthly_budget_micros, Some(250_000));
+    assert_eq!(config.limits.models["gpt-4o"].max_concurrency, Some(4));
+    let shedding = config.limits.shedding.unwrap();
+    assert_eq!((shedding.capacity, shedding.batch_at, shedding.standard_at), (100, 0.7, 0.9));
+    let mini = limits::price_for(&config.prices, "gpt-4o-mini").unwrap();
+    assert_eq!(
+        (mini.input_micros_per_million, mini.output_micros_per_million, mini.cached_input_micros_per_million),
+        (150_000, 600_000, 75_000)
+    );
+    let dated = limits::price_for(&config.prices, "gpt-4o-2024-08-06").unwrap();
+    assert_eq!((dated.model.as_str(), dated.cached_input_micros_per_million), ("gpt-4o*", 2_500_000));
+    assert!(limits::price_for(&config.prices, "o3").is_none());
+}
+
+#[test]
+fn limits_errors_name_their_keys() {
+    let text = format!(
+        r#"{MINIMAL}
+[limits]
+backend = "etcd"
+on_redis_failure = "maybe"
+redis_timeout = "0s"
+default_max_tokens = 0
+capacity = 0
+shed_batch_at = 0.95
+shed_standard_at = 0.9
+[limits.global]
+rpm = 0
+daily_budget_usd = -1
+[limits.teams.ml]
+monthly_budget_usd = 0.0000001
+[limits.models.unpriced]
+daily_budget_usd = 1
+
+[[prices]]
+model = "a*b"
+input_per_million = 1
+output_per_million = 1
+
+[[prices]]
+model = "x"
+input_per_million = inf
+output_per_million = 1
+"#
+    );
+    let errors = compile(&text).unwrap_err();
+    let paths = paths(&errors);
+    for expected in [
+        "limits.backend",
+        "limits.on_redis_failure",
+        "limits.redis_timeout",
+        "limits.default_max_tokens",
+        "limits.capacity",
+        "limits.shed_batch_at",
+        "limits.global.rpm",
+        "limits.global.daily_budget_usd",
+        "limits.teams.ml.monthly_budget_usd",
+        "prices[0].model",
+        "prices[1].input_per_million",
+    ] {
+        assert!(paths.contains(&expected), "{expected} missing from {paths:?}");
+    }
+    let unknown = compile(&format!("{MINIMAL}\n[limits.global]\nrps = 5\n")).unwrap_err();
+    assert_eq!(paths_of(&unknown), ["limits.global.rps"]);
+    // A model budget without a price is a configuration error of its own.
+    let unpriced = compile(&format!("{MINIMAL}\n[limits.models.m]\ndaily_budget_usd = 1\n")).unwrap_err();
+    assert_eq!(paths_of(&unpriced), ["limits.models.m"]);
+}
+
+fn paths_of(errors: &ConfigErrors) -> Vec<String> {
+    errors.0.iter().map(|e| e.path.clone()).collect()
+}
+
+#[test]
+fn redis_urls_with_passwords_must_be_referenced() {
+    let inline = format!("{MINIMAL}\n[limits]\nbackend = \"redis\"\nredis_url = \"redis://:hunter2@cache:6379/0\"\n");
+    let errors = compile(&inline).unwrap_err();
+    assert_eq!(paths_of(&errors), ["limits.redis_url"]);
+    assert!(!errors.to_string().contains("hunter2"));
+    let plain = format!(
+        "{MINIMAL}\n[limits]\nbackend = \"redis\"\nredis_url = \"redis://127.0.0.1:6379\"\non_redis_failure = \"fail_open\"\n"
+    );
+    let config = compile(&plain).unwrap();
+    let LimitsBackend::Redis(redis) = &config.limits.backend else { panic!("not redis") };
+    assert!(redis.fail_open);
+    assert_eq!(redis.timeout, Duration::from_millis(100));
+    assert_eq!(redis.prefix, "rampart:lim:");
+    let referenced = format!("{MINIMAL}\n[limits]\nbackend = \"redis\"\nredis_url = {{ env = \"NOPE\" }}\n");
+    assert_eq!(paths_of(&compile(&referenced).unwrap_err()), ["limits.redis_url"]);
+    let missing = format!("{MINIMAL}\n[limits]\nbackend = \"redis\"\n");
+    assert_eq!(paths_of(&compile(&missing).unwrap_err()), ["limits.redis_url"]);
+}

@@ -6,7 +6,7 @@
 //! - virtual keys: generation and keyed hashing of every bearer secret ([`keys`]: keys,
 //!   admin tokens, sessions, CSRF tokens), key scopes (models, endpoints
 //!   ([`scope::EndpointScope`]), client networks ([`scope::ClientNetworks`]), expiry,
-//!   policy, owner, team, role, metadata), rotation with a grace period, revocation;
+//!   policy, owner, team, role, metadata), resource limits ([`limits`]), rotation with a grace period, revocation;
 //! - teams ([`store::teams`]);
 //! - admin principals ([`store::admin`]): users with their lockout counters and TOTP
 //!   replay guard, API tokens, login sessions with CSRF tokens;
@@ -24,6 +24,7 @@
 
 pub mod epoch;
 pub mod keys;
+pub mod limits;
 mod migrate;
 pub mod scope;
 pub mod store;
@@ -31,6 +32,7 @@ pub mod validate;
 pub mod watch;
 
 pub use keys::{KeyHash, KeyHasher, ModelScope, NewKey, PresentedKey, PresentedToken, TokenKind};
+pub use limits::{KeyLimits, Priority};
 pub use scope::{ClientNetworks, EndpointScope, Network};
 pub use store::admin::{AdminRole, AdminTokenRecord, AdminUser, NewSession, SessionRecord};
 pub use store::credentials::{ProviderCredentialInfo, SealedCredential};

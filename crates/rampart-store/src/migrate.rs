@@ -89,6 +89,9 @@ pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[
             )",
         ],
     ),
+    // Resource limits per key (rate, tokens, concurrency, budgets, max_tokens cap,
+    // priority) as one JSON text; NULL: none.
+    (4, &["ALTER TABLE virtual_keys ADD COLUMN limits TEXT"]),
 ];
 
 /// Advisory lock key serializing migrations across PostgreSQL instances ("rampart").

@@ -13,6 +13,7 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyConnection, AnyPool, Row};
 
 use crate::keys::{KeyHash, KeyHasher, ModelScope, NewKey, PresentedKey, random_id};
+use crate::limits::KeyLimits;
 use crate::scope::{ClientNetworks, EndpointScope};
 use crate::validate;
 
@@ -116,6 +117,8 @@ pub struct KeyRecord {
     pub superseded_by: Option<String>,
     /// For a rotated key: it is refused from this instant (unix seconds) on.
     pub grace_until: Option<i64>,
+    /// Rate limits, budgets, `max_tokens` cap and priority class.
+    pub limits: KeyLimits,
     hash: KeyHash,
 }
 
@@ -157,6 +160,8 @@ pub struct KeySpec {
     pub role: Option<String>,
     /// Free-form metadata, at most 8 KiB as JSON.
     pub metadata: Option<Metadata>,
+    /// Rate limits, budgets, `max_tokens` cap and priority class.
+    pub limits: KeyLimits,
 }
 
 impl Default for KeySpec {
@@ -172,6 +177,7 @@ impl Default for KeySpec {
             team: None,
             role: None,
             metadata: None,
+            limits: KeyLimits::default(),
         }
     }
 }
@@ -195,6 +201,7 @@ impl KeySpec {
         validate::optional_label("team", self.team.as_deref())?;
         validate::optional_label("role", self.role.as_deref())?;
         validate::metadata("metadata", self.metadata.as_ref())?;
+        self.limits.validate()?;
         self.texts()
     }
 
@@ -214,6 +221,7 @@ impl KeySpec {
                 .map(serde_json::to_string)
                 .transpose()
                 .map_err(|error| StoreError::Invalid(format!("metadata: {error}")))?,
+            limits: self.limits.to_column()?,
         })
     }
 }
@@ -224,6 +232,7 @@ struct SpecText {
     endpoints: String,
     cidrs: Option<String>,
     metadata: Option<String>,
+    limits: Option<String>,
 }
 
 /// Rows revoked by [`Store::revoke_row`].
@@ -275,7 +284,7 @@ pub(crate) fn later(now: i64, duration: Duration) -> i64 {
 }
 
 const KEY_COLUMNS: &str = "id, name, key_prefix, models, created_at, expires_at, revoked_at, key_hash, policy, \
-     owner, team, role, endpoints, cidrs, metadata, rotated_from, superseded_by, grace_until";
+     owner, team, role, endpoints, cidrs, metadata, rotated_from, superseded_by, grace_until, limits";
 
 /// The channel change announcements go to on PostgreSQL.
 pub(crate) const CHANGE_CHANNEL: &str = "rampart_key_changes";
@@ -454,6 +463,7 @@ impl Store {
             rotated_from: None,
             superseded_by: None,
             grace_until: None,
+            limits: spec.limits,
             hash: new_key.hash,
         };
         let mut tx = self.pool.begin().await?;
@@ -493,8 +503,8 @@ impl Store {
         }
         let updated = sqlx::query(
             "UPDATE virtual_keys SET name = $1, models = $2, endpoints = $3, cidrs = $4, expires_at = $5,
-                 policy = $6, owner = $7, team = $8, role = $9, metadata = $10
-             WHERE id = $11 AND revoked_at IS NULL",
+                 policy = $6, owner = $7, team = $8, role = $9, metadata = $10, limits = $11
+             WHERE id = $12 AND revoked_at IS NULL",
         )
         .bind(&spec.name)
         .bind(&text.models)
@@ -506,6 +516,7 @@ impl Store {
         .bind(spec.team.as_deref())
         .bind(spec.role.as_deref())
         .bind(text.metadata.as_deref())
+        .bind(text.limits.as_deref())
         .bind(id)
         .execute(&mut *tx)
         .await?;
@@ -599,6 +610,7 @@ impl Store {
             team: record.team.clone(),
             role: record.role.clone(),
             metadata: record.metadata.clone(),
+            limits: record.limits,
         };
         // A copy of what is stored: not held to limits that may postdate the old key.
         let text = spec.texts()?;
@@ -669,8 +681,8 @@ impl Store {
 async fn insert_key(conn: &mut AnyConnection, record: &KeyRecord, text: &SpecText) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO virtual_keys (id, name, key_hash, key_prefix, models, created_at, expires_at, revoked_at, policy,
-             owner, team, role, endpoints, cidrs, metadata, rotated_from, superseded_by, grace_until)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9, $10, $11, $12, $13, $14, $15, NULL, NULL)",
+             owner, team, role, endpoints, cidrs, metadata, rotated_from, superseded_by, grace_until, limits)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9, $10, $11, $12, $13, $14, $15, NULL, NULL, $16)",
     )
     .bind(&record.id)
     .bind(&record.name)
@@ -687,6 +699,7 @@ async fn insert_key(conn: &mut AnyConnection, record: &KeyRecord, text: &SpecTex
     .bind(text.cidrs.as_deref())
     .bind(text.metadata.as_deref())
     .bind(record.rotated_from.as_deref())
+    .bind(text.limits.as_deref())
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -743,6 +756,7 @@ fn decode_key(row: &sqlx::any::AnyRow) -> Result<KeyRecord, StoreError> {
         rotated_from: row.try_get("rotated_from")?,
         superseded_by: row.try_get("superseded_by")?,
         grace_until: row.try_get("grace_until")?,
+        limits: json_column(row, "virtual_keys", "limits")?.unwrap_or_default(),
         hash: KeyHash::from_hex(&hash_hex).ok_or_else(|| corrupt("key_hash is not 64 hex digits".into()))?,
     })
 }

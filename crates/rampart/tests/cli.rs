@@ -154,6 +154,50 @@ fn keys_rotate_and_admin_bootstrap() {
     assert_eq!(successor["rotated_from"], id.as_str());
     let out = rampart(&["keys", "rotate", "--config", config, "--grace", "24h", &id], &env);
     assert!(!out.status.success(), "a key is rotated once");
+    assert_eq!(successor["limits"]["priority"], "standard", "no limits: standard priority");
+
+    // Limits are set at creation, exactly (dollars to micro-dollars without floats).
+    let limited = [
+        "keys",
+        "create",
+        "--config",
+        config,
+        "--name",
+        "batch",
+        "--rpm",
+        "60",
+        "--tpm",
+        "100000",
+        "--max-concurrency",
+        "8",
+        "--daily-budget-usd",
+        "5",
+        "--monthly-budget-usd",
+        "0.1",
+        "--max-tokens",
+        "2048",
+        "--priority",
+        "batch",
+        "--json",
+    ];
+    let out = rampart(&limited, &env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let limited_id =
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["id"].as_str().unwrap().to_owned();
+    let out = rampart(&["keys", "list", "--config", config, "--json"], &env);
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let entry = listed.as_array().unwrap().iter().find(|k| k["id"] == limited_id.as_str()).unwrap();
+    assert_eq!(
+        entry["limits"],
+        serde_json::json!({"rpm": 60, "tpm": 100000, "max_concurrency": 8, "daily_budget_usd": "5",
+            "monthly_budget_usd": "0.1", "max_tokens": 2048, "priority": "batch"})
+    );
+    for (flag, value) in
+        [("--rpm", "0"), ("--priority", "urgent"), ("--daily-budget-usd", "-5"), ("--monthly-budget-usd", "1e3")]
+    {
+        let out = rampart(&["keys", "create", "--config", config, "--name", "bad", flag, value], &env);
+        assert!(!out.status.success(), "{flag} {value} is refused");
+    }
 
     let out = rampart(&["admin", "create-token", "--config", config, "--name", "ci", "--role", "auditor"], &env);
     assert!(out.status.success(), "{}", text(&out.stderr));

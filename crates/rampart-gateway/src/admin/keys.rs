@@ -7,7 +7,10 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use http::StatusCode;
-use rampart_store::{ClientNetworks, EndpointScope, KeyRecord, KeySpec, Metadata, ModelScope, unix_now};
+use rampart_store::limits::parse_usd;
+use rampart_store::{
+    ClientNetworks, EndpointScope, KeyLimits, KeyRecord, KeySpec, Metadata, ModelScope, Priority, unix_now,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -37,7 +40,65 @@ pub(crate) fn view(key: &KeyRecord, now: i64) -> Value {
         "rotated_from": key.rotated_from,
         "superseded_by": key.superseded_by,
         "grace_until": key.grace_until,
+        "limits": key.limits.view(),
     })
+}
+
+/// The `limits` member of a key body. Budgets are dollars, as a JSON number or a
+/// decimal string (`5`, `"0.25"`), converted exactly to micro-dollars.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LimitsBody {
+    #[serde(default)]
+    rpm: Option<u64>,
+    #[serde(default)]
+    tpm: Option<u64>,
+    #[serde(default)]
+    max_concurrency: Option<u32>,
+    #[serde(default)]
+    daily_budget_usd: Option<Value>,
+    #[serde(default)]
+    monthly_budget_usd: Option<Value>,
+    #[serde(default)]
+    max_tokens: Option<u64>,
+    #[serde(default)]
+    priority: Option<String>,
+}
+
+impl LimitsBody {
+    fn compile(self) -> Result<KeyLimits, ApiError> {
+        let dollars = |param: &'static str, value: Option<Value>| -> Result<Option<u64>, ApiError> {
+            let text = match value {
+                None | Some(Value::Null) => return Ok(None),
+                Some(Value::Number(n)) => n.to_string(),
+                Some(Value::String(s)) => s,
+                Some(_) => String::new(),
+            };
+            parse_usd(&text).map(Some).map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_limits",
+                    format!("`limits.{param}` must be a positive amount in dollars"),
+                )
+                .with_param(param)
+            })
+        };
+        let priority = match self.priority.as_deref() {
+            None => None,
+            Some(text) => Some(Priority::parse(text).ok_or_else(|| {
+                ApiError::bad_request("invalid_limits", "`limits.priority` must be critical, standard or batch")
+                    .with_param("priority")
+            })?),
+        };
+        Ok(KeyLimits {
+            rpm: self.rpm,
+            tpm: self.tpm,
+            max_concurrency: self.max_concurrency,
+            daily_budget_micros: dollars("daily_budget_usd", self.daily_budget_usd)?,
+            monthly_budget_micros: dollars("monthly_budget_usd", self.monthly_budget_usd)?,
+            max_tokens: self.max_tokens,
+            priority,
+        })
+    }
 }
 
 /// `GET /admin/v1/keys`.
@@ -80,6 +141,8 @@ pub(crate) struct NewKeyBody {
     role: Option<String>,
     #[serde(default)]
     metadata: Option<Metadata>,
+    #[serde(default)]
+    limits: Option<LimitsBody>,
 }
 
 /// A policy name must be a configured profile.
@@ -110,6 +173,7 @@ pub(crate) async fn create(
         Some(text) => Some(instant_after("expires", now, duration_field("expires", text)?)?),
         None => None,
     };
+    let limits = body.limits.unwrap_or_default().compile()?;
     let spec = KeySpec {
         name: body.name,
         models: ModelScope::new(body.models),
@@ -121,6 +185,7 @@ pub(crate) async fn create(
         team: body.team,
         role: body.role,
         metadata: body.metadata,
+        limits,
     };
     let (record, key) = state.store.create_scoped_key(&state.hasher, &spec).await.map_err(store_error)?;
     tracing::info!(key_id = record.id, "admin: key created");

@@ -225,7 +225,8 @@ async fn upgrade_from_migration_2(url: &str) {
         .fetch_all(&store.pool)
         .await
         .unwrap();
-    assert_eq!(versions, [1, 2, 3]);
+    assert_eq!(versions, [1, 2, 3, 4]);
+    assert!(found.limits.is_empty());
     // The legacy key can be rotated like any other.
     let (successor, _) =
         store.rotate_key(&hasher, &found.id, Duration::from_secs(60), unix_now()).await.unwrap().unwrap();

@@ -8,7 +8,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Subcommand;
 use rampart_config::{Config, ProcessEnv};
-use rampart_store::{ClientNetworks, EndpointScope, KeyHasher, KeyRecord, KeySpec, ModelScope, Store, unix_now};
+use rampart_store::limits::parse_usd;
+use rampart_store::{
+    ClientNetworks, EndpointScope, KeyHasher, KeyLimits, KeyRecord, KeySpec, ModelScope, Priority, Store, unix_now,
+};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum KeysCommand {
@@ -50,6 +53,8 @@ pub(crate) enum KeysCommand {
         /// Free-form JSON object stored with the key.
         #[arg(long)]
         metadata: Option<String>,
+        #[command(flatten)]
+        limits: Box<LimitArgs>,
         /// Print `{"id": ..., "key": ...}`.
         #[arg(long)]
         json: bool,
@@ -88,6 +93,60 @@ pub(crate) enum KeysCommand {
     },
 }
 
+/// A key's resource limits on the command line (default: none beyond the
+/// configuration's team, model and global limits).
+#[derive(Debug, clap::Args)]
+pub(crate) struct LimitArgs {
+    /// Requests per minute.
+    #[arg(long)]
+    rpm: Option<u64>,
+    /// Tokens (prompt + completion) per minute.
+    #[arg(long)]
+    tpm: Option<u64>,
+    /// Requests in flight at once.
+    #[arg(long)]
+    max_concurrency: Option<u32>,
+    /// Spend per UTC day, in dollars (e.g. `5`, `0.25`), at the configured prices.
+    #[arg(long)]
+    daily_budget_usd: Option<String>,
+    /// Spend per UTC month, in dollars.
+    #[arg(long)]
+    monthly_budget_usd: Option<String>,
+    /// The most completion tokens a request may ask for (a missing `max_tokens` is set
+    /// to it).
+    #[arg(long)]
+    max_tokens: Option<u64>,
+    /// Priority class under load: `critical`, `standard` (default) or `batch`.
+    #[arg(long)]
+    priority: Option<String>,
+}
+
+impl LimitArgs {
+    fn compile(self) -> anyhow::Result<KeyLimits> {
+        let dollars = |flag: &str, text: Option<String>| -> anyhow::Result<Option<u64>> {
+            text.map(|text| parse_usd(&text).map_err(|error| anyhow::anyhow!("invalid --{flag}: {error}"))).transpose()
+        };
+        let priority = match self.priority.as_deref() {
+            None => None,
+            Some(text) => Some(
+                Priority::parse(text)
+                    .ok_or_else(|| anyhow::anyhow!("invalid --priority `{text}`: critical, standard or batch"))?,
+            ),
+        };
+        let limits = KeyLimits {
+            rpm: self.rpm,
+            tpm: self.tpm,
+            max_concurrency: self.max_concurrency,
+            daily_budget_micros: dollars("daily-budget-usd", self.daily_budget_usd)?,
+            monthly_budget_micros: dollars("monthly-budget-usd", self.monthly_budget_usd)?,
+            max_tokens: self.max_tokens,
+            priority,
+        };
+        limits.validate()?;
+        Ok(limits)
+    }
+}
+
 async fn open(config: &Path) -> anyhow::Result<(Store, KeyHasher)> {
     open_with_age(config).await.map(|(store, hasher, _)| (store, hasher))
 }
@@ -117,8 +176,10 @@ pub(crate) async fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
             team,
             role,
             metadata,
+            limits,
             json,
         } => {
+            let limits = limits.compile()?;
             let models: Vec<String> =
                 models.into_iter().map(|m| m.trim().to_owned()).filter(|m| !m.is_empty()).collect();
             anyhow::ensure!(!models.is_empty(), "--models needs at least one pattern");
@@ -177,6 +238,7 @@ pub(crate) async fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
                 team,
                 role,
                 metadata,
+                limits,
             };
             let (record, key) = store.create_scoped_key(&hasher, &spec).await?;
             if json {
@@ -269,5 +331,6 @@ fn key_json(k: &KeyRecord, now: i64) -> serde_json::Value {
         "created_at": k.created_at,
         "expires_at": k.expires_at,
         "revoked_at": k.revoked_at,
+        "limits": k.limits.view(),
     })
 }

@@ -1,6 +1,7 @@
 //! Scoped keys, scope updates, rotation with grace, and teams.
 
 use super::*;
+use crate::limits::{KeyLimits, Priority};
 
 fn metadata(json: &str) -> Metadata {
     serde_json::from_str(json).unwrap()
@@ -20,6 +21,15 @@ fn full_spec(team: Option<&str>) -> KeySpec {
         metadata: Some(metadata(
             r#"{"cost_center":"42","nested":{"list":[1,2.5,null,true]},"quote":"x'\"; DROP TABLE teams; --","nul":"a\u0000b","emoji":"\ud83d\ude00"}"#,
         )),
+        limits: KeyLimits {
+            rpm: Some(60),
+            tpm: Some(100_000),
+            max_concurrency: Some(8),
+            daily_budget_micros: Some(5_000_000),
+            monthly_budget_micros: None,
+            max_tokens: Some(4096),
+            priority: Some(Priority::Batch),
+        },
     }
 }
 
@@ -34,6 +44,7 @@ fn assert_same_scope(a: &KeyRecord, b: &KeyRecord) {
     assert_eq!(a.team, b.team);
     assert_eq!(a.role, b.role);
     assert_eq!(a.metadata, b.metadata);
+    assert_eq!(a.limits, b.limits);
 }
 
 async fn scoped_keys_round_trip(store: &Store) {
@@ -137,6 +148,10 @@ async fn updates_replace_scope(store: &Store) {
     let bad = KeySpec { team: Some("b-team".into()), ..spec.clone() };
     assert!(matches!(store.update_key(&record.id, &bad).await, Err(StoreError::Invalid(_))));
     assert_eq!(store.get_key(&record.id).await.unwrap().unwrap().team.as_deref(), Some("a-team"));
+    // So are zero limits (a key that may do nothing is a revoked key).
+    let zero = KeySpec { limits: KeyLimits { rpm: Some(0), ..spec.limits }, ..spec.clone() };
+    assert!(matches!(store.update_key(&record.id, &zero).await, Err(StoreError::Invalid(_))));
+    assert_eq!(store.get_key(&record.id).await.unwrap().unwrap().limits, spec.limits);
     // Revoked keys stay as they were.
     assert!(store.revoke_key(&record.id).await.unwrap());
     let again = KeySpec::new("after", ModelScope::all());
