@@ -113,6 +113,23 @@ impl Principal {
         }
     }
 
+    /// The key's own resource limits (JWT callers have none of their own: their
+    /// team's, the model's and the global limits apply).
+    pub fn limits(&self) -> Option<&rampart_store::KeyLimits> {
+        match &self.who {
+            Who::Key(key) => Some(&key.limits),
+            Who::Token(_) => None,
+        }
+    }
+
+    /// The virtual key's id (`None` for a JWT caller).
+    pub fn key_record_id(&self) -> Option<&str> {
+        match &self.who {
+            Who::Key(key) => Some(&key.id),
+            Who::Token(_) => None,
+        }
+    }
+
     /// The inspection policy profile this caller uses (`default` when none).
     pub fn policy(&self) -> &str {
         let named = match &self.who {

@@ -50,8 +50,13 @@ pub struct ApiError {
     pub side: Side,
     /// Closed label for logs and metrics.
     pub label: &'static str,
-    /// Sends `x-should-retry: false`: the request may have reached the provider.
+    /// Sends `x-should-retry: false`: the request may have reached the provider, or
+    /// retrying cannot help.
     pub no_retry: bool,
+    /// Sends `retry-after` (seconds, rounded up) and `retry-after-ms`.
+    pub retry_after: Option<std::time::Duration>,
+    /// Rate-limit figures for the `x-ratelimit-*` headers of a 429.
+    pub rate: Option<Box<rampart_limits::RateHeaders>>,
 }
 
 /// The outcome attached to error responses, read by the access log.
@@ -72,7 +77,18 @@ impl ApiError {
         label: &'static str,
         message: impl Into<Cow<'static, str>>,
     ) -> Self {
-        Self { status, kind, code, param: None, message: message.into(), side, label, no_retry: false }
+        Self {
+            status,
+            kind,
+            code,
+            param: None,
+            message: message.into(),
+            side,
+            label,
+            no_retry: false,
+            retry_after: None,
+            rate: None,
+        }
     }
 
     /// Marks the error as unsafe to retry automatically (`x-should-retry: false`,
@@ -228,6 +244,36 @@ impl ApiError {
         )
     }
 
+    /// 429: a rate limit (`rate_limit_exceeded`, type `requests`, `tokens` or
+    /// `concurrency`) or a spend budget (`insufficient_quota`) refused the request.
+    /// `retry_after: None` means waiting cannot help (the request alone exceeds the
+    /// limit): `x-should-retry: false`, so SDKs do not retry in vain; so for a budget,
+    /// which renews only with its period.
+    pub fn rate_limited(
+        budget: bool,
+        dimension: &'static str,
+        message: impl Into<Cow<'static, str>>,
+        retry_after: Option<std::time::Duration>,
+    ) -> Self {
+        let (kind, code) =
+            if budget { ("insufficient_quota", "insufficient_quota") } else { (dimension, "rate_limit_exceeded") };
+        let mut error = Self::new(StatusCode::TOO_MANY_REQUESTS, kind, Some(code), Side::Client, code, message);
+        error.retry_after = retry_after;
+        error.no_retry = budget || retry_after.is_none();
+        error
+    }
+
+    /// 503 with `retry-after`: rampart sheds load, or cannot count the request.
+    pub fn overloaded(
+        label: &'static str,
+        message: impl Into<Cow<'static, str>>,
+        retry_after: std::time::Duration,
+    ) -> Self {
+        let mut error = Self::unavailable(label, message);
+        error.retry_after = Some(retry_after);
+        error
+    }
+
     /// 500.
     pub fn internal(label: &'static str) -> Self {
         Self::new(
@@ -258,6 +304,14 @@ impl IntoResponse for ApiError {
         let mut response = (self.status, axum::Json(self.body())).into_response();
         if self.no_retry {
             response.headers_mut().insert("x-should-retry", HeaderValue::from_static("false"));
+        }
+        if let Some(after) = self.retry_after {
+            let ms = u64::try_from(after.as_millis()).unwrap_or(u64::MAX).max(1);
+            response.headers_mut().insert("retry-after", HeaderValue::from(ms.div_ceil(1000)));
+            response.headers_mut().insert("retry-after-ms", HeaderValue::from(ms));
+        }
+        if let Some(rate) = &self.rate {
+            crate::admission::write_rate_headers(rate, response.headers_mut());
         }
         response.extensions_mut().insert(ErrorOutcome { side: self.side, label: self.label });
         response

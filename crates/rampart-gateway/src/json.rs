@@ -1,9 +1,11 @@
 //! The little rampart needs from an OpenAI JSON body, read without re-encoding it.
 //!
-//! Bodies are forwarded as the client wrote them; only `model` is rewritten when the
-//! model table maps it to another upstream name, and then every other top-level member
-//! is copied as its raw text, so unknown fields, number formatting and key order pass
-//! verbatim. Duplicate `model` members are refused: a gateway and a provider that read
+//! Bodies are forwarded as the client wrote them. The few top-level members rampart
+//! sets (`model` when the model table maps it to another upstream name, a key's
+//! completion cap, `stream_options.include_usage` on metered streams) are spliced in
+//! with [`set_members`], and every other top-level member is copied as its raw text,
+//! so unknown fields, number formatting and key order pass verbatim. Duplicate
+//! `model` (and other head) members are refused: a gateway and a provider that read
 //! different copies is a classic parser-differential bypass.
 
 use std::borrow::Cow;
@@ -23,6 +25,30 @@ pub(crate) struct RequestHead<'a> {
     /// Tools may run a model of their own (e.g. Responses API `image_generation`).
     #[serde(borrow, default)]
     pub(crate) tools: Option<Vec<ToolHead<'a>>>,
+    /// Whether the answer streams.
+    #[serde(default)]
+    pub(crate) stream: Option<bool>,
+    /// Chat and completions stream options (`include_usage`).
+    #[serde(default)]
+    pub(crate) stream_options: Option<StreamOptionsHead>,
+    /// Completion caps: chat (`max_completion_tokens`, or the older `max_tokens`),
+    /// completions (`max_tokens`), Responses (`max_output_tokens`).
+    #[serde(default)]
+    pub(crate) max_completion_tokens: Option<u64>,
+    #[serde(default)]
+    pub(crate) max_tokens: Option<u64>,
+    #[serde(default)]
+    pub(crate) max_output_tokens: Option<u64>,
+    /// Choices per request (chat, completions).
+    #[serde(default)]
+    pub(crate) n: Option<u64>,
+}
+
+/// `stream_options` as far as metering needs it.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct StreamOptionsHead {
+    #[serde(default)]
+    pub(crate) include_usage: Option<bool>,
 }
 
 /// The part of a tool definition that names a model.
@@ -33,6 +59,14 @@ pub(crate) struct ToolHead<'a> {
 }
 
 impl RequestHead<'_> {
+    /// The completion cap the request sets, and the member that set it.
+    pub(crate) fn completion_cap(&self) -> Option<(&'static str, u64)> {
+        self.max_completion_tokens
+            .map(|n| ("max_completion_tokens", n))
+            .or(self.max_tokens.map(|n| ("max_tokens", n)))
+            .or(self.max_output_tokens.map(|n| ("max_output_tokens", n)))
+    }
+
     /// Models named by tools, which the key's scope must cover too.
     pub(crate) fn tool_models(&self) -> impl Iterator<Item = &str> {
         self.tools.iter().flatten().filter_map(|tool| tool.model.as_deref())
@@ -72,24 +106,41 @@ fn scrub(error: &serde_json::Error) -> String {
     }
 }
 
-/// Returns `body` with its top-level `model` replaced by `model`, everything else kept
-/// as written.
-pub(crate) fn replace_model(body: &[u8], model: &str) -> Result<Vec<u8>, ApiError> {
+/// Returns `body` with each `(name, raw JSON)` of `set` as a top-level member: a member
+/// of that name is replaced where it stands, a missing one is appended; every other
+/// member is kept as written. The raw values must be valid JSON (the caller encodes
+/// them).
+pub(crate) fn set_members(body: &[u8], set: &[(&str, &str)]) -> Result<Vec<u8>, ApiError> {
     let members: Members<'_> = serde_json::from_slice(body)
         .map_err(|_| ApiError::bad_request("invalid_json", "We could not parse the JSON body of your request."))?;
-    let mut out = Vec::with_capacity(body.len() + model.len());
+    let extra: usize = set.iter().map(|(k, v)| k.len() + v.len() + 4).sum();
+    let mut out = Vec::with_capacity(body.len() + extra);
+    let mut seen = vec![false; set.len()];
     out.push(b'{');
-    for (i, (key, value)) in members.0.iter().enumerate() {
-        if i > 0 {
+    let mut first = true;
+    let mut member = |out: &mut Vec<u8>, key: &str, value: &str| -> Result<(), ApiError> {
+        if !first {
             out.push(b',');
         }
-        // Keys and strings serialize infallibly into a Vec.
-        serde_json::to_writer(&mut out, key).map_err(|_| ApiError::internal("json_encode"))?;
+        first = false;
+        // Keys serialize infallibly into a Vec.
+        serde_json::to_writer(&mut *out, key).map_err(|_| ApiError::internal("json_encode"))?;
         out.push(b':');
-        if key == "model" {
-            serde_json::to_writer(&mut out, model).map_err(|_| ApiError::internal("json_encode"))?;
-        } else {
-            out.extend_from_slice(value.get().as_bytes());
+        out.extend_from_slice(value.as_bytes());
+        Ok(())
+    };
+    for (key, value) in &members.0 {
+        match set.iter().position(|(name, _)| name == key) {
+            Some(i) => {
+                seen[i] = true;
+                member(&mut out, key, set[i].1)?;
+            }
+            None => member(&mut out, key, value.get())?,
+        }
+    }
+    for (i, (name, value)) in set.iter().enumerate() {
+        if !seen[i] {
+            member(&mut out, name, value)?;
         }
     }
     out.push(b'}');
@@ -166,11 +217,24 @@ mod tests {
     #[test]
     fn replacing_the_model_keeps_other_members_verbatim() {
         let body = br#"{ "model" : "alias", "temperature": 1.0, "big": 12345678901234567890123, "unknown_field": {"nested": [1, 2.50, "\u00e9"]}, "stream": true }"#;
-        let out = replace_model(body, "gpt-4o-2024-08-06").unwrap();
+        let out = set_members(body, &[("model", r#""gpt-4o-2024-08-06""#)]).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert_eq!(
             text,
             r#"{"model":"gpt-4o-2024-08-06","temperature":1.0,"big":12345678901234567890123,"unknown_field":{"nested": [1, 2.50, "\u00e9"]},"stream":true}"#
         );
+    }
+
+    #[test]
+    fn set_members_replaces_in_place_and_appends_the_rest() {
+        let body = br#"{"stream_options":{"include_usage":false},"n":1.50}"#;
+        let out =
+            set_members(body, &[("max_completion_tokens", "64"), ("stream_options", r#"{"include_usage":true}"#)]);
+        assert_eq!(
+            String::from_utf8(out.unwrap()).unwrap(),
+            r#"{"stream_options":{"include_usage":true},"n":1.50,"max_completion_tokens":64}"#
+        );
+        assert_eq!(set_members(b"{}", &[("a", "1")]).unwrap(), br#"{"a":1}"#);
+        assert!(set_members(b"[1]", &[("a", "1")]).is_err());
     }
 }

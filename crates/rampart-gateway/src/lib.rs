@@ -8,12 +8,14 @@
 //! `config` and `store` crates. The pipeline order lives in [`pipeline`].
 
 mod admin;
+mod admission;
 mod auth;
 mod body;
 mod credentials;
 mod error;
 mod inspect;
 mod json;
+mod meter;
 mod observe;
 mod oidc;
 pub mod pipeline;

@@ -8,14 +8,15 @@
 //! | 3 | [`authenticate`](crate::auth): virtual key or JWT (`[[auth.oidc]]`) → `Principal` (key cache under the store's change watch); then the client network and endpoint scopes; every other path, unknown ones included | adds `Arc<Principal>` to the request and its response | 401, 403 (`client_address_not_allowed`, `endpoint_not_allowed`), 503 (store down: fail closed) |
 //! | 4 | route: OpenAI path and method → handler; unknown path 404, undefined method 405 | | 404, 405 |
 //! | 5 | handler: bounded body read, JSON head parse, model scope (incl. tool models), route to provider | reads `Principal`; adds `RouteInfo` | 408, 413, 415, 400, 403, 404 |
-//! | 5a | [`inspect`](crate::inspect) (request): the key's policy profile over every model-readable string | reads `Principal`; adds `Verdicts`, `x-rampart-verdict` | 400 `content_policy_violation`, 503 (profile not configured) |
+//! | 5a | [`admission`](crate::admission): priority shedding, one atomic reservation against the key's, team's, model's and global limits; settled from the response's `usage` by [`meter`](crate::meter) | reads `Principal`; adds `x-ratelimit-*` | 429 `rate_limit_exceeded` / `insufficient_quota`, 503 (shed, limits backend down), 400 (over the key's `max_tokens` cap), 403 `model_not_priced` |
+//! | 5b | [`inspect`](crate::inspect) (request): the key's policy profile over every model-readable string | reads `Principal`; adds `Verdicts`, `x-rampart-verdict` | 400 `content_policy_violation`, 503 (profile not configured) |
 //! | 6 | upstream: credential swap, header allow-list, timeouts, relay (SSE event-aligned) | | 502, 504 (`x-should-retry: false` when the provider may have it); mid-stream: error event |
 //! | 6a | [`inspect`](crate::inspect) (response): output guard per model-written text, pseudonyms restored, JSON whole or SSE per event | response-side verdicts | 502 (inspected body broken or too large); stopped output ends with `content_filter` |
 //!
 //! Phases, as in logs and docs: `request` (1–5) → `upstream` (6, until headers) →
 //! `response_head` → `response_chunk` (relay) → `log` (1, on the response head).
 //!
-//! Later layers (limits, audit) slot in between 3 and 5 and must keep this table true.
+//! Later layers (audit) slot in between 3 and 5 and must keep this table true.
 //! The admin API is not in this pipeline: it has its own router on its own listener
 //! (`crate::admin`).
 

@@ -33,6 +33,8 @@ pub(crate) struct AppState {
     pub(crate) federation: Option<crate::oidc::Federation>,
     /// Policy profiles by name, each with its canary token.
     pub(crate) policies: HashMap<String, (Arc<PolicyProfile>, Arc<str>)>,
+    /// Rate limits, budgets and shedding.
+    pub(crate) admission: crate::admission::Admission,
 }
 
 /// The process's detection engine: compiling it takes a while, and it is immutable.
@@ -62,7 +64,10 @@ impl AppState {
                 .map_err(|error| UpstreamSetupError::Identity(error.to_string()))?,
             None => rampart_identity::vault::Kek::derive_from_secret(config.auth.key_secret.expose()),
         };
+        let admission =
+            crate::admission::Admission::new(&config.limits, &config.prices).map_err(UpstreamSetupError::Limits)?;
         Ok(Self {
+            admission,
             kek,
             federation,
             config,

@@ -56,6 +56,14 @@ const RESPONSE_HEADERS_DROPPED: &[&str] = &[
     "openai-organization",
     "openai-project",
     "x-request-id",
+    // The provider's rate limits describe the shared upstream account: rampart sends
+    // the caller's own (`crate::admission`).
+    "x-ratelimit-limit-requests",
+    "x-ratelimit-remaining-requests",
+    "x-ratelimit-reset-requests",
+    "x-ratelimit-limit-tokens",
+    "x-ratelimit-remaining-tokens",
+    "x-ratelimit-reset-tokens",
 ];
 
 /// The provider's own request id is kept under this name.
@@ -86,6 +94,9 @@ pub enum UpstreamSetupError {
     /// The JWT issuers or the vault key could not be set up.
     #[error("identity setup: {0}")]
     Identity(String),
+    /// The limits backend could not be set up.
+    #[error("limits setup: {0}")]
+    Limits(String),
     /// The CA file could not be used.
     #[error("provider {provider}: ca_file: {reason}")]
     CaFile {

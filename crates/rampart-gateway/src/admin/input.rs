@@ -90,6 +90,8 @@ fn error(status: StatusCode, code: &'static str, message: impl Into<Cow<'static,
         side: Side::Client,
         label: code,
         no_retry: false,
+        retry_after: None,
+        rate: None,
     }
 }
 

@@ -1,9 +1,11 @@
 //! The JSON inference endpoints: `/v1/chat/completions`, `/v1/completions`,
 //! `/v1/embeddings`, `/v1/moderations`, `/v1/responses`. The body is read once within
-//! the size limit, its `model` checked against the key and routed, and the original
-//! bytes forwarded (only `model` is rewritten when the model table renames it).
-//! Every request is inspected under the key's policy profile before it leaves
-//! ([`crate::inspect`]); the response is inspected on its way back, streams included.
+//! the size limit, its `model` checked against the key and routed, its limits
+//! reserved ([`crate::admission`]), and the original bytes forwarded (only the
+//! members rampart sets are spliced in: see [`crate::json`]). Every request is
+//! inspected under the key's policy profile before it leaves ([`crate::inspect`]);
+//! the response is inspected on its way back, streams included, and its usage settles
+//! the reservation ([`crate::meter`]).
 
 use std::sync::Arc;
 
@@ -15,12 +17,13 @@ use axum::response::Response;
 use axum::response::IntoResponse;
 
 use super::{Outbound, RouteInfo, authorize_model, check_scope, forward};
+use crate::admission::{Asked, Endpoint};
 use crate::auth::Principal;
 use crate::body::read_limited;
 use crate::error::ApiError;
 use crate::inspect::response::ResponseVerdicts;
 use crate::inspect::{VERDICT_HEADER, inspect_request};
-use crate::json::{parse_head, replace_model};
+use crate::json::{parse_head, set_members};
 use crate::observe::RequestId;
 use crate::state::AppState;
 
@@ -63,7 +66,15 @@ pub(crate) async fn forward_model_routed(
     let model = model.to_owned();
     let upstream_model = upstream_model.to_owned();
     let has_model = head.model.is_some();
+    let streams = head.stream == Some(true);
+    let client_wants_usage = head.stream_options.as_ref().and_then(|o| o.include_usage) == Some(true);
+    let asked = Asked { cap: head.completion_cap(), choices: head.n.unwrap_or(1).max(1) };
     drop(head);
+
+    // Limits, before inspection: a flood is refused before it costs detection work.
+    let endpoint = Endpoint::of(suffix).unwrap_or(Endpoint::Other);
+    let (ticket, edits) =
+        state.admission.admit(principal, Some(&model), &upstream_model, endpoint, asked, &bytes).await?;
 
     // Inspection, before anything leaves: a blocked request never reaches the provider.
     let profile = state.policy(principal.policy())?;
@@ -72,6 +83,8 @@ pub(crate) async fn forward_model_routed(
         Ok(outcome) => outcome,
         Err(blocked) => {
             let mut response = blocked.into_response();
+            ticket.write_headers(response.headers_mut());
+            ticket.release();
             response
                 .extensions_mut()
                 .insert(RouteInfo { model: Some(model), provider: state.provider_names[provider].clone() });
@@ -79,14 +92,30 @@ pub(crate) async fn forward_model_routed(
         }
     };
     let inspected = outcome.body.map_or(bytes, bytes::Bytes::from);
-    let body = if has_model && upstream_model != model {
-        Body::from(replace_model(&inspected, &upstream_model)?)
-    } else {
-        Body::from(inspected)
-    };
+
+    // The members rampart sets: the upstream model name, the key's completion cap,
+    // and a usage report on streams it meters.
+    let metering_stream = streams && endpoint.usage_on_request() && ticket.wants_usage();
+    let model_json;
+    let cap_json;
+    let options_json;
+    let mut set: Vec<(&str, &str)> = Vec::new();
+    if has_model && upstream_model != model {
+        model_json = serde_json::to_string(&upstream_model).map_err(|_| ApiError::internal("json_encode"))?;
+        set.push(("model", &model_json));
+    }
+    if let Some((member, cap)) = edits.cap {
+        cap_json = cap.to_string();
+        set.push((member, &cap_json));
+    }
+    if metering_stream && !client_wants_usage {
+        options_json = stream_options_with_usage(&inspected)?;
+        set.push(("stream_options", &options_json));
+    }
+    let body = if set.is_empty() { Body::from(inspected) } else { Body::from(set_members(&inspected, &set)?) };
     let mut verdicts = outcome.verdicts;
     let outbound = Outbound { suffix, query: None, body, model: Some(model.clone()), plan: outcome.plan };
-    let mut response = match forward(state, provider, parts, outbound).await {
+    let response = match forward(state, provider, parts, outbound).await {
         Ok(response) => response,
         // The request-side verdicts still reach the log when the provider fails.
         Err(error) => {
@@ -97,6 +126,7 @@ pub(crate) async fn forward_model_routed(
             response
         }
     };
+    let mut response = ticket.attach(response, metering_stream && !client_wants_usage);
     if let Some(ResponseVerdicts(found)) = response.extensions_mut().remove::<ResponseVerdicts>() {
         for verdict in found.list {
             verdicts.push(verdict);
@@ -105,4 +135,19 @@ pub(crate) async fn forward_model_routed(
     response.headers_mut().insert(VERDICT_HEADER, verdicts.summary.header());
     response.extensions_mut().insert(verdicts);
     Ok(response)
+}
+
+/// The request's `stream_options` with `include_usage: true`, other options kept.
+fn stream_options_with_usage(body: &[u8]) -> Result<String, ApiError> {
+    #[derive(serde::Deserialize)]
+    struct Options {
+        #[serde(default)]
+        stream_options: Option<serde_json::Map<String, serde_json::Value>>,
+    }
+    let options: Options = serde_json::from_slice(body).map_err(|_| {
+        ApiError::bad_request("invalid_json", "`stream_options` must be an object").with_param("stream_options")
+    })?;
+    let mut options = options.stream_options.unwrap_or_default();
+    options.insert("include_usage".to_owned(), serde_json::Value::Bool(true));
+    serde_json::to_string(&options).map_err(|_| ApiError::internal("json_encode"))
 }

@@ -68,6 +68,10 @@ pub(crate) async fn passthrough(
     require_unrestricted(&principal, path)?;
     let provider = default_provider(&state)?;
     let query = parts.uri.query();
+    // Requests and in-flight slots count here too; tokens and cost cannot be.
+    let asked = crate::admission::Asked { cap: None, choices: 1 };
+    let (ticket, _) =
+        state.admission.admit(&principal, None, "", crate::admission::Endpoint::Other, asked, &[]).await?;
     if !matches!(parts.method, Method::POST) {
         // A stored response holds what the model wrote, as the provider kept it
         // (before rampart's response inspection): it is inspected again on the way out.
@@ -76,13 +80,8 @@ pub(crate) async fn passthrough(
             .transpose()?
             .map(|(profile, canary)| crate::inspect::ResponsePlan::stored(profile, &canary));
         // GET and DELETE carry no body: send none rather than an empty chunked one.
-        return forward(
-            &state,
-            provider,
-            &parts,
-            Outbound { suffix: &suffix, query, body: Body::empty(), model: None, plan },
-        )
-        .await;
+        let outbound = Outbound { suffix: &suffix, query, body: Body::empty(), model: None, plan };
+        return forward(&state, provider, &parts, outbound).await.map(|response| ticket.attach(response, false));
     }
     // Uploads (files, batch inputs, image edits, audio) carry content rampart does not
     // read: the profile decides whether they may pass (a batch file holds requests of
@@ -103,21 +102,25 @@ pub(crate) async fn passthrough(
                     RequestId::text_of(&parts),
                 );
                 let error = ApiError::content_policy("opaque_input", message);
+                ticket.release();
                 return Ok(Blocked { error, verdicts }.into_response());
             }
         }
     }
     let limit = state.config.server.max_upload_bytes;
     let (body, exceeded) = limited_stream(&parts.headers, body, limit)?;
-    match forward(&state, provider, &parts, Outbound { suffix: &suffix, query, body, model: None, plan: None }).await {
+    let forwarded =
+        forward(&state, provider, &parts, Outbound { suffix: &suffix, query, body, model: None, plan: None });
+    match forwarded.await {
         Err(_) if exceeded.load(Ordering::Relaxed) => Err(ApiError::payload_too_large(limit)),
         // A monitored upload: its verdict reaches the log with the response.
         Ok(mut response) if !verdicts.list.is_empty() => {
             response.headers_mut().insert(VERDICT_HEADER, verdicts.summary.header());
             response.extensions_mut().insert(verdicts);
-            Ok(response)
+            Ok(ticket.attach(response, false))
         }
-        other => other,
+        Ok(response) => Ok(ticket.attach(response, false)),
+        Err(error) => Err(error),
     }
 }
 

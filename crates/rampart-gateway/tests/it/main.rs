@@ -11,6 +11,7 @@ mod failures;
 mod hardening;
 mod identity;
 mod inspection;
+mod limits;
 mod proxy;
 mod sdk;
 mod shutdown;

@@ -16,6 +16,8 @@ from openai import OpenAI
 BASE_URL = os.environ["OPENAI_BASE_URL"]
 KEY = os.environ["RAMPART_KEY"]
 NARROW_KEY = os.environ["RAMPART_NARROW_KEY"]
+# A key allowed one request in flight at a time.
+SINGLE_KEY = os.environ["RAMPART_SINGLE_KEY"]
 MESSAGES = [{"role": "user", "content": "Say hello"}]
 
 
@@ -153,6 +155,36 @@ def test_stopped_stream_ends_cleanly_with_content_filter():
     text, finishes = streamed_chat({"x-mock-echo": "system", "x-mock-chunks": "40"}, messages)
     assert finishes == ["content_filter"], finishes
     assert len(text) < len(SYSTEM) / 2, text
+
+
+def test_rate_limited_requests_are_retried_after_retry_after():
+    import threading
+    import time
+
+    slow = threading.Thread(
+        target=lambda: client(SINGLE_KEY).chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, extra_headers={"x-mock-delay-ms": "1000"}
+        )
+    )
+    slow.start()
+    time.sleep(0.3)
+    try:
+        client(SINGLE_KEY).chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+        raise AssertionError("a second request in flight was not refused")
+    except openai.RateLimitError as error:
+        assert error.status_code == 429, error
+        assert error.code == "rate_limit_exceeded", error.code
+        assert int(error.response.headers["retry-after"]) >= 1
+    started = time.monotonic()
+    retrying = OpenAI(base_url=BASE_URL, api_key=SINGLE_KEY, max_retries=4, timeout=20)
+    reply = retrying.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    waited = time.monotonic() - started
+    slow.join()
+    assert reply.choices[0].message.content, reply
+    # The SDK waited as told (retry-after-ms: 1000), not its own 0.5 s backoff: its one
+    # retry came after the slow request had ended (tests/it/sdk.rs checks that the
+    # provider saw exactly one retried request, with x-stainless-retry-count 1).
+    assert waited >= 0.95, waited
 
 
 def main():
