@@ -141,7 +141,9 @@ def main():
     w(f"- pinning: rampart and nginx on CPU {cpu_server}; mock and load generator on CPU {cpu_client}")
     w("- rampart policies: \"default policy\" = the built-in default inspection policy (no [policies] table: "
       "injection/jailbreak/secrets/PII detection on requests, output guard on responses); \"inspection off\" = "
-      "[policies.default] with every detector \"allow\" and canary = false")
+      "[policies.default] with every detector \"allow\" and canary = false; \"limits in memory/Redis\" = inspection "
+      "off plus a key under rpm, tpm, in-flight and daily-budget limits far above the load (every request "
+      "tokenized, priced, reserved and settled)")
     w("- server CPU: CPU time of the server process (nginx: master+worker; direct: the mock) during the "
       "saturation run, as % of one core and per 2xx response")
     w(f"- machine CPU busy just before: {env('BENCH_META_BUSY_BEFORE', '?')}%; load average before -> after: "
@@ -199,6 +201,29 @@ def main():
         if r["sat"]["ok"] and off["sat"]["ok"]:
             cpu = f", CPU {1e6 * (r['cpu_s'] / r['sat']['ok'] - off['cpu_s'] / off['sat']['ok']):+.0f} µs/req"
         w(f"- inspection itself ({r['label']} minus inspection off): p50 {signed(d50)} ms, p99 {signed(d99)} ms{cpu}")
+    for r in rows:
+        if "limits in" not in r["label"]:
+            continue
+        off = by.get(r["label"].replace(", limits in memory", "").replace(", limits in Redis", ""))
+        if not off:
+            continue
+        d50 = minus(r["rate"]["p50"], off["rate"]["p50"])
+        d99 = minus(r["rate"]["p99"], off["rate"]["p99"])
+        cpu = ""
+        if r["sat"]["ok"] and off["sat"]["ok"]:
+            cpu = f", CPU {1e6 * (r['cpu_s'] / r['sat']['ok'] - off['cpu_s'] / off['sat']['ok']):+.0f} µs/req"
+        w(f"- limits themselves ({r['label']} minus inspection off): p50 {signed(d50)} ms, p99 {signed(d99)} ms{cpu}")
+    for entry in filter(None, env("BENCH_META_REDIS_CALLS", "").split(";")):
+        label, before, after = entry.rsplit(" ", 2)
+        r = by.get(label)
+        if not r:
+            continue
+        served = r["sat"]["ok"] + r["rate"]["ok"] + (r["warm"]["ok"] if r["warm"] else 0)
+        served += sum(d["ok"] for d in r["discarded"])
+        calls = int(after) - int(before)
+        if served:
+            w(f"- {label}: {calls} Redis script calls for {served} responses: {calls / served:.2f} per request "
+              "(one reserve on the request path, one settle after the response)")
     mem = [r for r in rows if r["rss_idle"] != "-"]
     if mem:
         w("")

@@ -15,7 +15,10 @@ CONNS="${BENCH_CONNECTIONS:-64}"
 RATE="${BENCH_RATE:-2000}"                 # fixed request rate for the latency runs
 BODY_BYTES="${BENCH_BODY_BYTES:-2048}"     # size of the request body
 LOG_LEVELS="${BENCH_LOG_LEVELS:-warn info}" # one rampart run per level and policy
-POLICIES="${BENCH_POLICIES:-default off}"  # default: built-in inspection policy; off: every detector "allow"
+POLICIES="${BENCH_POLICIES:-default off limits-memory limits-redis}"  # default: built-in inspection policy;
+  # off: every detector "allow"; limits-*: "off" plus a key under every limit (rpm, tpm, in-flight, daily budget
+  # at a price) counted in memory or in Redis ($BENCH_REDIS_URL)
+REDIS_URL="${BENCH_REDIS_URL:-redis://127.0.0.1:6379}"
 STREAM="${BENCH_STREAM:-1}"                # 1: also the streaming runs (stream_load)
 STREAM_CHUNKS="${BENCH_STREAM_CHUNKS:-20}" # content chunks per streamed answer (x-mock-chunks)
 STREAM_DELAY="${BENCH_STREAM_CHUNK_DELAY_MS:-5}" # ms between them (x-mock-chunk-delay-ms)
@@ -388,13 +391,25 @@ check_post "http://127.0.0.1:$P_NGINX$CHAT" "Authorization: Bearer $MOCK_API_KEY
 measure "nginx" "http://127.0.0.1:$P_NGINX$CHAT" "Authorization: Bearer $MOCK_API_KEY" "$NGINX_PID" no
 stop_pid "$NGINX_PID"
 
+# Script calls Redis has served (EVALSHA + EVAL), for the round-trips-per-request figure.
+redis_script_calls() {
+  command -v redis-cli >/dev/null || { echo 0; return; }
+  redis-cli -u "$REDIS_URL" INFO commandstats 2>/dev/null \
+    | awk -F'[=,:]' '/^cmdstat_(evalsha|eval):/ {n += $3} END {print n + 0}'
+}
+
 # 3. rampart, once per log level and policy: "default" is the built-in default policy
 # (inspection on: no [policies] table), "off" sets every detector to "allow".
 for level in $LOG_LEVELS; do
 for policy in $POLICIES; do
   dir="$WORK/rampart-$level-$policy"; mkdir -p "$dir"
-  if [[ "$policy" == default ]]; then label="rampart (log $level, default policy)"
-  else label="rampart (log $level, inspection off)"; fi
+  case "$policy" in
+    default) label="rampart (log $level, default policy)" ;;
+    off) label="rampart (log $level, inspection off)" ;;
+    limits-memory) label="rampart (log $level, inspection off, limits in memory)" ;;
+    limits-redis) label="rampart (log $level, inspection off, limits in Redis)" ;;
+    *) echo "bench: unknown policy $policy" >&2; exit 1 ;;
+  esac
   cat >"$dir/rampart.toml" <<EOF
 [server]
 listen = "127.0.0.1:$P_RAMPART"
@@ -424,7 +439,16 @@ default_provider = "mock"
 format = "json"
 level = "$level"
 EOF
-  if [[ "$policy" == off ]]; then
+  if [[ "$policy" == limits-* ]]; then
+    backend=memory; [[ "$policy" == limits-redis ]] && backend=redis
+    printf '\n[limits]\nbackend = "%s"\n' "$backend" >>"$dir/rampart.toml"
+    if [[ "$backend" == redis ]]; then
+      printf 'redis_url = "%s"\nredis_prefix = "rampart-bench:%s:"\n' "$REDIS_URL" "$$" >>"$dir/rampart.toml"
+    fi
+    printf '\n[[prices]]\nmodel = "gpt-4o-mini"\ninput_per_million = 0.15\noutput_per_million = 0.6\n' \
+      >>"$dir/rampart.toml"
+  fi
+  if [[ "$policy" != default ]]; then
     cat >>"$dir/rampart.toml" <<EOF
 
 [policies.default]
@@ -440,7 +464,13 @@ links = "allow"
 EOF
   fi
   # gpt-4o-mini is routed by its [[models]] entry (same upstream name: body forwarded as is).
-  key="$(timeout 60 "$RAMPART_BIN" keys create --config "$dir/rampart.toml" --name bench --json \
+  limit_flags=()
+  # Limits far above the load, so every request is counted (prompt tokenized, cost
+  # priced, reserved and settled) and none is refused.
+  if [[ "$policy" == limits-* ]]; then
+    limit_flags=(--rpm 100000000 --tpm 100000000000 --max-concurrency 100000 --daily-budget-usd 1000000)
+  fi
+  key="$(timeout 60 "$RAMPART_BIN" keys create --config "$dir/rampart.toml" --name bench --json "${limit_flags[@]}" \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')"
   taskset -c "$CPU_SERVER" "$RAMPART_BIN" serve --config "$dir/rampart.toml" >"$dir/rampart.log" 2>&1 &
   RAMPART_PID=$!; PIDS[$RAMPART_PID]=1
@@ -448,7 +478,13 @@ EOF
   check_post "http://127.0.0.1:$P_RAMPART$CHAT" "Authorization: Bearer $key" 200 "$label"
   check_post "http://127.0.0.1:$P_RAMPART$CHAT" "Authorization: Bearer rk-not-a-key" 401 "rampart without a valid key"
   sleep 1 # let it settle before the idle RSS reading
+  calls_before="$(redis_script_calls)"
   measure "$label" "http://127.0.0.1:$P_RAMPART$CHAT" "Authorization: Bearer $key" "$RAMPART_PID" yes
+  if [[ "$policy" == limits-redis ]]; then
+    # Redis round trips per request: script calls (reserve + settle) over the 2xx
+    # responses of this target's runs (warm-up, saturation, fixed rate).
+    echo "$label $calls_before $(redis_script_calls)" >>"$WORK/redis-calls.txt"
+  fi
   if [[ "$STREAM" == 1 && "$level" == "$STREAM_LEVEL" ]]; then
     measure_stream "$label" "http://127.0.0.1:$P_RAMPART$CHAT" "$key" "$RAMPART_PID"
   fi
@@ -475,6 +511,7 @@ BENCH_META_LOAD="$LOAD_START -> $LOAD_END" \
 BENCH_META_BUSY_BEFORE="$BUSY_BEFORE" \
 BENCH_META_LOGLINES="$(cat "$WORK/rampart-loglines" 2>/dev/null | tr '\n' ';')" \
 BENCH_META_STREAM="$STREAM_CHUNKS $STREAM_DELAY $STREAM_LEVEL $STREAM_REPLY" \
+BENCH_META_REDIS_CALLS="$(cat "$WORK/redis-calls.txt" 2>/dev/null | tr '\n' ';')" \
 python3 "$BENCH_DIR/report.py" "$TSV" "$DURATION" "$WARMUP" "$CONNS" "$RATE" "$BODY_LEN" \
   "$CPU_SERVER" "$CPU_CLIENT" "$STSV" >"$WORK/report.md"
 status=$?

@@ -209,6 +209,11 @@ async fn keys_are_created_with_least_privilege_rotated_and_revoked() {
         (json!({"name": "k", "models": ["*"], "team": "no-such-team"}), "unknown team"),
         (json!({"name": "k\u{0}", "models": ["*"]}), "NUL in name"),
         (json!({"name": 5, "models": ["*"]}), "wrong type"),
+        (json!({"name": "k", "models": ["*"], "limits": {"rpm": 0}}), "zero limit"),
+        (json!({"name": "k", "models": ["*"], "limits": {"priority": "urgent"}}), "unknown priority"),
+        (json!({"name": "k", "models": ["*"], "limits": {"daily_budget_usd": "-1"}}), "negative budget"),
+        (json!({"name": "k", "models": ["*"], "limits": {"daily_budget_usd": 1e300}}), "absurd budget"),
+        (json!({"name": "k", "models": ["*"], "limits": {"rps": 5}}), "unknown limit"),
     ] {
         let response = with_token(&admin, &root, Method::POST, "/admin/v1/keys", Some(body)).await;
         assert_eq!(response.status, 400, "{code}: {}", response.text());
@@ -260,6 +265,32 @@ async fn keys_are_created_with_least_privilege_rotated_and_revoked() {
     assert_eq!(h.client.get("/v1/models", &successor).await.status, 401);
     let missing = with_token(&admin, &root, Method::POST, "/admin/v1/keys/key_AAAAAAAAAAAAAAAA/revoke", None).await;
     assert_eq!(missing.status, 404);
+    // Limits set through the admin API are shown exactly and enforced at once.
+    let limits = json!({"rpm": 1, "tpm": 100000, "daily_budget_usd": 0.25, "priority": "batch"});
+    let limited = with_token(
+        &admin,
+        &root,
+        Method::POST,
+        "/admin/v1/keys",
+        Some(json!({"name": "limited", "models": ["*"], "limits": limits})),
+    )
+    .await;
+    assert_eq!(limited.status, 201, "{}", limited.text());
+    let shown = limited.json();
+    assert_eq!(
+        shown["limits"],
+        json!({"rpm": 1, "tpm": 100000, "max_concurrency": null, "daily_budget_usd": "0.25",
+            "monthly_budget_usd": null, "max_tokens": null, "priority": "batch"})
+    );
+    let secret = shown["key"].as_str().unwrap();
+    let body = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}"#;
+    // Its budget needs prices this gateway does not have: refused, not run uncounted.
+    let refused = h.client.post_json("/v1/chat/completions", secret, body).await;
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    assert_eq!(refused.error_code().as_deref(), Some("model_not_priced"));
+    // File routes are not priced, so only the one request per minute applies.
+    assert_eq!(h.client.get("/v1/files", secret).await.status, 200);
+    assert_eq!(h.client.get("/v1/files", secret).await.status, 429);
 }
 
 #[tokio::test]

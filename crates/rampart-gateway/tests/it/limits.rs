@@ -478,3 +478,42 @@ async fn redis_down_fails_open_to_local_limits_and_shared_counting_resumes() {
     let r = other.client.post_json("/v1/chat/completions", &key, &chat(8)).await;
     assert_eq!((r.status.as_u16(), number(&r, "x-ratelimit-remaining-requests")), (200, 0));
 }
+
+/// Team, model and global limits from the configuration apply to every key they
+/// cover, together.
+#[tokio::test]
+async fn team_model_and_global_limits_count_every_key_together() {
+    let extra = "[limits.global]\nrpm = 100\n[limits.teams.ml]\nrpm = 3\n[limits.models.\"gpt-4o\"]\nrpm = 2\n";
+    let h = Harness::start_with(Options { extra_toml: extra.into(), ..Options::default() }).await;
+    h.store.create_team("ml", None, None).await.unwrap();
+    let member = |name: &str| KeySpec { team: Some("ml".into()), ..KeySpec::new(name, ModelScope::all()) };
+    let first = h.store.create_scoped_key(&h.hasher, &member("a")).await.unwrap().1.key;
+    let second = h.store.create_scoped_key(&h.hasher, &member("b")).await.unwrap().1.key;
+    let body = chat(8);
+    let statuses: Vec<u16> = futures_util::future::join_all(
+        [&first, &second, &first, &second, &first].map(|key| h.client.post_json("/v1/chat/completions", key, &body)),
+    )
+    .await
+    .iter()
+    .map(|r| r.status.as_u16())
+    .collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 3, "{statuses:?}");
+    let refused = h.client.post_json("/v1/chat/completions", &second, &chat(8)).await;
+    assert_eq!(refused.status, 429);
+    assert!(refused.json()["error"]["message"].as_str().unwrap().contains("team"), "{}", refused.text());
+
+    // The model's limit holds across keys outside the team too.
+    let outsider = h.any_key().await;
+    let gpt4o = chat(8).replace("gpt-4o-mini", "gpt-4o");
+    assert_eq!(h.client.post_json("/v1/chat/completions", &outsider, &gpt4o).await.status, 200);
+    let other = h.any_key().await;
+    let r = h.client.post_json("/v1/chat/completions", &other, &gpt4o).await;
+    assert_eq!((r.status.as_u16(), number(&r, "x-ratelimit-remaining-requests")), (200, 0));
+    let r = h.client.post_json("/v1/chat/completions", &outsider, &gpt4o).await;
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert!(r.json()["error"]["message"].as_str().unwrap().contains("model"), "{}", r.text());
+    // Everything else is under the global limit only, shown in the headers.
+    let r = h.client.post_json("/v1/chat/completions", &outsider, &chat(8)).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(number(&r, "x-ratelimit-limit-requests"), 100);
+}
