@@ -12,6 +12,10 @@
 //! checked: too few shingles to tell an echo from a shared phrase. A normal answer
 //! that quotes five words of the prompt matches no shingle; one that quotes a whole
 //! sentence of seven words matches two, still under every threshold.
+//!
+//! The prompt's words and pairs of neighbouring words are indexed too, for the guard's
+//! short windows: [`LeakCheck::echo_open_before`] tells whether the output's last words
+//! could be the start of a copy of the prompt that goes on after them.
 
 /// Words per shingle.
 pub(super) const SHINGLE: usize = 6;
@@ -31,6 +35,44 @@ const MAX_THRESHOLD: usize = 16;
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// Calls `f(start, hash)` for every word of `text` in order: the same words and hashes
+/// as [`Words::scan`] gives at the end of a text, `None` for a word longer than
+/// [`MAX_WORD`] (data, which breaks a run of words).
+fn each_word(text: &str, mut f: impl FnMut(usize, Option<u64>)) {
+    let mut start: Option<usize> = None;
+    let mut h = FNV_OFFSET;
+    let mut long = false;
+    for (i, ch) in text.char_indices() {
+        if ch.is_alphanumeric() {
+            let s = *start.get_or_insert(i);
+            if s == i {
+                h = FNV_OFFSET;
+                long = false;
+            }
+            if long {
+                continue;
+            }
+            for lc in ch.to_lowercase() {
+                let mut buf = [0u8; 4];
+                for &byte in lc.encode_utf8(&mut buf).as_bytes() {
+                    h = (h ^ u64::from(byte)).wrapping_mul(FNV_PRIME);
+                }
+            }
+            long = i + ch.len_utf8() - s > MAX_WORD;
+        } else if let Some(s) = start.take() {
+            f(s, (!long).then_some(h));
+        }
+    }
+    if let Some(s) = start {
+        f(s, (!long).then_some(h));
+    }
+}
+
+/// Hash of two neighbouring words.
+fn pair(a: u64, b: u64) -> u64 {
+    (a.rotate_left(29) ^ b).wrapping_mul(FNV_PRIME).rotate_left(31)
+}
 
 /// The last [`SHINGLE`] word hashes and the word-splitting state between calls.
 #[derive(Debug, Clone, Default)]
@@ -106,6 +148,10 @@ pub(super) struct LeakCheck {
     /// Sorted, distinct shingle hashes of the prompt.
     shingles: Vec<u64>,
     threshold: usize,
+    /// Sorted, distinct hashes of the prompt's words.
+    unigrams: Vec<u64>,
+    /// Sorted, distinct hashes of the prompt's pairs of neighbouring words ([`pair`]).
+    bigrams: Vec<u64>,
     /// Distinct prompt shingles seen in the output (never more than `threshold`).
     matched: Vec<u64>,
     words: Words,
@@ -138,7 +184,30 @@ impl LeakCheck {
             return None;
         }
         let threshold = s.min((3 + s / 16).min(MAX_THRESHOLD));
-        Some(Self { shingles, threshold, matched: Vec::with_capacity(threshold), words: Words::default(), pos: 0 })
+        let (mut unigrams, mut bigrams) = (Vec::new(), Vec::new());
+        let mut prev = None;
+        each_word(prompt, |_, h| {
+            if let Some(h) = h {
+                unigrams.push(h);
+                if let Some(p) = prev {
+                    bigrams.push(pair(p, h));
+                }
+            }
+            prev = h;
+        });
+        for v in [&mut unigrams, &mut bigrams] {
+            v.sort_unstable();
+            v.dedup();
+        }
+        Some(Self {
+            shingles,
+            threshold,
+            unigrams,
+            bigrams,
+            matched: Vec::with_capacity(threshold),
+            words: Words::default(),
+            pos: 0,
+        })
     }
 
     /// Distinct shingles the output must reproduce to count as a leak.
@@ -150,6 +219,27 @@ impl LeakCheck {
     /// Fraction of the threshold reached so far, in [0, 1].
     pub(super) fn score(&self) -> f32 {
         (self.matched.len() as f32 / self.threshold as f32).min(1.0)
+    }
+
+    /// Whether the output in `text` ends with words that could begin a copy of the
+    /// prompt going on after `text`, starting before byte `split`: the longest run of
+    /// words ending with the last word of `text` in which every word is a word of the
+    /// prompt and every two neighbours are neighbours in it starts before `split`.
+    /// Pure: hash collisions only make it say yes more often.
+    pub(super) fn echo_open_before(&self, text: &str, split: usize) -> bool {
+        let mut run: Option<usize> = None;
+        let mut prev: Option<u64> = None;
+        each_word(text, |s, h| {
+            run = match h {
+                Some(h) if self.unigrams.binary_search(&h).is_ok() => {
+                    let chained = prev.is_some_and(|p| self.bigrams.binary_search(&pair(p, h)).is_ok());
+                    if chained { run.or(Some(s)) } else { Some(s) }
+                }
+                _ => None,
+            };
+            prev = h;
+        });
+        run.is_some_and(|s| s < split)
     }
 
     /// Consumes the output's words in `window` (which starts at absolute offset

