@@ -49,7 +49,8 @@ int_in BENCH_STREAM_REPLY_BYTES "$STREAM_REPLY" 0 65536
 [[ -n "${LOG_LEVELS// /}" ]] || { echo "bench: BENCH_LOG_LEVELS is empty" >&2; exit 2; }
 [[ -n "${POLICIES// /}" ]] || { echo "bench: BENCH_POLICIES is empty" >&2; exit 2; }
 for p in $POLICIES; do
-  [[ "$p" == default || "$p" == off ]] || { echo "bench: BENCH_POLICIES: '$p' must be default or off" >&2; exit 2; }
+  [[ "$p" =~ ^(default|off|limits-memory|limits-redis)$ ]] \
+    || { echo "bench: BENCH_POLICIES: '$p' must be default, off, limits-memory or limits-redis" >&2; exit 2; }
 done
 # The streaming runs use one log level: info when it is measured (the realistic setting), else the last one.
 STREAM_LEVEL="${BENCH_STREAM_LOG_LEVEL:-}"
