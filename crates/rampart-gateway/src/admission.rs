@@ -19,6 +19,7 @@
 //! sets none), times `n`; the cost of that at the configured price. Tokens are counted
 //! only when a token limit or a budget applies.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -38,7 +39,21 @@ pub(crate) struct Admission {
     shedder: Option<Shedder>,
     settings: LimitsSettings,
     prices: Vec<Price>,
+    counters: Counters,
 }
+
+/// Refusals counted for `/metrics`, by closed label.
+#[derive(Debug, Default)]
+struct Counters {
+    /// By [`Dimension`], in its declaration order.
+    refused: [AtomicU64; 5],
+    /// By priority: critical, standard, batch.
+    shed: [AtomicU64; 3],
+    unavailable: AtomicU64,
+}
+
+const DIMENSIONS: [Dimension; 5] =
+    [Dimension::Requests, Dimension::Tokens, Dimension::Concurrency, Dimension::DailyBudget, Dimension::MonthlyBudget];
 
 /// The endpoints whose requests are admitted here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,7 +176,13 @@ impl Admission {
         if configured {
             preload_tokenizers();
         }
-        Ok(Self { limiter, shedder, settings: settings.clone(), prices: prices.to_vec() })
+        Ok(Self {
+            limiter,
+            shedder,
+            settings: settings.clone(),
+            prices: prices.to_vec(),
+            counters: Counters::default(),
+        })
     }
 
     /// Admits a request for `model` (client-facing name: limits and prices are set by
@@ -185,6 +206,12 @@ impl Admission {
         let shed = match &self.shedder {
             None => None,
             Some(shedder) => Some(shedder.admit(priority).map_err(|shed| {
+                let class = match shed.priority {
+                    Priority::Critical => 0,
+                    Priority::Standard => 1,
+                    Priority::Batch => 2,
+                };
+                self.counters.shed[class].fetch_add(1, Ordering::Relaxed);
                 ApiError::overloaded(
                     "shed",
                     format!("rampart is at capacity for {} requests; retry shortly", shed.priority),
@@ -273,8 +300,14 @@ impl Admission {
                 let headers = *reservation.headers();
                 Ok((Ticket { reservation: Some(reservation), _shed: shed, headers, price, reserved }, edits))
             }
-            Err(ReserveError::Refused(refusal)) => Err(refused(&refusal)),
+            Err(ReserveError::Refused(refusal)) => {
+                if let Some(i) = DIMENSIONS.iter().position(|d| *d == refusal.dimension) {
+                    self.counters.refused[i].fetch_add(1, Ordering::Relaxed);
+                }
+                Err(refused(&refusal))
+            }
             Err(ReserveError::Unavailable(_)) => {
+                self.counters.unavailable.fetch_add(1, Ordering::Relaxed);
                 tracing::error!("limits: the shared counters are unreachable; refusing (fail_closed)");
                 Err(ApiError::overloaded(
                     "limits_unavailable",
@@ -321,6 +354,62 @@ fn preload_tokenizers() {
             tracing::warn!(%error, "could not start the tokenizer preload; tokenizers load on first use");
         }
     });
+}
+
+impl Admission {
+    /// The limits' metrics in Prometheus text format (served on the admin listener).
+    pub(crate) fn render_metrics(&self, out: &mut String) {
+        use std::fmt::Write;
+        let stats = self.limiter.stats();
+        let family = |out: &mut String, name: &str, kind: &str, help: &str| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        };
+        family(
+            out,
+            "rampart_rate_limited_total",
+            "counter",
+            "Requests refused with 429, by the dimension that refused.",
+        );
+        for (i, dimension) in DIMENSIONS.iter().enumerate() {
+            let n = self.counters.refused[i].load(Ordering::Relaxed);
+            let _ = writeln!(out, "rampart_rate_limited_total{{dimension=\"{}\"}} {n}", dimension.as_str());
+        }
+        family(out, "rampart_shed_total", "counter", "Requests refused with 503 by priority shedding, by class.");
+        for (i, class) in ["critical", "standard", "batch"].iter().enumerate() {
+            let n = self.counters.shed[i].load(Ordering::Relaxed);
+            let _ = writeln!(out, "rampart_shed_total{{priority=\"{class}\"}} {n}");
+        }
+        let counters = [
+            (
+                "rampart_limits_unavailable_total",
+                "Requests refused with 503 because the shared counters were unreachable (fail_closed).",
+                self.counters.unavailable.load(Ordering::Relaxed),
+            ),
+            (
+                "rampart_limits_redis_errors_total",
+                "Redis calls on the reserve path that failed or timed out.",
+                stats.redis_errors,
+            ),
+            (
+                "rampart_limits_fallback_reservations_total",
+                "Reservations counted by this instance alone while Redis was unreachable (fail_open).",
+                stats.fallback_reserves,
+            ),
+            ("rampart_limits_settle_failures_total", "Settlements that could not reach Redis.", stats.settle_failures),
+        ];
+        for (name, help, value) in counters {
+            family(out, name, "counter", help);
+            let _ = writeln!(out, "{name} {value}");
+        }
+        family(out, "rampart_limits_buckets", "gauge", "Limit buckets held in memory.");
+        let _ = writeln!(out, "rampart_limits_buckets {}", stats.memory.buckets);
+        if let Some(shedder) = &self.shedder {
+            family(out, "rampart_in_flight_requests", "gauge", "Requests in flight, as priority shedding counts them.");
+            let _ = writeln!(out, "rampart_in_flight_requests {}", shedder.in_flight());
+            family(out, "rampart_in_flight_capacity", "gauge", "The configured in-flight capacity.");
+            let _ = writeln!(out, "rampart_in_flight_capacity {}", shedder.capacity());
+        }
+    }
 }
 
 fn limits_of(set: &LimitSet) -> Limits {

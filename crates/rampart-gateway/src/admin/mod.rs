@@ -58,6 +58,7 @@ pub(crate) const ROUTES: &[(Method, &str, &[AdminRole])] = &[
     (Method::POST, "/admin/v1/tokens/{id}/revoke", ADMIN),
     (Method::GET, "/admin/v1/providers", READERS),
     (Method::PUT, "/admin/v1/providers/{name}/credential", ADMIN),
+    (Method::GET, "/metrics", ALL),
 ];
 
 /// The one unauthenticated admin route.
@@ -96,6 +97,7 @@ fn handler(method: &Method, pattern: &str) -> Option<MethodRouter<Arc<AppState>>
         ("POST", "/admin/v1/tokens/{id}/revoke") => on(filter, principals::revoke_token),
         ("GET", "/admin/v1/providers") => on(filter, providers::list),
         ("PUT", "/admin/v1/providers/{name}/credential") => on(filter, providers::set_credential),
+        ("GET", "/metrics") => on(filter, metrics),
         _ => return None,
     };
     Some(route)
@@ -130,6 +132,18 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
         .layer(from_fn(no_store))
         .layer(from_fn(crate::observe::observe))
+}
+
+/// `GET /metrics`: Prometheus text format (0.0.4). Scrape it with an admin token of
+/// any role (`authorization: Bearer ra-...`).
+async fn metrics(axum::extract::State(state): axum::extract::State<Arc<AppState>>) -> Response {
+    let mut out = String::with_capacity(4096);
+    state.admission.render_metrics(&mut out);
+    let mut response = out.into_response();
+    response
+        .headers_mut()
+        .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    response
 }
 
 /// Marks every admin response uncacheable: some carry secrets shown once.

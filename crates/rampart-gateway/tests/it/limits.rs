@@ -35,6 +35,29 @@ fn chat(max_tokens: u64) -> String {
     .to_string()
 }
 
+/// A harness with the admin listener, and an admin token for `/metrics`.
+async fn with_admin(options: Options) -> (Harness, String) {
+    let h = Harness::start_with(Options { admin_toml: Some(String::new()), ..options }).await;
+    let token = h
+        .store
+        .create_admin_token(&h.hasher, "metrics", rampart_store::AdminRole::Viewer, None, None)
+        .await
+        .unwrap()
+        .1
+        .key;
+    (h, token)
+}
+
+/// One sample of `/metrics` (the full series name with labels, as written).
+async fn metric(h: &Harness, token: &str, series: &str) -> u64 {
+    let admin = rampart_test::TestClient::new(h.admin_addr.unwrap());
+    let r = admin.get("/metrics", token).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let text = r.text();
+    let line = text.lines().find(|l| l.split(' ').next() == Some(series)).unwrap_or_else(|| panic!("{series}: {text}"));
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
 fn header(r: &TestResponse, name: &str) -> Option<String> {
     r.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
@@ -50,7 +73,7 @@ fn used(r: &TestResponse) -> u64 {
 
 #[tokio::test]
 async fn requests_per_minute_are_exact_and_signalled_like_openai() {
-    let h = Harness::start().await;
+    let (h, token) = with_admin(Options::default()).await;
     let (_, key) = limited_key(&h, KeyLimits { rpm: Some(5), ..KeyLimits::default() }).await;
     for expected_remaining in (0..5).rev() {
         let ok = h.client.post_json("/v1/chat/completions", &key, &chat(16)).await;
@@ -70,6 +93,8 @@ async fn requests_per_minute_are_exact_and_signalled_like_openai() {
     assert!((1..=12).contains(&after) && after_ms <= 12_000, "{after} s, {after_ms} ms");
     assert_eq!(number(&refused, "x-ratelimit-remaining-requests"), 0);
     assert_eq!(h.mock.request_count(), 5, "the refused request never reached the provider");
+    assert_eq!(metric(&h, &token, "rampart_rate_limited_total{dimension=\"requests\"}").await, 1);
+    assert_eq!(metric(&h, &token, "rampart_rate_limited_total{dimension=\"tokens\"}").await, 0);
     // Pass-through routes count too (requests and in-flight slots; not tokens).
     let (_, files_key) = limited_key(&h, KeyLimits { rpm: Some(2), ..KeyLimits::default() }).await;
     for status in [200, 200, 429] {
@@ -444,7 +469,7 @@ async fn redis_down_fails_open_to_local_limits_and_shared_counting_resumes() {
     let relay = Cuttable::to(&url).await;
     let prefix = unique_prefix("open");
     let toml = redis_toml(&relay.url(), &prefix, "fail_open");
-    let h = Harness::start_with(Options { extra_toml: toml.clone(), ..Options::default() }).await;
+    let (h, token) = with_admin(Options { extra_toml: toml.clone(), ..Options::default() }).await;
     let (_, key) = limited_key(&h, KeyLimits { rpm: Some(4), ..KeyLimits::default() }).await;
     // Two requests counted in Redis.
     for remaining in [3, 2] {
@@ -460,6 +485,9 @@ async fn redis_down_fails_open_to_local_limits_and_shared_counting_resumes() {
     }
     assert_eq!(local.iter().filter(|s| **s == 200).count(), 4, "{local:?}");
     assert_eq!(*local.last().unwrap(), 429);
+    // The fallback shows in the metrics (and in a rate-limited warning in the log).
+    assert!(metric(&h, &token, "rampart_limits_fallback_reservations_total").await >= 4);
+    assert!(metric(&h, &token, "rampart_limits_redis_errors_total").await >= 1);
     relay.set(true);
     // Back on Redis: its count (2 used of 4) continues.
     let deadline = Instant::now() + Duration::from_secs(10);
