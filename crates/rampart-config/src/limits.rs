@@ -43,6 +43,15 @@ pub struct RawLimits {
     /// key sets no cap); settled to the real usage afterwards.
     #[serde(default = "default_max_tokens")]
     pub default_max_tokens: u64,
+    /// Prompt tokens reserved on top of the body for a Responses request that continues
+    /// state stored at the provider (`previous_response_id`, `conversation`, a stored
+    /// `prompt`), which the body does not show; settled to the real usage afterwards.
+    #[serde(default = "default_stored_context_tokens")]
+    pub stored_context_tokens: u64,
+    /// Let requests under a token limit or budget use routes whose tokens and cost
+    /// cannot be counted (images, audio, files, batches); refused by default.
+    #[serde(default)]
+    pub allow_unmetered: bool,
     /// Requests in flight this instance accepts in all; priority classes are shed
     /// below it (default: no shedding).
     #[serde(default)]
@@ -74,6 +83,8 @@ impl Default for RawLimits {
             redis_timeout: default_redis_timeout(),
             redis_prefix: default_redis_prefix(),
             default_max_tokens: default_max_tokens(),
+            stored_context_tokens: default_stored_context_tokens(),
+            allow_unmetered: false,
             capacity: None,
             shed_batch_at: default_shed_batch(),
             shed_standard_at: default_shed_standard(),
@@ -98,6 +109,9 @@ fn default_redis_prefix() -> String {
 }
 fn default_max_tokens() -> u64 {
     4096
+}
+fn default_stored_context_tokens() -> u64 {
+    32_768
 }
 fn default_shed_batch() -> f64 {
     0.7
@@ -158,8 +172,12 @@ pub struct RawPrice {
 pub struct LimitsSettings {
     /// Where counters live.
     pub backend: LimitsBackend,
-    /// Completion tokens reserved when a request sets no cap.
+    /// Completion tokens reserved (and written in as the cap) when a request sets none.
     pub default_max_tokens: u64,
+    /// Prompt tokens reserved for provider-stored context.
+    pub stored_context_tokens: u64,
+    /// Whether unmetered routes are open to requests under token limits or budgets.
+    pub allow_unmetered: bool,
     /// Priority shedding, when a capacity is set.
     pub shedding: Option<Shedding>,
     /// Limits on all traffic.
@@ -175,6 +193,8 @@ impl Default for LimitsSettings {
         Self {
             backend: LimitsBackend::Memory,
             default_max_tokens: default_max_tokens(),
+            stored_context_tokens: default_stored_context_tokens(),
+            allow_unmetered: false,
             shedding: None,
             global: LimitSet::default(),
             teams: BTreeMap::new(),
@@ -414,6 +434,8 @@ pub(crate) fn compile(
     Some(LimitsSettings {
         backend: backend?,
         default_max_tokens: raw.default_max_tokens,
+        stored_context_tokens: raw.stored_context_tokens,
+        allow_unmetered: raw.allow_unmetered,
         shedding,
         global,
         teams,

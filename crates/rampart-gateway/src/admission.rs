@@ -111,17 +111,23 @@ impl Endpoint {
 /// What admission reads from the request head.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Asked {
-    /// The completion cap set, and the member that set it.
+    /// The largest completion cap set by any cap member (`max_completion_tokens`,
+    /// `max_tokens`, `max_output_tokens`, whichever the endpoint: a provider may honour
+    /// any of them), and the member that set it.
     pub(crate) cap: Option<(&'static str, u64)>,
-    /// `n`: choices generated.
+    /// Completions generated per prompt: the larger of `n` and `best_of`.
     pub(crate) choices: u64,
+    /// The request continues state stored at the provider (`previous_response_id`,
+    /// `conversation`, a stored `prompt`), whose tokens the body does not show.
+    pub(crate) stored_context: bool,
 }
 
 /// What the handler must do to the request body before it leaves.
 #[derive(Debug, Default)]
 pub(crate) struct BodyEdits {
-    /// Set this completion cap (`(member, value)`): the key caps `max_tokens` and the
-    /// request named none.
+    /// Set this completion cap (`(member, value)`): the request named none, and the key
+    /// caps `max_tokens` or a token limit or budget reserved this many (so the provider
+    /// cannot generate more than was reserved).
     pub(crate) cap: Option<(&'static str, u64)>,
 }
 
@@ -265,9 +271,21 @@ impl Admission {
             return Ok((Ticket::unlimited(shed), edits));
         }
 
-        let counts_tokens = endpoint.counted() && buckets.iter().any(|(_, l)| l.tpm.is_some());
-        let budgeted = endpoint.counted()
-            && buckets.iter().any(|(_, l)| l.daily_budget_micros.is_some() || l.monthly_budget_micros.is_some());
+        let any_tpm = buckets.iter().any(|(_, l)| l.tpm.is_some());
+        let any_budget =
+            buckets.iter().any(|(_, l)| l.daily_budget_micros.is_some() || l.monthly_budget_micros.is_some());
+        if endpoint == Endpoint::Other && (any_tpm || any_budget) && !self.settings.allow_unmetered {
+            // Images, audio, files and batches run at the provider without a token
+            // count rampart could reserve: under a token limit or budget they would
+            // spend it unseen (a batch file holds thousands of requests).
+            return Err(ApiError::forbidden(
+                "endpoint_not_metered",
+                "this route's tokens and cost cannot be counted, and this request is under a token limit or budget",
+            ));
+        }
+        let counts_tokens = endpoint.counted() && any_tpm;
+        // Moderations are free: a budget does not apply to them.
+        let budgeted = endpoint.counted() && endpoint != Endpoint::Moderations && any_budget;
         let price = if budgeted {
             let price = model.and_then(|model| rampart_config::limits::price_for(&self.prices, model)).cloned();
             if price.is_none() {
@@ -282,13 +300,16 @@ impl Admission {
             None
         };
         let reserved = if counts_tokens || budgeted {
-            let prompt = prompt_tokens(endpoint, upstream_model, body);
-            let completion = asked
-                .cap
-                .or(edits.cap)
-                .map(|(_, cap)| cap)
-                .unwrap_or(if endpoint.generates() { self.settings.default_max_tokens } else { 0 })
-                .saturating_mul(asked.choices);
+            let mut prompt = prompt_tokens(endpoint, upstream_model, body);
+            if asked.stored_context {
+                prompt = prompt.saturating_add(self.settings.stored_context_tokens);
+            }
+            // What is reserved is what the provider may generate: a request without a
+            // cap gets the reserved one written in.
+            if asked.cap.is_none() && edits.cap.is_none() && endpoint.generates() {
+                edits.cap = endpoint.cap_member().map(|member| (member, self.settings.default_max_tokens));
+            }
+            let completion = asked.cap.or(edits.cap).map(|(_, cap)| cap).unwrap_or(0).saturating_mul(asked.choices);
             let cost = price.as_ref().map_or(0, |p| cost_micros(p, Usage { prompt, cached: 0, completion }));
             Demand::new(prompt.saturating_add(completion), cost)
         } else {

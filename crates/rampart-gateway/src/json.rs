@@ -42,6 +42,16 @@ pub(crate) struct RequestHead<'a> {
     /// Choices per request (chat, completions).
     #[serde(default)]
     pub(crate) n: Option<u64>,
+    /// Completions generated server-side per prompt (legacy completions).
+    #[serde(default)]
+    pub(crate) best_of: Option<u64>,
+    /// Responses state stored at the provider, whose tokens the body does not show.
+    #[serde(borrow, default)]
+    pub(crate) previous_response_id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub(crate) conversation: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub(crate) prompt: Option<&'a RawValue>,
 }
 
 /// `stream_options` as far as metering needs it.
@@ -59,12 +69,32 @@ pub(crate) struct ToolHead<'a> {
 }
 
 impl RequestHead<'_> {
-    /// The completion cap the request sets, and the member that set it.
+    /// The largest completion cap the request sets in any cap member, and the member
+    /// that set it: a provider may honour a member its endpoint does not define.
     pub(crate) fn completion_cap(&self) -> Option<(&'static str, u64)> {
-        self.max_completion_tokens
-            .map(|n| ("max_completion_tokens", n))
-            .or(self.max_tokens.map(|n| ("max_tokens", n)))
-            .or(self.max_output_tokens.map(|n| ("max_output_tokens", n)))
+        [
+            ("max_completion_tokens", self.max_completion_tokens),
+            ("max_tokens", self.max_tokens),
+            ("max_output_tokens", self.max_output_tokens),
+        ]
+        .into_iter()
+        .filter_map(|(member, n)| n.map(|n| (member, n)))
+        .max_by_key(|&(_, n)| n)
+    }
+
+    /// Completions generated per prompt: the larger of `n` and `best_of` (at least 1).
+    pub(crate) fn choices(&self) -> u64 {
+        self.n.unwrap_or(1).max(self.best_of.unwrap_or(1)).max(1)
+    }
+
+    /// Whether the request continues state stored at the provider. A `prompt` that is
+    /// an object is a stored prompt template (`{"id": ...}`); a string is a completions
+    /// prompt, in the body.
+    pub(crate) fn stored_context(&self) -> bool {
+        let present = |v: Option<&RawValue>| v.is_some_and(|v| v.get() != "null");
+        present(self.previous_response_id)
+            || present(self.conversation)
+            || self.prompt.is_some_and(|p| p.get().trim_start().starts_with('{'))
     }
 
     /// Models named by tools, which the key's scope must cover too.

@@ -68,16 +68,17 @@ pub(crate) async fn forward_model_routed(
     let has_model = head.model.is_some();
     let streams = head.stream == Some(true);
     let client_wants_usage = head.stream_options.as_ref().and_then(|o| o.include_usage) == Some(true);
-    let asked = Asked { cap: head.completion_cap(), choices: head.n.unwrap_or(1).max(1) };
+    let asked = Asked { cap: head.completion_cap(), choices: head.choices(), stored_context: head.stored_context() };
     drop(head);
 
+    // The profile first: a request refused for want of one must not be charged.
+    let profile = state.policy(principal.policy())?;
     // Limits, before inspection: a flood is refused before it costs detection work.
     let endpoint = Endpoint::of(suffix).unwrap_or(Endpoint::Other);
     let (ticket, edits) =
         state.admission.admit(principal, Some(&model), &upstream_model, endpoint, asked, &bytes).await?;
 
     // Inspection, before anything leaves: a blocked request never reaches the provider.
-    let profile = state.policy(principal.policy())?;
     let request_id = RequestId::text_of(parts);
     let outcome = match inspect_request(state.scanner, profile, suffix, bytes.clone(), request_id).await {
         Ok(outcome) => outcome,
@@ -96,23 +97,16 @@ pub(crate) async fn forward_model_routed(
     // The members rampart sets: the upstream model name, the key's completion cap,
     // and a usage report on streams it meters.
     let metering_stream = streams && endpoint.usage_on_request() && ticket.wants_usage();
-    let model_json;
-    let cap_json;
-    let options_json;
-    let mut set: Vec<(&str, &str)> = Vec::new();
-    if has_model && upstream_model != model {
-        model_json = serde_json::to_string(&upstream_model).map_err(|_| ApiError::internal("json_encode"))?;
-        set.push(("model", &model_json));
-    }
-    if let Some((member, cap)) = edits.cap {
-        cap_json = cap.to_string();
-        set.push((member, &cap_json));
-    }
-    if metering_stream && !client_wants_usage {
-        options_json = stream_options_with_usage(&inspected)?;
-        set.push(("stream_options", &options_json));
-    }
-    let body = if set.is_empty() { Body::from(inspected) } else { Body::from(set_members(&inspected, &set)?) };
+    let rename = (has_model && upstream_model != model).then_some(upstream_model.as_str());
+    let ask_usage = metering_stream && !client_wants_usage;
+    let body = match outbound_body(inspected, rename, edits.cap, ask_usage) {
+        Ok(body) => body,
+        Err(error) => {
+            // Never sent: only the request counts.
+            ticket.release();
+            return Err(error);
+        }
+    };
     let mut verdicts = outcome.verdicts;
     let outbound = Outbound { suffix, query: None, body, model: Some(model.clone()), plan: outcome.plan };
     let response = match forward(state, provider, parts, outbound).await {
@@ -135,6 +129,33 @@ pub(crate) async fn forward_model_routed(
     response.headers_mut().insert(VERDICT_HEADER, verdicts.summary.header());
     response.extensions_mut().insert(verdicts);
     Ok(response)
+}
+
+/// The body as it leaves: the members rampart sets spliced in (the upstream model name,
+/// a completion cap, `stream_options.include_usage`), everything else as written.
+fn outbound_body(
+    inspected: bytes::Bytes,
+    rename: Option<&str>,
+    cap: Option<(&'static str, u64)>,
+    ask_usage: bool,
+) -> Result<Body, ApiError> {
+    let model_json;
+    let cap_json;
+    let options_json;
+    let mut set: Vec<(&str, &str)> = Vec::new();
+    if let Some(upstream_model) = rename {
+        model_json = serde_json::to_string(upstream_model).map_err(|_| ApiError::internal("json_encode"))?;
+        set.push(("model", &model_json));
+    }
+    if let Some((member, cap)) = cap {
+        cap_json = cap.to_string();
+        set.push((member, &cap_json));
+    }
+    if ask_usage {
+        options_json = stream_options_with_usage(&inspected)?;
+        set.push(("stream_options", &options_json));
+    }
+    if set.is_empty() { Ok(Body::from(inspected)) } else { Ok(Body::from(set_members(&inspected, &set)?)) }
 }
 
 /// The request's `stream_options` with `include_usage: true`, other options kept.

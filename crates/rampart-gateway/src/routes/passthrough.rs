@@ -69,7 +69,7 @@ pub(crate) async fn passthrough(
     let provider = default_provider(&state)?;
     let query = parts.uri.query();
     // Requests and in-flight slots count here too; tokens and cost cannot be.
-    let asked = crate::admission::Asked { cap: None, choices: 1 };
+    let asked = crate::admission::Asked { cap: None, choices: 1, stored_context: false };
     let (ticket, _) =
         state.admission.admit(&principal, None, "", crate::admission::Endpoint::Other, asked, &[]).await?;
     if !matches!(parts.method, Method::POST) {

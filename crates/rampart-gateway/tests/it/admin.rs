@@ -288,9 +288,10 @@ async fn keys_are_created_with_least_privilege_rotated_and_revoked() {
     let refused = h.client.post_json("/v1/chat/completions", secret, body).await;
     assert_eq!(refused.status, 403, "{}", refused.text());
     assert_eq!(refused.error_code().as_deref(), Some("model_not_priced"));
-    // File routes are not priced, so only the one request per minute applies.
-    assert_eq!(h.client.get("/v1/files", secret).await.status, 200);
-    assert_eq!(h.client.get("/v1/files", secret).await.status, 429);
+    // File routes cannot be counted against its token limit and budget: refused.
+    let unmetered = h.client.get("/v1/files", secret).await;
+    assert_eq!(unmetered.status, 403, "{}", unmetered.text());
+    assert_eq!(unmetered.error_code().as_deref(), Some("endpoint_not_metered"));
 }
 
 #[tokio::test]

@@ -545,3 +545,49 @@ async fn team_model_and_global_limits_count_every_key_together() {
     assert_eq!(r.status, 200);
     assert_eq!(number(&r, "x-ratelimit-limit-requests"), 100);
 }
+
+/// What is reserved bounds what the provider may do: a missing cap is written in, the
+/// largest of several cap members counts, `best_of` multiplies, provider-stored
+/// context is reserved, and routes that cannot be counted are closed to keys under a
+/// token limit or budget.
+#[tokio::test]
+async fn the_reservation_bounds_what_the_provider_may_generate() {
+    let h = Harness::start_with(Options { extra_toml: PRICES.into(), ..Options::default() }).await;
+    let (_, key) = limited_key(&h, KeyLimits { tpm: Some(20_000), ..KeyLimits::default() }).await;
+    // No cap: the reserved default (4096) is written in.
+    let body = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}).to_string();
+    assert_eq!(h.client.post_json("/v1/chat/completions", &key, &body).await.status, 200);
+    assert_eq!(h.mock.requests().last().unwrap().json().unwrap()["max_completion_tokens"], 4096);
+    // The largest cap member counts, whichever the endpoint defines.
+    let sneaky = json!({"model": "gpt-4o-mini", "prompt": "hi", "max_completion_tokens": 1, "max_tokens": 50_000});
+    let r = h.client.post_json("/v1/completions", &key, &sneaky.to_string()).await;
+    assert_eq!(r.status, 429, "50 000 completion tokens exceed the limit: {}", r.text());
+    assert_eq!(header(&r, "x-should-retry").as_deref(), Some("false"), "it never fits");
+    // best_of: 40 completions of 1000 tokens each.
+    let best_of = json!({"model": "gpt-4o-mini", "prompt": "hi", "max_tokens": 1000, "best_of": 40});
+    assert_eq!(h.client.post_json("/v1/completions", &key, &best_of.to_string()).await.status, 429);
+    // A conversation stored at the provider reserves stored_context_tokens (32 768).
+    let stored = json!({"model": "gpt-4o-mini", "input": "and then?", "previous_response_id": "resp_1", "max_output_tokens": 10});
+    let r = h.client.post_json("/v1/responses", &key, &stored.to_string()).await;
+    assert_eq!(r.status, 429, "{}", r.text());
+    let fresh = json!({"model": "gpt-4o-mini", "input": "hello", "max_output_tokens": 10});
+    assert_eq!(h.client.post_json("/v1/responses", &key, &fresh.to_string()).await.status, 200);
+    // Files, batches, images and audio cannot be counted: refused under a token limit.
+    let r = h.client.get("/v1/files", &key).await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert_eq!(r.error_code().as_deref(), Some("endpoint_not_metered"));
+    // Moderations are free: a budget without a price for them does not refuse them.
+    let (_, budgeted) =
+        limited_key(&h, KeyLimits { daily_budget_micros: Some(1_000_000), ..KeyLimits::default() }).await;
+    let moderation = json!({"model": "omni-moderation-latest", "input": "hello"}).to_string();
+    assert_eq!(h.client.post_json("/v1/moderations", &budgeted, &moderation).await.status, 200);
+    assert_eq!(h.mock.request_count(), 3);
+}
+
+#[tokio::test]
+async fn unmetered_routes_open_by_configuration() {
+    let options = Options { extra_toml: "[limits]\nallow_unmetered = true\n".into(), ..Options::default() };
+    let h = Harness::start_with(options).await;
+    let (_, key) = limited_key(&h, KeyLimits { tpm: Some(20_000), ..KeyLimits::default() }).await;
+    assert_eq!(h.client.get("/v1/files", &key).await.status, 200);
+}
