@@ -4,10 +4,11 @@
 use sqlx::AnyPool;
 
 /// `(version, statements)`, append only.
-const MIGRATIONS: &[(i64, &[&str])] = &[(
-    1,
-    &[
-        "CREATE TABLE IF NOT EXISTS audit_records (
+const MIGRATIONS: &[(i64, &[&str])] = &[
+    (
+        1,
+        &[
+            "CREATE TABLE IF NOT EXISTS audit_records (
             seq BIGINT PRIMARY KEY,
             time BIGINT NOT NULL,
             kind TEXT NOT NULL,
@@ -16,20 +17,33 @@ const MIGRATIONS: &[(i64, &[&str])] = &[(
             prev_hash TEXT NOT NULL,
             hash TEXT NOT NULL
         )",
-        "CREATE INDEX IF NOT EXISTS audit_records_time ON audit_records (time)",
-        "CREATE INDEX IF NOT EXISTS audit_records_principal ON audit_records (principal, seq)",
-        "CREATE TABLE IF NOT EXISTS audit_checkpoints (
+            "CREATE INDEX IF NOT EXISTS audit_records_time ON audit_records (time)",
+            "CREATE INDEX IF NOT EXISTS audit_records_principal ON audit_records (principal, seq)",
+            "CREATE TABLE IF NOT EXISTS audit_checkpoints (
             seq BIGINT PRIMARY KEY,
             hash TEXT NOT NULL,
             time BIGINT NOT NULL,
             signature TEXT NOT NULL
         )",
-        // One row every appender updates first: it serializes appenders on both
-        // backends (a row lock on PostgreSQL, the write lock on SQLite).
-        "CREATE TABLE IF NOT EXISTS audit_chain_lock (id BIGINT PRIMARY KEY, appends BIGINT NOT NULL)",
-        "INSERT INTO audit_chain_lock (id, appends) VALUES (1, 0)",
-    ],
-)];
+            // One row every appender updates first: it serializes appenders on both
+            // backends (a row lock on PostgreSQL, the write lock on SQLite).
+            "CREATE TABLE IF NOT EXISTS audit_chain_lock (id BIGINT PRIMARY KEY, appends BIGINT NOT NULL)",
+            "INSERT INTO audit_chain_lock (id, appends) VALUES (1, 0)",
+        ],
+    ),
+    (
+        2,
+        &[
+            // The write-ahead journal's committed position, updated in the same
+            // transaction as the batch it covers (see `crate::writer`).
+            "CREATE TABLE IF NOT EXISTS audit_journal_offsets (
+            journal TEXT PRIMARY KEY,
+            generation BIGINT NOT NULL,
+            pos BIGINT NOT NULL
+        )",
+        ],
+    ),
+];
 
 /// Advisory lock key serializing audit migrations across PostgreSQL instances.
 const MIGRATION_LOCK: i64 = 0x0061_7564_6974_6d67;

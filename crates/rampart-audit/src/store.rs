@@ -236,6 +236,40 @@ impl AuditStore {
     /// chain, hashes each, and makes the periodic checkpoints that fall in the batch.
     /// Safe to call concurrently from any number of stores on one database.
     pub async fn append_batch(&self, records: &[AuditRecord]) -> Result<AppendOutcome, AuditError> {
+        self.append_inner(records, None).await
+    }
+
+    /// [`AuditStore::append_batch`] that also records, in the same transaction, that
+    /// the journal `journal` is committed up to `(generation, pos)`.
+    pub(crate) async fn append_batch_committing(
+        &self,
+        records: &[AuditRecord],
+        journal: &str,
+        generation: u64,
+        pos: u64,
+    ) -> Result<AppendOutcome, AuditError> {
+        self.append_inner(records, Some((journal, generation, pos))).await
+    }
+
+    /// The journal `journal`'s committed `(generation, pos)`, if any.
+    pub(crate) async fn journal_offset(&self, journal: &str) -> Result<Option<(u64, u64)>, AuditError> {
+        let row = sqlx::query("SELECT generation, pos FROM audit_journal_offsets WHERE journal = $1")
+            .bind(journal.to_owned())
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(row) => {
+                Ok(Some((to_u64(row.try_get::<i64, _>("generation")?)?, to_u64(row.try_get::<i64, _>("pos")?)?)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn append_inner(
+        &self,
+        records: &[AuditRecord],
+        journal: Option<(&str, u64, u64)>,
+    ) -> Result<AppendOutcome, AuditError> {
         let mut rows = Vec::with_capacity(records.len());
         for record in records {
             rows.push((record.time, record.kind.as_str(), record.principal.clone(), serde_json::to_string(record)?));
@@ -285,6 +319,17 @@ impl AuditStore {
         }
         for (cp_seq, cp_hash) in due {
             checkpoints.push(self.insert_checkpoint(&mut tx, cp_seq, &cp_hash).await?.seq);
+        }
+        if let Some((journal, generation, pos)) = journal {
+            sqlx::query(
+                "INSERT INTO audit_journal_offsets (journal, generation, pos) VALUES ($1, $2, $3) \
+                 ON CONFLICT (journal) DO UPDATE SET generation = excluded.generation, pos = excluded.pos",
+            )
+            .bind(journal.to_owned())
+            .bind(to_i64(generation)?)
+            .bind(to_i64(pos)?)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(AppendOutcome { first_seq, last_seq: seq, last_hash: hex::encode(hash), checkpoints })

@@ -7,6 +7,8 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 
 use crate::*;
 
+mod writer;
+
 /// Records each scenario's trail holds.
 const TRAIL: u64 = 2500;
 const CHECKPOINT_EVERY: u64 = 1000;
