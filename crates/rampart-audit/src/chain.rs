@@ -85,6 +85,19 @@ impl AuditSigner {
         Ok(Self { pair })
     }
 
+    /// Parses a key as configured: a 32-byte seed in hex (64 digits) or base64, or a
+    /// PKCS#8 document in base64.
+    pub fn parse(text: &str) -> Result<Self, AuditError> {
+        let text = text.trim();
+        let bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            hex::decode(text).ok()
+        } else {
+            STANDARD.decode(text).ok()
+        };
+        let bytes = bytes.ok_or_else(|| AuditError::Key("signing key is neither hex nor base64".into()))?;
+        if bytes.len() == 32 { Self::from_seed(&bytes) } else { Self::from_pkcs8(&bytes) }
+    }
+
     /// The verification key.
     pub fn public_key(&self) -> AuditPublicKey {
         let mut key = [0u8; 32];

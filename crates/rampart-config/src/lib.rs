@@ -7,6 +7,7 @@
 //! only ever referenced (`{ env = "VAR" }` or `{ file = "PATH" }`) and come out as
 //! [`Secret`]. The crate does no IO beyond reading the config and secret files.
 
+pub mod audit;
 mod error;
 pub mod identity;
 mod interpolate;
@@ -22,6 +23,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
+pub use audit::{AnomalySettings, AuditSettings, WebhookSettings};
 pub use error::{ConfigError, ConfigErrors};
 pub use identity::{AdminSettings, OidcGroup, OidcIssuer, VaultSettings};
 pub use interpolate::{Env, ProcessEnv};
@@ -60,6 +62,10 @@ pub struct Config {
     pub limits: LimitsSettings,
     /// Per-model prices (`[[prices]]`), in file order.
     pub prices: Vec<Price>,
+    /// The audit trail (`[audit]`).
+    pub audit: AuditSettings,
+    /// Anomaly detection and alerts (`[anomaly]`).
+    pub anomaly: AnomalySettings,
 }
 
 /// Compiled `[server]`.
@@ -322,6 +328,8 @@ const SECTIONS: &[&str] = &[
     "vault",
     "limits",
     "prices",
+    "audit",
+    "anomaly",
 ];
 
 impl Compiler<'_> {
@@ -392,6 +400,10 @@ impl Compiler<'_> {
         let limits_raw: Option<limits::RawLimits> =
             take("limits").map_or(Some(Default::default()), |v| self.section("limits", v));
         let prices_raw: Vec<Option<limits::RawPrice>> = self.array("prices", take("prices"));
+        let audit_raw: Option<audit::RawAudit> =
+            take("audit").map_or(Some(Default::default()), |v| self.section("audit", v));
+        let anomaly_raw: Option<audit::RawAnomaly> =
+            take("anomaly").map_or(Some(Default::default()), |v| self.section("anomaly", v));
         let providers_value = take("providers");
         // Names of every provider, even one whose entry fails to deserialize, so a
         // broken provider is reported once and not again by each model naming it.
@@ -489,6 +501,19 @@ impl Compiler<'_> {
         if let Some(limits) = &limits {
             self.unpriced_budgets(limits, &prices);
         }
+        let mut problems = Vec::new();
+        let store_url = store.as_ref().map(|s| s.url.clone());
+        let audit = audit_raw.and_then(|raw| {
+            let mut resolve = |path: &str, secret: &raw::SecretRef| self.secret(path, secret);
+            audit::compile_audit(raw, store_url.as_ref(), &mut resolve, &mut problems)
+        });
+        let anomaly = anomaly_raw.and_then(|raw| {
+            let mut resolve = |path: &str, secret: &raw::SecretRef| self.secret(path, secret);
+            audit::compile_anomaly(raw, &mut resolve, &mut problems)
+        });
+        for (path, message) in problems {
+            self.error(path, message);
+        }
 
         Some(Config {
             server: server?,
@@ -503,6 +528,8 @@ impl Compiler<'_> {
             vault: vault?,
             limits: limits?,
             prices,
+            audit: audit?,
+            anomaly: anomaly?,
         })
     }
 

@@ -170,7 +170,8 @@ fn interpolation_never_injects_toml() {
 
 #[test]
 fn store_urls_are_normalized() {
-    let with_store = |url: &str| compile(&format!("[store]\nurl = \"{url}\"\n{MINIMAL}"));
+    let with_store =
+        |url: &str| compile(&format!("[store]\nurl = \"{url}\"\n[audit]\njournal = \"/tmp/audit.journal\"\n{MINIMAL}"));
     assert_eq!(with_store("/var/lib/rampart.db").unwrap().store.url.expose(), "sqlite:///var/lib/rampart.db");
     assert_eq!(with_store("postgres://u:p@localhost/db").unwrap().store.url.expose(), "postgres://u:p@localhost/db");
     let errors = with_store("mysql://u:hunter2@h/db").unwrap_err();
@@ -190,7 +191,8 @@ fn keys_commands_need_only_store_and_auth() {
 
 #[test]
 fn remote_postgres_stores_need_verified_tls() {
-    let with_store = |url: &str| compile(&format!("[store]\nurl = \"{url}\"\n{MINIMAL}"));
+    let with_store =
+        |url: &str| compile(&format!("[store]\nurl = \"{url}\"\n[audit]\njournal = \"/tmp/audit.journal\"\n{MINIMAL}"));
     for ok in [
         "postgres://u:p@127.0.0.1/db",
         "postgres://u@localhost:5432/db",
@@ -514,4 +516,31 @@ fn redis_urls_with_passwords_must_be_referenced() {
     assert_eq!(paths_of(&compile(&referenced).unwrap_err()), ["limits.redis_url"]);
     let missing = format!("{MINIMAL}\n[limits]\nbackend = \"redis\"\n");
     assert_eq!(paths_of(&compile(&missing).unwrap_err()), ["limits.redis_url"]);
+}
+
+#[test]
+fn the_audit_journal_defaults_beside_sqlite_and_is_required_with_postgres() {
+    let config = compile(&format!("[store]\nurl = \"/var/lib/rampart.db\"\n{MINIMAL}")).unwrap();
+    assert!(config.audit.enabled && config.audit.fail_closed);
+    assert_eq!(config.audit.journal, std::path::PathBuf::from("/var/lib/rampart.db.audit-journal"));
+    assert_eq!(config.audit.url.expose(), "sqlite:///var/lib/rampart.db", "the trail defaults to the store");
+    let errors = compile(&format!("[store]\nurl = \"postgres://u@localhost/db\"\n{MINIMAL}")).unwrap_err();
+    assert_eq!(paths(&errors), vec!["audit.journal"], "{errors}");
+    let off = compile(&format!("[store]\nurl = \"postgres://u@localhost/db\"\n[audit]\nenabled = false\n{MINIMAL}"));
+    assert!(off.is_ok(), "no journal needed when auditing is off");
+    for (toml, path) in [
+        ("[audit]\nretention = \"10m\"\n", "audit.retention"),
+        ("[audit]\nmax_lag = \"1KiB\"\n", "audit.max_lag"),
+        ("[audit]\nurl = \"postgres://u:hunter2@db/x\"\njournal = \"/tmp/j\"\n", "audit.url"),
+        ("[anomaly]\n[[anomaly.webhooks]]\nurl = \"http://alerts.example.com/\"\n", "anomaly.webhooks[0].url"),
+        (
+            "[anomaly]\n[[anomaly.webhooks]]\nurl = \"https://a.example/\"\nformat = \"xml\"\n",
+            "anomaly.webhooks[0].format",
+        ),
+        ("[anomaly]\ncooldown = \"soon\"\n", "anomaly.cooldown"),
+    ] {
+        let errors = compile(&format!("{toml}{MINIMAL}")).unwrap_err();
+        assert_eq!(paths(&errors), vec![path], "{toml}: {errors}");
+        assert!(!errors.to_string().contains("hunter2"), "{errors}");
+    }
 }

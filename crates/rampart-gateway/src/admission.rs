@@ -539,7 +539,18 @@ impl Ticket {
     /// Adds the headers and hands the ticket to the response body, to settle when the
     /// body ends (`strip_usage`: remove a usage chunk rampart asked for). A provider
     /// error is not billed: only the request counts.
-    pub(crate) fn attach(self, mut response: axum::response::Response, strip_usage: bool) -> axum::response::Response {
+    pub(crate) fn attach(self, response: axum::response::Response, strip_usage: bool) -> axum::response::Response {
+        self.attach_tallied(response, strip_usage, None)
+    }
+
+    /// [`Self::attach`], also reporting the usage to an audited request's `tally`
+    /// (the body is then read for usage even when no limit needs it).
+    pub(crate) fn attach_tallied(
+        self,
+        mut response: axum::response::Response,
+        strip_usage: bool,
+        tally: Option<std::sync::Arc<crate::monitor::Tally>>,
+    ) -> axum::response::Response {
         use crate::meter::{Shape, metered};
         self.write_headers(response.headers_mut());
         if !response.status().is_success() {
@@ -552,7 +563,7 @@ impl Ticket {
             }
             return response;
         }
-        let shape = if !self.wants_usage() {
+        let shape = if !self.wants_usage() && tally.is_none() {
             Shape::Hold
         } else if crate::upstream::is_event_stream(response.headers()) {
             Shape::Events { strip: strip_usage }
@@ -560,7 +571,7 @@ impl Ticket {
             Shape::Json
         };
         let (parts, body) = response.into_parts();
-        axum::response::Response::from_parts(parts, metered(body, shape, self))
+        axum::response::Response::from_parts(parts, metered(body, shape, self, tally))
     }
 }
 

@@ -16,6 +16,7 @@ mod error;
 mod inspect;
 mod json;
 mod meter;
+mod monitor;
 mod observe;
 mod oidc;
 pub mod pipeline;
@@ -26,6 +27,7 @@ mod upstream;
 
 pub use auth::Principal;
 pub use error::{ApiError, Side};
+pub use monitor::{MonitorSetupError, audit_signer, open_audit_store};
 pub use observe::RequestId;
 pub use server::{Gateway, GatewayError, RunningGateway, ShutdownTrigger};
 pub use upstream::UpstreamSetupError;

@@ -11,6 +11,7 @@
 //! relay in whole events; only an event holding a usage object is parsed.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
@@ -19,6 +20,7 @@ use futures_util::Stream;
 use memchr::memmem;
 
 use crate::admission::{Ticket, Usage};
+use crate::monitor::Tally;
 
 /// Largest JSON response body whose usage is read.
 pub(crate) const MAX_METERED_JSON: usize = 8 << 20;
@@ -36,10 +38,11 @@ pub(crate) enum Shape {
 }
 
 /// Wraps `body` so that `ticket` settles with the usage it reports.
-pub(crate) fn metered(body: Body, shape: Shape, ticket: Ticket) -> Body {
+pub(crate) fn metered(body: Body, shape: Shape, ticket: Ticket, tally: Option<Arc<Tally>>) -> Body {
     Body::from_stream(Metered {
         inner: body.into_data_stream(),
         ticket: Some(ticket),
+        tally,
         shape,
         usage: None,
         kept: Vec::new(),
@@ -51,6 +54,8 @@ pub(crate) fn metered(body: Body, shape: Shape, ticket: Ticket) -> Body {
 struct Metered {
     inner: axum::body::BodyDataStream,
     ticket: Option<Ticket>,
+    /// An audited request's tally, told the usage at the end.
+    tally: Option<Arc<Tally>>,
     shape: Shape,
     usage: Option<Usage>,
     /// JSON: the body so far, while under the bound.
@@ -101,6 +106,10 @@ impl Stream for Metered {
                             if rest.is_empty() { rest } else { this.event(&rest, strip).unwrap_or_default() }
                         }
                     };
+                    if let Some(tally) = this.tally.take() {
+                        let usage = this.usage;
+                        tally.with(|t| t.usage = usage);
+                    }
                     if let Some(ticket) = this.ticket.take() {
                         ticket.settle(this.usage);
                     }

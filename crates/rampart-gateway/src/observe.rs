@@ -6,22 +6,29 @@
 //! status, latency, the error label and inspection verdicts (detector, rule, score,
 //! action, location), never bodies, matched text, keys or query strings. The level
 //! follows who caused a failure: client errors at info, upstream at warn, internal at
-//! error.
+//! error. It also starts each request's audit record, completed when the response
+//! body ends ([`crate::monitor`]).
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::Request;
+use axum::body::Body;
+use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt;
 use http::HeaderValue;
 use rand::RngCore;
 
+use rampart_audit::{AuditRecord, RecordKind};
+
 use crate::auth::Principal;
 use crate::error::{ApiError, ErrorOutcome, Side};
+use crate::monitor::{Actor, Pending, Tally};
 use crate::routes::RouteInfo;
+use crate::server::ClientAddr;
+use crate::state::AppState;
 
 /// The request id, as a request extension for handlers.
 #[derive(Debug, Clone)]
@@ -46,22 +53,49 @@ fn new_request_id() -> HeaderValue {
     HeaderValue::try_from(text).unwrap_or_else(|_| HeaderValue::from_static("req_unknown"))
 }
 
-pub(crate) async fn observe(mut request: Request, next: Next) -> Response {
+/// The data plane's outermost layer.
+pub(crate) async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    observe_on(state, request, next, false).await
+}
+
+/// The admin API's outermost layer: the same, its records of kind `admin`.
+pub(crate) async fn observe_admin(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    observe_on(state, request, next, true).await
+}
+
+async fn observe_on(state: Arc<AppState>, mut request: Request, next: Next, admin: bool) -> Response {
     let started = Instant::now();
+    let time = crate::monitor::unix_ms(std::time::SystemTime::now());
     let id = new_request_id();
     request.extensions_mut().insert(RequestId(id.clone()));
     let method = request.method().clone();
     let path: String = request.uri().path().chars().take(200).collect();
+    let client = request.extensions().get::<ClientAddr>().map(|addr| addr.0);
+    // Probes and scrapes carry no data: neither audited nor counted.
+    let observed = !matches!(path.as_str(), "/healthz" | "/readyz" | "/metrics");
+    let audited = observed && state.monitor.audits();
+    let tally = Arc::new(Tally::default());
+    if observed {
+        request.extensions_mut().insert(tally.clone());
+    }
 
-    let mut response = match AssertUnwindSafe(next.run(request)).catch_unwind().await {
-        Ok(response) => response,
-        Err(_) => ApiError::internal("panic").into_response(),
+    let mut response = if audited && state.monitor.refusing() {
+        // Fail closed: nothing is served that the trail could not hold. This refusal is
+        // itself recorded below; once a write succeeds, traffic flows again.
+        ApiError::unavailable("audit_unavailable", "the audit trail cannot be written; try again later").into_response()
+    } else {
+        match AssertUnwindSafe(next.run(request)).catch_unwind().await {
+            Ok(response) => response,
+            Err(_) => ApiError::internal("panic").into_response(),
+        }
     };
     response.headers_mut().insert("x-request-id", id.clone());
 
-    let latency_ms = started.elapsed().as_secs_f64() * 1e3;
+    let head_latency = started.elapsed();
+    let latency_ms = head_latency.as_secs_f64() * 1e3;
     let status = response.status().as_u16();
-    let key_id = response.extensions().get::<Arc<Principal>>().map(|p| p.key_id());
+    let principal = response.extensions().get::<Arc<Principal>>().cloned();
+    let key_id = principal.as_ref().map(|p| p.key_id());
     let route = response.extensions().get::<RouteInfo>();
     let model = route.and_then(|r| r.model.as_deref());
     let provider = route.map(|r| &*r.provider);
@@ -71,7 +105,8 @@ pub(crate) async fn observe(mut request: Request, next: Next) -> Response {
     let verdict = inspection.map(|v| v.summary.as_str());
     let verdicts = inspection.filter(|v| !v.list.is_empty()).map(|v| v.log_field());
     let verdicts = verdicts.as_deref();
-    match response.extensions().get::<ErrorOutcome>() {
+    let outcome = response.extensions().get::<ErrorOutcome>();
+    match outcome {
         None => {
             tracing::info!(request_id, %method, path, status, latency_ms, key_id, model, provider, verdict, verdicts, "request")
         }
@@ -85,5 +120,109 @@ pub(crate) async fn observe(mut request: Request, next: Next) -> Response {
             tracing::error!(request_id, %method, path, status, latency_ms, key_id, model, provider, error = label, side = "internal", "request failed")
         }
     }
-    response
+    if !observed {
+        return response;
+    }
+    let blocked =
+        inspection.is_some_and(|v| v.list.iter().any(|v| v.phase == "request" && v.action == "block")) && status == 400;
+    let attack =
+        blocked && inspection.is_some_and(|v| v.list.iter().any(|v| matches!(v.detector, "injection" | "jailbreak")));
+    let actor = response.extensions().get::<Actor>();
+    let (kind, who, who_kind) = match (admin, actor) {
+        (true, Some(actor)) => (RecordKind::Admin, Some(actor.id.clone()), Some(format!("admin_{}", actor.kind))),
+        (true, None) => (RecordKind::Admin, None, None),
+        (false, _) => (RecordKind::Request, key_id.map(str::to_owned), principal.as_ref().map(|p| p.kind().to_owned())),
+    };
+    let record = AuditRecord {
+        time,
+        request_id: request_id.to_owned(),
+        kind,
+        principal: who,
+        principal_kind: who_kind,
+        team: principal.as_ref().and_then(|p| p.team()).map(str::to_owned),
+        client_addr: client.map(|addr| addr.ip().to_string()),
+        endpoint: Some(path),
+        method: Some(method.to_string()),
+        model: model.map(str::to_owned),
+        provider: provider.map(str::to_owned),
+        status: Some(status),
+        error: outcome.map(|o| o.label.to_owned()),
+        verdicts: inspection.map(|v| crate::monitor::audit_verdicts(v.list.iter())).unwrap_or_default(),
+        ..AuditRecord::default()
+    };
+    let pending = Pending {
+        state: state.clone(),
+        record,
+        started,
+        head_latency,
+        tally,
+        client_ip: client.map(|addr| addr.ip()),
+        blocked,
+        attack,
+        audited,
+    };
+    let (parts, body) = response.into_parts();
+    Response::from_parts(parts, Body::new(Audited { inner: body, pending: Some(pending), bytes: 0 }))
+}
+
+/// A response body that completes its request's audit record when it ends, or when it
+/// is dropped before (the client went away).
+struct Audited {
+    inner: Body,
+    pending: Option<Pending>,
+    bytes: u64,
+}
+
+impl http_body::Body for Audited {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let this = &mut *self;
+        let polled = std::pin::Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            std::task::Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.bytes += data.len() as u64;
+                }
+            }
+            std::task::Poll::Ready(None) => {
+                if let Some(pending) = this.pending.take() {
+                    pending.finish(this.bytes, true);
+                }
+            }
+            std::task::Poll::Ready(Some(Err(_))) => {
+                if let Some(mut pending) = this.pending.take() {
+                    pending.record.error.get_or_insert_with(|| "response_body_failed".into());
+                    pending.finish(this.bytes, false);
+                }
+            }
+            std::task::Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for Audited {
+    fn drop(&mut self) {
+        if let Some(pending) = self.pending.take() {
+            // An empty body may never be polled to its end.
+            let complete = http_body::Body::is_end_stream(&self.inner);
+            // The inner body first: a stream inspector it holds reports its verdicts
+            // to the tally when dropped.
+            drop(std::mem::replace(&mut self.inner, Body::empty()));
+            pending.finish(self.bytes, complete);
+        }
+    }
 }

@@ -3,7 +3,7 @@
 //!
 //! | # | layer | adds / reads | rejects with |
 //! |---|-------|--------------|--------------|
-//! | 1 | [`observe`](crate::observe): request id, panic → 500, access log (once) | adds `RequestId`; reads `Principal`, `RouteInfo`, `ErrorOutcome` from the response | 500 |
+//! | 1 | [`observe`](crate::observe): request id, panic → 500, access log (once), audit record (completed at the body's end, [`monitor`](crate::monitor)) | adds `RequestId`, `Tally`; reads `Principal`, `RouteInfo`, `ErrorOutcome`, `Verdicts` from the response | 500, 503 `audit_unavailable` (trail unwritable, `fail_closed`) |
 //! | 2 | public allow-list: `/healthz`, `/readyz` (no credentials, no data) | | |
 //! | 3 | [`authenticate`](crate::auth): virtual key or JWT (`[[auth.oidc]]`) → `Principal` (key cache under the store's change watch); then the client network and endpoint scopes; every other path, unknown ones included | adds `Arc<Principal>` to the request and its response | 401, 403 (`client_address_not_allowed`, `endpoint_not_allowed`), 503 (store down: fail closed) |
 //! | 4 | route: OpenAI path and method → handler; unknown path 404, undefined method 405 | | 404, 405 |
@@ -16,14 +16,13 @@
 //! Phases, as in logs and docs: `request` (1–5) → `upstream` (6, until headers) →
 //! `response_head` → `response_chunk` (relay) → `log` (1, on the response head).
 //!
-//! Later layers (audit) slot in between 3 and 5 and must keep this table true.
 //! The admin API is not in this pipeline: it has its own router on its own listener
 //! (`crate::admin`).
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::middleware::from_fn_with_state;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 
@@ -65,8 +64,8 @@ pub(crate) fn build(state: Arc<AppState>) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .merge(api)
-        .with_state(state)
+        .with_state(state.clone())
         // Outermost: every response, including rejections and panics, gets a request
-        // id and exactly one access-log line.
-        .layer(from_fn(crate::observe::observe))
+        // id, exactly one access-log line and (the probes aside) one audit record.
+        .layer(from_fn_with_state(state, crate::observe::observe))
 }

@@ -41,6 +41,9 @@ pub enum GatewayError {
     /// A provider client could not be built.
     #[error(transparent)]
     Upstream(#[from] UpstreamSetupError),
+    /// The audit trail or the anomaly alerts could not be set up.
+    #[error(transparent)]
+    Monitor(#[from] crate::monitor::MonitorSetupError),
     /// The listen address could not be bound.
     #[error("listen {addr}: {source}")]
     Bind {
@@ -61,9 +64,11 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Builds the gateway: provider clients, hasher, routes.
-    pub fn new(config: Config, store: Store) -> Result<Self, GatewayError> {
-        Ok(Self { state: Arc::new(AppState::new(config, store)?) })
+    /// Builds the gateway: provider clients, hasher, routes, and the audit log (which
+    /// first replays what an earlier run journaled but did not store).
+    pub async fn new(config: Config, store: Store) -> Result<Self, GatewayError> {
+        let monitor = crate::monitor::Monitor::open(&config).await?;
+        Ok(Self { state: Arc::new(AppState::new(config, store, monitor)?) })
     }
 
     /// Binds `server.listen` (and `admin.listen` when the admin API is configured)
@@ -125,11 +130,14 @@ impl Gateway {
         let router = crate::pipeline::build(self.state.clone());
         let connections = Connections::new(router, tls, server);
         let data_task = tokio::spawn(accept_loop(data, connections, self.state.clone(), stopped()));
+        let state = self.state.clone();
         let task = tokio::spawn(async move {
             let _ = data_task.await;
             if let Some(admin) = admin_task {
                 let _ = admin.await;
             }
+            // Every record of the drained requests reaches the store if it can.
+            state.monitor.shutdown(Duration::from_secs(10)).await;
         });
         Ok(RunningGateway { local_addr, admin_addr, shutdown: shutdown_tx, task, tls: server.tls.is_some() })
     }

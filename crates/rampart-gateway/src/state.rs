@@ -1,5 +1,5 @@
-//! The state every request shares: compiled config, key store, key hasher and one
-//! upstream client per provider. Built once at start-up; requests only read it.
+//! The state every request shares: compiled config, key store, key hasher, one
+//! upstream client per provider, the limiter and the monitor (audit, anomalies). Built once at start-up; requests only read it.
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
@@ -35,6 +35,8 @@ pub(crate) struct AppState {
     pub(crate) policies: HashMap<String, (Arc<PolicyProfile>, Arc<str>)>,
     /// Rate limits, budgets and shedding.
     pub(crate) admission: crate::admission::Admission,
+    /// Audit trail, anomaly detectors and alerts.
+    pub(crate) monitor: crate::monitor::Monitor,
 }
 
 /// The process's detection engine: compiling it takes a while, and it is immutable.
@@ -44,7 +46,11 @@ fn shared_scanner() -> &'static Scanner {
 }
 
 impl AppState {
-    pub(crate) fn new(config: Config, store: Store) -> Result<Self, UpstreamSetupError> {
+    pub(crate) fn new(
+        config: Config,
+        store: Store,
+        monitor: crate::monitor::Monitor,
+    ) -> Result<Self, UpstreamSetupError> {
         let providers =
             config.providers.iter().map(|p| ProviderClient::new(p).map(Arc::new)).collect::<Result<Vec<_>, _>>()?;
         let provider_names = config.providers.iter().map(|p| Arc::from(p.name.as_str())).collect();
@@ -67,6 +73,7 @@ impl AppState {
         let admission =
             crate::admission::Admission::new(&config.limits, &config.prices).map_err(UpstreamSetupError::Limits)?;
         Ok(Self {
+            monitor,
             admission,
             kek,
             federation,

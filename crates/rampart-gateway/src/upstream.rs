@@ -333,6 +333,8 @@ pub(crate) struct Relay {
     pub(crate) idle_timeout: Duration,
     pub(crate) provider: Arc<str>,
     pub(crate) request_id: Option<HeaderValue>,
+    /// The request's tally, when it is audited (a stream's output verdicts go there).
+    pub(crate) tally: Option<Arc<crate::monitor::Tally>>,
 }
 
 /// Whether a response head announces server-sent events.

@@ -55,6 +55,9 @@ pub struct Options {
     /// Serve the admin API on its own `127.0.0.1:0` listener; the TOML appended to
     /// the `[admin]` table (`""` for its defaults), `None` for no admin API.
     pub admin_toml: Option<String>,
+    /// TOML appended to the `[audit]` table (the harness sets `journal` in its temp
+    /// dir), e.g. `url = "postgres://..."` or `enabled = false`.
+    pub audit_toml: String,
 }
 
 impl Default for Options {
@@ -73,6 +76,7 @@ impl Default for Options {
             extra_toml: String::new(),
             extra_auth_toml: String::new(),
             admin_toml: None,
+            audit_toml: String::new(),
         }
     }
 }
@@ -116,7 +120,8 @@ impl Harness {
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("rampart.db").display()));
         let base_url = options.provider_base_url.clone().unwrap_or_else(|| mock.base_url());
-        let config = config_toml(&options, &store_url, &base_url);
+        let journal = dir.path().join("audit.journal");
+        let config = config_toml(&options, &store_url, &base_url, &journal);
         let env = |name: &str| match name {
             "TEST_KEY_SECRET" => Some(KEY_SECRET.to_owned()),
             "TEST_PROVIDER_KEY" => Some(PROVIDER_KEY.to_owned()),
@@ -130,7 +135,7 @@ impl Harness {
             Some(_) => Some(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()),
             None => None,
         };
-        let gateway = Gateway::new(config, store.clone()).unwrap().serve_with_admin(listener, admin).unwrap();
+        let gateway = Gateway::new(config, store.clone()).await.unwrap().serve_with_admin(listener, admin).unwrap();
         let addr = gateway.local_addr();
         let admin_addr = gateway.admin_addr();
         Self {
@@ -177,7 +182,7 @@ impl Harness {
     }
 }
 
-fn config_toml(options: &Options, store_url: &str, base_url: &str) -> String {
+fn config_toml(options: &Options, store_url: &str, base_url: &str, journal: &std::path::Path) -> String {
     let routing = if options.default_provider { "[routing]\ndefault_provider = \"mock\"\n" } else { "" };
     format!(
         r#"
@@ -230,9 +235,15 @@ prompt_leak = "allow"
 links = "allow"
 opaque_input = "allow"
 
+[audit]
+journal = "{journal}"
+{audit}
+
 {admin}
 {extra_toml}
 "#,
+        journal = journal.display(),
+        audit = options.audit_toml,
         extra_toml = options.extra_toml,
         extra_auth = options.extra_auth_toml,
         admin = options

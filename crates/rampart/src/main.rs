@@ -31,6 +31,9 @@ enum Command {
     /// Manage virtual keys.
     #[command(subcommand)]
     Keys(commands::keys::KeysCommand),
+    /// Read and verify the audit trail.
+    #[command(subcommand)]
+    Audit(commands::audit::AuditCommand),
     /// Bootstrap admin users and tokens.
     #[command(subcommand)]
     Admin(commands::admin::AdminCommand),
@@ -75,6 +78,7 @@ fn main() -> ExitCode {
             Command::Demo(args) => commands::demo::run(args).await,
             Command::Keys(command) => commands::keys::run(command).await,
             Command::Admin(command) => commands::admin::run(command).await,
+            Command::Audit(command) => commands::audit::run(command).await,
             Command::Config(ConfigCommand::Check { file }) => commands::config::check(&file),
             Command::Scan(args) => commands::scan::run(args),
             Command::Eval(args) => commands::eval::run(args),

@@ -326,3 +326,85 @@ fn demo_runs_its_samples_and_exits() {
     assert!(stdout.contains("-> 401"), "{stdout}");
     assert!(stdout.contains("from openai import OpenAI"), "{stdout}");
 }
+
+/// `rampart audit verify|tail|export` on a trail written through the library, then
+/// tampered with: verify fails with exit status 1 and names the record.
+#[test]
+fn audit_verify_tail_and_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rampart.toml");
+    let toml = format!(
+        "[store]\nurl = \"sqlite://{}\"\n[auth]\nkey_secret = {{ env = \"RAMPART_KEY_SECRET\" }}\n[[providers]]\nname = \"p\"\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\n",
+        dir.path().join("rampart.db").display()
+    );
+    std::fs::write(&config, &toml).unwrap();
+    let env = [("RAMPART_KEY_SECRET", SECRET)];
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let db_url = runtime.block_on(async {
+        let lookup = |name: &str| (name == "RAMPART_KEY_SECRET").then(|| SECRET.to_owned());
+        let loaded = rampart_config::Config::from_toml(&toml, &lookup).unwrap();
+        let store = rampart_gateway::open_audit_store(&loaded).await.unwrap();
+        let records: Vec<rampart_audit::AuditRecord> = (1..=5)
+            .map(|i| rampart_audit::AuditRecord {
+                time: 1_700_000_000_000 + i,
+                request_id: format!("req_{i}"),
+                principal: Some(if i % 2 == 0 { "key_even".into() } else { "key_odd".into() }),
+                endpoint: Some("/v1/chat/completions".into()),
+                status: Some(200),
+                ..Default::default()
+            })
+            .collect();
+        store.append_batch(&records).await.unwrap();
+        store.close().await;
+        loaded.audit.url.expose().clone()
+    });
+    let path = config.to_str().unwrap();
+
+    let out = rampart(&["audit", "verify", "--config", path], &env);
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).contains("5 records") && text(&out.stdout).contains("OK"), "{}", text(&out.stdout));
+
+    let out = rampart(&["audit", "tail", "--config", path, "-n", "2"], &env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<serde_json::Value> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.iter().map(|l| l["seq"].as_u64().unwrap()).collect::<Vec<_>>(), vec![4, 5]);
+
+    let out = rampart(&["audit", "export", "--config", path, "--format", "ocsf", "--principal", "key_odd"], &env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let events: Vec<serde_json::Value> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(events.len(), 3);
+    assert!(events.iter().all(|e| e["class_uid"] == 6003), "{events:?}");
+    let out = rampart(
+        &[
+            "audit",
+            "export",
+            "--config",
+            path,
+            "--since",
+            "2023-11-14T22:13:20.003Z",
+            "--until",
+            "2023-11-14T22:13:20.005Z",
+        ],
+        &env,
+    );
+    let native: Vec<serde_json::Value> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(native.iter().map(|r| r["seq"].as_u64().unwrap()).collect::<Vec<_>>(), vec![3, 4], "{native:?}");
+
+    // Tamper: edit record 2 behind rampart's back.
+    runtime.block_on(async {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&db_url).await.unwrap();
+        sqlx::query(
+            "UPDATE audit_records SET record = REPLACE(record, '\"status\":200', '\"status\":201') WHERE seq = 2",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+    });
+    let out = rampart(&["audit", "verify", "--config", path], &env);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("PROBLEM") && stdout.contains("FAILED"), "{stdout}");
+    assert!(stdout.contains("\"seq\":2"), "{stdout}");
+}

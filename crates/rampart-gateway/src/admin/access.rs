@@ -84,8 +84,12 @@ fn unauthorized(label: &'static str) -> ApiError {
 pub(crate) async fn authenticate(State(state): State<Arc<AppState>>, mut request: Request, next: Next) -> Response {
     match principal(&state, request.method(), request.headers()).await {
         Ok(principal) => {
+            let actor = crate::monitor::Actor { id: principal.id.clone(), kind: principal.kind.as_str() };
             request.extensions_mut().insert(Arc::new(principal));
-            next.run(request).await
+            let mut response = next.run(request).await;
+            // For the audit record of this admin action.
+            response.extensions_mut().insert(actor);
+            response
         }
         Err(error) => error.into_response(),
     }

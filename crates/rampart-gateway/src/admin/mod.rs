@@ -17,6 +17,7 @@
 //! at creation, and never logged; every response carries `cache-control: no-store`.
 
 mod access;
+mod audit;
 mod input;
 mod keys;
 mod login;
@@ -58,6 +59,7 @@ pub(crate) const ROUTES: &[(Method, &str, &[AdminRole])] = &[
     (Method::POST, "/admin/v1/tokens/{id}/revoke", ADMIN),
     (Method::GET, "/admin/v1/providers", READERS),
     (Method::PUT, "/admin/v1/providers/{name}/credential", ADMIN),
+    (Method::GET, "/admin/v1/audit", READERS),
     (Method::GET, "/metrics", ALL),
 ];
 
@@ -97,6 +99,7 @@ fn handler(method: &Method, pattern: &str) -> Option<MethodRouter<Arc<AppState>>
         ("POST", "/admin/v1/tokens/{id}/revoke") => on(filter, principals::revoke_token),
         ("GET", "/admin/v1/providers") => on(filter, providers::list),
         ("PUT", "/admin/v1/providers/{name}/credential") => on(filter, providers::set_credential),
+        ("GET", "/admin/v1/audit") => on(filter, audit::query),
         ("GET", "/metrics") => on(filter, metrics),
         _ => return None,
     };
@@ -125,19 +128,21 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         // Every route above and the fallback: unknown paths answer 401 without a
         // credential, not a map of what exists.
         .layer(from_fn_with_state(state.clone(), access::authenticate));
+    let state_for_observe = state.clone();
     Router::new()
         // Public: the only admin route without a credential.
         .route(LOGIN, post(login::login))
         .merge(api)
         .with_state(state)
         .layer(from_fn(no_store))
-        .layer(from_fn(crate::observe::observe))
+        .layer(from_fn_with_state(state_for_observe, crate::observe::observe_admin))
 }
 
 /// `GET /metrics`: Prometheus text format (0.0.4). Scrape it with an admin token of
 /// any role (`authorization: Bearer ra-...`).
 async fn metrics(axum::extract::State(state): axum::extract::State<Arc<AppState>>) -> Response {
     let mut out = String::with_capacity(4096);
+    state.monitor.render_metrics(&mut out);
     state.admission.render_metrics(&mut out);
     let mut response = out.into_response();
     response

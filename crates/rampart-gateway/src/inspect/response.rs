@@ -131,6 +131,11 @@ impl Channel {
         self.finished
     }
 
+    /// Whether the guard found something not yet reported.
+    pub(crate) fn has_unreported(&self) -> bool {
+        self.guard.events().len() > self.reported
+    }
+
     /// Guard events not yet reported, as verdicts at `location`.
     pub(crate) fn drain_verdicts(&mut self, location: &str, verdicts: &mut Verdicts) {
         for event in &self.guard.events()[self.reported..] {
@@ -165,9 +170,11 @@ pub(crate) async fn inspect(
     let (parts, body) = upstream.into_parts();
     let mut out = Relay::head(&parts);
     let provider = relay.provider.clone();
+    let tally = relay.tally.clone();
     let (chunks, failure) = relay.chunks(body);
     if is_event_stream(&parts.headers) {
-        let filter = super::stream::StreamInspector::new(scanner, policy, plan, failure.request_id_text());
+        let mut filter = super::stream::StreamInspector::new(scanner, policy, plan, failure.request_id_text());
+        filter.tally = tally;
         *out.body_mut() = Body::from_stream(crate::upstream::sse_relay(chunks, failure, filter));
         return Ok(out);
     }

@@ -13,10 +13,11 @@
 //! `data: [DONE]`; Responses streams get a `response.incomplete` event with
 //! `incomplete_details.reason: "content_filter"`. The provider connection is dropped.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use bytes::BytesMut;
+use bytes::{BufMut, BytesMut};
 use rampart_scan::Scanner;
 use rampart_scan::guard::{OutputPolicy, Stopped};
 use serde_json::{Value, json};
@@ -61,6 +62,10 @@ pub(crate) struct StreamInspector {
     responses: bool,
     /// The verdicts were logged (at the end, or when dropped early).
     logged: bool,
+    /// The chunk being rewritten had text the guard held back in full.
+    withheld: bool,
+    /// The audited request's tally: the verdicts go there at the end.
+    pub(crate) tally: Option<Arc<crate::monitor::Tally>>,
 }
 
 impl Drop for StreamInspector {
@@ -74,26 +79,43 @@ impl Drop for StreamInspector {
 /// One parsed event: its non-data lines, and its data.
 struct Event<'a> {
     other: Vec<&'a str>,
-    data: String,
+    /// Borrowed from the block when the event has one `data:` line (the usual case).
+    data: Cow<'a, str>,
 }
 
 fn parse_event(text: &str) -> Event<'_> {
     let mut other = Vec::new();
-    let mut data = String::new();
-    let mut first = true;
+    let mut data: Option<Cow<'_, str>> = None;
     for line in text.split('\n') {
         let line = line.strip_suffix('\r').unwrap_or(line);
         if let Some(rest) = line.strip_prefix("data:") {
-            if !first {
-                data.push('\n');
-            }
-            data.push_str(rest.strip_prefix(' ').unwrap_or(rest));
-            first = false;
+            let rest = rest.strip_prefix(' ').unwrap_or(rest);
+            data = Some(match data {
+                None => Cow::Borrowed(rest),
+                Some(before) => {
+                    let mut joined = before.into_owned();
+                    joined.push('\n');
+                    joined.push_str(rest);
+                    Cow::Owned(joined)
+                }
+            });
         } else if !line.is_empty() {
             other.push(line);
         }
     }
-    Event { other, data }
+    Event { other, data: data.unwrap_or_default() }
+}
+
+/// [`write_event`] for a JSON value, serialized straight into `out`.
+fn write_json_event(out: &mut BytesMut, other: &[&str], data: &Value) {
+    for line in other {
+        out.extend_from_slice(line.as_bytes());
+        out.extend_from_slice(b"\n");
+    }
+    out.extend_from_slice(b"data: ");
+    // Writing a `Value` to memory cannot fail: its keys are strings.
+    let _ = serde_json::to_writer((&mut *out).writer(), data);
+    out.extend_from_slice(b"\n\n");
 }
 
 fn write_event(out: &mut BytesMut, other: &[&str], data: &str) {
@@ -143,6 +165,8 @@ impl StreamInspector {
             stopped: false,
             responses: false,
             logged: false,
+            withheld: false,
+            tally: None,
         }
     }
 
@@ -158,7 +182,9 @@ impl StreamInspector {
         let channel = self.channel(key);
         let result = channel.push(text);
         self.report(key);
-        self.stopped_by(key, result)
+        let shown = self.stopped_by(key, result)?;
+        self.withheld |= shown.is_empty() && !text.is_empty();
+        Some(shown)
     }
 
     /// Ends a channel's text; returns what was still held.
@@ -180,7 +206,7 @@ impl StreamInspector {
     }
 
     fn report(&mut self, key: Key) {
-        if let Some(channel) = self.channels.get_mut(&key) {
+        if let Some(channel) = self.channels.get_mut(&key).filter(|c| c.has_unreported()) {
             channel.drain_verdicts(&location(self.responses, key), &mut self.verdicts);
         }
     }
@@ -205,18 +231,19 @@ impl StreamInspector {
             }
             strip_logprobs(choice);
             // Chat: delta.content, delta.refusal and delta.tool_calls[].function.arguments.
-            if let Some(delta) = choice.get_mut("delta") {
-                for (pointer, part) in [
-                    ("/content", 0),
-                    ("/refusal", REFUSAL),
-                    ("/reasoning_content", REASONING),
-                    ("/reasoning", REASONING),
-                    ("/function_call/arguments", FUNCTION_CALL),
-                    ("/audio/transcript", TRANSCRIPT),
-                ] {
-                    if let Some(text) = delta.pointer(pointer).and_then(Value::as_str).map(str::to_owned) {
-                        let shown = self.push((index, part), &text)?;
-                        *delta.pointer_mut(pointer)? = Value::String(shown);
+            if let Some(delta) = choice.get_mut("delta").and_then(Value::as_object_mut) {
+                for (field, part) in
+                    [("content", 0), ("refusal", REFUSAL), ("reasoning_content", REASONING), ("reasoning", REASONING)]
+                {
+                    if let Some(Value::String(text)) = delta.get_mut(field) {
+                        *text = self.push((index, part), text)?;
+                    }
+                }
+                for (outer, inner, part) in
+                    [("function_call", "arguments", FUNCTION_CALL), ("audio", "transcript", TRANSCRIPT)]
+                {
+                    if let Some(Value::String(text)) = delta.get_mut(outer).and_then(|o| o.get_mut(inner)) {
+                        *text = self.push((index, part), text)?;
                     }
                 }
                 if let Some(calls) = delta.get_mut("tool_calls").and_then(Value::as_array_mut) {
@@ -225,19 +252,16 @@ impl StreamInspector {
                         // Tool-call indexes are small; one that would collide with the
                         // special keys stops the stream rather than share a channel.
                         let part = j.checked_add(1).filter(|&p| p < SPECIAL)?;
-                        if let Some(text) =
-                            call.pointer("/function/arguments").and_then(Value::as_str).map(str::to_owned)
+                        if let Some(Value::String(text)) = call.get_mut("function").and_then(|f| f.get_mut("arguments"))
                         {
-                            let shown = self.push((index, part), &text)?;
-                            *call.pointer_mut("/function/arguments")? = Value::String(shown);
+                            *text = self.push((index, part), text)?;
                         }
                     }
                 }
             }
             // Completions: text.
-            if let Some(text) = choice.get("text").and_then(Value::as_str).map(str::to_owned) {
-                let shown = self.push((index, 0), &text)?;
-                *choice.get_mut("text")? = Value::String(shown);
+            if let Some(Value::String(text)) = choice.get_mut("text") {
+                *text = self.push((index, 0), text)?;
             }
             if choice.get("finish_reason").is_some_and(|r| !r.is_null()) {
                 self.release_choice(index, choice)?;
@@ -318,7 +342,7 @@ impl StreamInspector {
             if has_text {
                 let mut chunk = self.meta.clone().unwrap_or_else(|| json!({}));
                 chunk["choices"] = json!([choice]);
-                write_event(out, &[], &chunk.to_string());
+                write_json_event(out, &[], &chunk);
             }
         }
         true
@@ -341,7 +365,7 @@ impl StreamInspector {
             })
             .collect();
         chunk["choices"] = Value::Array(choices);
-        write_event(out, &[], &chunk.to_string());
+        write_json_event(out, &[], &chunk);
         write_event(out, &[], "[DONE]");
         self.stopped = true;
     }
@@ -386,7 +410,7 @@ impl StreamInspector {
                         object.insert("type".into(), Value::String(delta_type.into()));
                         object.insert("delta".into(), Value::String(full.rest));
                     }
-                    write_event(out, &delta_other(other, delta_type), &delta.to_string());
+                    write_json_event(out, &delta_other(other, delta_type), &delta);
                 }
                 event[field] = Value::String(full.emitted);
             }
@@ -442,7 +466,7 @@ impl StreamInspector {
                                 delta[field] = v.clone();
                             }
                         }
-                        write_event(out, &[], &delta.to_string());
+                        write_json_event(out, &[], &delta);
                     }
                 }
                 for field in ["text", "arguments", "refusal", "transcript", "code", "input", "output", "delta"] {
@@ -453,7 +477,7 @@ impl StreamInspector {
             }
             _ => {}
         }
-        write_event(out, other, &event.to_string());
+        write_json_event(out, other, &event);
         Some(())
     }
 
@@ -550,13 +574,16 @@ impl StreamInspector {
             "sequence_number": self.last_sequence + 1,
             "response": response,
         });
-        write_event(out, &["event: response.incomplete"], &event.to_string());
+        write_json_event(out, &["event: response.incomplete"], &event);
         self.stopped = true;
     }
 
     fn log(&mut self) {
         if std::mem::replace(&mut self.logged, true) {
             return;
+        }
+        if let Some(tally) = &self.tally {
+            tally.with(|t| t.stream_verdicts.extend(self.verdicts.list.iter().cloned()));
         }
         if !self.verdicts.list.is_empty() {
             tracing::info!(
@@ -567,6 +594,29 @@ impl StreamInspector {
             );
         }
     }
+}
+
+/// Whether a rewritten chat or completions chunk carries nothing for the client: no
+/// usage, and choices whose every member is empty text, null, or an index (no role, no
+/// tool call, no finish reason, no log probabilities, no filter results).
+fn says_nothing(chunk: &Value) -> bool {
+    let Some(object) = chunk.as_object() else { return false };
+    if object.get("usage").is_some_and(|u| !u.is_null()) {
+        return false;
+    }
+    let Some(choices) = object.get("choices").and_then(Value::as_array).filter(|c| !c.is_empty()) else {
+        return false;
+    };
+    let blank = |v: &Value| v.is_null() || v.as_str() == Some("");
+    choices.iter().all(|choice| {
+        choice.as_object().is_some_and(|members| {
+            members.iter().all(|(name, value)| match name.as_str() {
+                "index" => true,
+                "delta" => value.as_object().is_some_and(|delta| delta.values().all(blank)),
+                _ => blank(value),
+            })
+        })
+    })
 }
 
 /// The channel key of a Responses event family other than output text and
@@ -661,8 +711,13 @@ impl EventFilter for StreamInspector {
                 }
                 out.extend_from_slice(&events);
             } else {
+                self.withheld = false;
                 match self.chat_chunk(value) {
-                    Some(chunk) => write_event(out, &event.other, &chunk.to_string()),
+                    // A chunk whose only text was held back in full says nothing: it is
+                    // not sent (the text goes out with a later chunk), which saves the
+                    // client a write and a wake-up per held chunk.
+                    Some(chunk) if self.withheld && says_nothing(&chunk) => {}
+                    Some(chunk) => write_json_event(out, &event.other, &chunk),
                     None => {
                         self.stop_chat(out);
                         self.log();
@@ -721,6 +776,44 @@ mod tests {
             assert!(!text.contains(&TOKEN[..half]) && !text.contains(&TOKEN[half..]), "{eol:?}: {text}");
             assert!(text.contains("[SECRET_REDACTED]") && text.ends_with("data: [DONE]\n\n"), "{eol:?}: {text}");
         }
+    }
+
+    /// A chunk whose text is held back in full is not sent; one the provider sent
+    /// empty itself, or one carrying a role, passes as it came.
+    #[test]
+    fn chunks_held_back_in_full_are_not_sent() {
+        let mut f = inspector();
+        let mut out = BytesMut::new();
+        let role = json!({"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}]});
+        let mut block = format!("data: {role}\n\ndata: {}\n\n", chunk(""));
+        // A card number fed digit group by digit group is held until it is whole.
+        for part in ["4111 ", "1111 ", "1111 ", "1111", " done."] {
+            block.push_str(&format!("data: {}\n\n", chunk(part)));
+        }
+        let stop =
+            json!({"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]});
+        block.push_str(&format!("data: {stop}\n\ndata: [DONE]\n\n"));
+        assert!(f.events(block.as_bytes(), &mut out));
+        f.end(&mut out);
+        let text = String::from_utf8(out.to_vec()).unwrap();
+        let events: Vec<Value> = text
+            .split("\n\n")
+            .filter_map(|e| e.strip_prefix("data: "))
+            .filter(|d| *d != "[DONE]")
+            .map(|d| serde_json::from_str(d).unwrap())
+            .collect();
+        let contents: Vec<&str> = events
+            .iter()
+            .map(|e| e.pointer("/choices/0/delta/content").and_then(Value::as_str).unwrap_or(""))
+            .collect();
+        assert_eq!(events[0], role, "the role chunk passes: {text}");
+        assert_eq!(events[1].to_string(), chunk(""), "the provider's own empty chunk passes: {text}");
+        assert!(!text.contains("4111"), "{text}");
+        // Nothing after those two is an empty chunk of rampart's making.
+        let held_chunks = events[2..].iter().filter(|e| says_nothing(e)).count();
+        assert_eq!(held_chunks, 0, "{text}");
+        assert!(events.len() < 2 + 5 + 1, "held chunks were dropped: {text}");
+        assert!(contents.concat().ends_with(" done."), "{text}");
     }
 
     #[test]

@@ -96,7 +96,9 @@ pub(crate) async fn forward_model_routed(
 
     // The members rampart sets: the upstream model name, the key's completion cap,
     // and a usage report on streams it meters.
-    let metering_stream = streams && endpoint.usage_on_request() && ticket.wants_usage();
+    // An audited request asks for usage too: its record carries the tokens.
+    let tally = parts.extensions.get::<std::sync::Arc<crate::monitor::Tally>>().cloned();
+    let metering_stream = streams && endpoint.usage_on_request() && (ticket.wants_usage() || tally.is_some());
     let rename = (has_model && upstream_model != model).then_some(upstream_model.as_str());
     let ask_usage = metering_stream && !client_wants_usage;
     let body = match outbound_body(inspected, rename, edits.cap, ask_usage) {
@@ -120,7 +122,7 @@ pub(crate) async fn forward_model_routed(
             response
         }
     };
-    let mut response = ticket.attach(response, metering_stream && !client_wants_usage);
+    let mut response = ticket.attach_tallied(response, metering_stream && !client_wants_usage, tally);
     if let Some(ResponseVerdicts(found)) = response.extensions_mut().remove::<ResponseVerdicts>() {
         for verdict in found.list {
             verdicts.push(verdict);

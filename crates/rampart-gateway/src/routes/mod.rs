@@ -97,11 +97,20 @@ pub(crate) async fn forward(
     let client = &state.providers[provider];
     let name = state.provider_names[provider].clone();
     let uri = client.url(suffix, query)?;
-    let upstream =
-        client.send(parts.method.clone(), uri, &parts.headers, body).await.map_err(|e| e.into_api_error(&name))?;
+    let tally = parts.extensions.get::<Arc<crate::monitor::Tally>>().cloned();
+    let sent = std::time::Instant::now();
+    let upstream = client.send(parts.method.clone(), uri, &parts.headers, body).await;
+    if let Some(tally) = &tally {
+        tally.with(|t| t.upstream = Some(sent.elapsed()));
+    }
+    let upstream = upstream.map_err(|e| e.into_api_error(&name))?;
     let request_id = parts.extensions.get::<crate::observe::RequestId>().map(|id| id.0.clone());
-    let relay =
-        crate::upstream::Relay { idle_timeout: client.settings.idle_timeout, provider: name.clone(), request_id };
+    let relay = crate::upstream::Relay {
+        idle_timeout: client.settings.idle_timeout,
+        provider: name.clone(),
+        request_id,
+        tally,
+    };
     let mut response = match plan {
         None => relay.relay(upstream),
         Some(plan) => crate::inspect::response::inspect(relay, upstream, plan, state.scanner).await?,

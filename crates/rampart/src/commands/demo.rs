@@ -96,7 +96,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let store = Store::connect(config.store.url.expose()).await.context("demo store")?;
     let hasher = KeyHasher::new(config.auth.key_secret.expose());
     let (record, key) = store.create_key(&hasher, "demo", &ModelScope::all(), None).await?;
-    let gateway = Gateway::new(config, store)?.serve(listener)?;
+    let gateway = Gateway::new(config, store).await?.serve(listener)?;
     let base = format!("{}/v1", gateway.base_url());
 
     writeln!(out, "rampart demo")?;

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub(crate) mod admin;
+pub(crate) mod audit;
 pub(crate) mod config;
 mod corpus;
 pub(crate) mod demo;

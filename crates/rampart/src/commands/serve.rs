@@ -12,7 +12,7 @@ pub(crate) async fn run(path: &Path) -> anyhow::Result<ExitCode> {
     let _log_guard = crate::logging::init(&config.log);
     let store = Store::connect(config.store.url.expose()).await.context("cannot open the key store")?;
     let grace = config.server.shutdown_grace;
-    let gateway = Gateway::new(config, store)?.bind().await?;
+    let gateway = Gateway::new(config, store).await?.bind().await?;
     tracing::info!(address = %gateway.local_addr(), url = %gateway.base_url(), "rampart listening");
     let trigger = gateway.shutdown_trigger();
     tokio::spawn(async move {
