@@ -202,6 +202,19 @@ def main():
             cpu = f", CPU {1e6 * (r['cpu_s'] / r['sat']['ok'] - off['cpu_s'] / off['sat']['ok']):+.0f} µs/req"
         w(f"- inspection itself ({r['label']} minus inspection off): p50 {signed(d50)} ms, p99 {signed(d99)} ms{cpu}")
     for r in rows:
+        if "audit off" not in r["label"]:
+            continue
+        on = by.get(r["label"].replace(", audit off", ""))
+        if not on:
+            continue
+        d50 = minus(on["rate"]["p50"], r["rate"]["p50"])
+        d99 = minus(on["rate"]["p99"], r["rate"]["p99"])
+        cpu = ""
+        if r["sat"]["ok"] and on["sat"]["ok"]:
+            cpu = f", CPU {1e6 * (on['cpu_s'] / on['sat']['ok'] - r['cpu_s'] / r['sat']['ok']):+.0f} µs/req"
+        w(f"- auditing and anomaly detection ({on['label']} minus {r['label']}): p50 {signed(d50)} ms, "
+          f"p99 {signed(d99)} ms{cpu}")
+    for r in rows:
         if "limits in" not in r["label"]:
             continue
         off = by.get(r["label"].replace(", limits in memory", "").replace(", limits in Redis", ""))

@@ -15,8 +15,9 @@ CONNS="${BENCH_CONNECTIONS:-64}"
 RATE="${BENCH_RATE:-2000}"                 # fixed request rate for the latency runs
 BODY_BYTES="${BENCH_BODY_BYTES:-2048}"     # size of the request body
 LOG_LEVELS="${BENCH_LOG_LEVELS:-warn info}" # one rampart run per level and policy
-POLICIES="${BENCH_POLICIES:-default off limits-memory limits-redis}"  # default: built-in inspection policy;
-  # off: every detector "allow"; limits-*: "off" plus a key under every limit (rpm, tpm, in-flight, daily budget
+POLICIES="${BENCH_POLICIES:-default off noaudit limits-memory limits-redis}"  # default: built-in inspection policy;
+  # off: every detector "allow"; noaudit: "off" with [audit] and [anomaly] disabled (what auditing costs);
+  # limits-*: "off" plus a key under every limit (rpm, tpm, in-flight, daily budget
   # at a price) counted in memory or in Redis ($BENCH_REDIS_URL)
 REDIS_URL="${BENCH_REDIS_URL:-redis://127.0.0.1:6379}"
 STREAM="${BENCH_STREAM:-1}"                # 1: also the streaming runs (stream_load)
@@ -49,8 +50,8 @@ int_in BENCH_STREAM_REPLY_BYTES "$STREAM_REPLY" 0 65536
 [[ -n "${LOG_LEVELS// /}" ]] || { echo "bench: BENCH_LOG_LEVELS is empty" >&2; exit 2; }
 [[ -n "${POLICIES// /}" ]] || { echo "bench: BENCH_POLICIES is empty" >&2; exit 2; }
 for p in $POLICIES; do
-  [[ "$p" =~ ^(default|off|limits-memory|limits-redis)$ ]] \
-    || { echo "bench: BENCH_POLICIES: '$p' must be default, off, limits-memory or limits-redis" >&2; exit 2; }
+  [[ "$p" =~ ^(default|off|noaudit|limits-memory|limits-redis)$ ]] \
+    || { echo "bench: BENCH_POLICIES: '$p' must be default, off, noaudit, limits-memory or limits-redis" >&2; exit 2; }
 done
 # The streaming runs use one log level: info when it is measured (the realistic setting), else the last one.
 STREAM_LEVEL="${BENCH_STREAM_LOG_LEVEL:-}"
@@ -407,6 +408,7 @@ for policy in $POLICIES; do
   case "$policy" in
     default) label="rampart (log $level, default policy)" ;;
     off) label="rampart (log $level, inspection off)" ;;
+    noaudit) label="rampart (log $level, inspection off, audit off)" ;;
     limits-memory) label="rampart (log $level, inspection off, limits in memory)" ;;
     limits-redis) label="rampart (log $level, inspection off, limits in Redis)" ;;
     *) echo "bench: unknown policy $policy" >&2; exit 1 ;;
@@ -448,6 +450,9 @@ EOF
     fi
     printf '\n[[prices]]\nmodel = "gpt-4o-mini"\ninput_per_million = 0.15\noutput_per_million = 0.6\n' \
       >>"$dir/rampart.toml"
+  fi
+  if [[ "$policy" == noaudit ]]; then
+    printf '\n[audit]\nenabled = false\n\n[anomaly]\nenabled = false\n' >>"$dir/rampart.toml"
   fi
   if [[ "$policy" != default ]]; then
     cat >>"$dir/rampart.toml" <<EOF

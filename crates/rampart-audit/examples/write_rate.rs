@@ -1,12 +1,14 @@
 //! Audit write rate: appends records in batches of 100 and 1000 to SQLite (a temp
 //! file) and, when `RAMPART_TEST_DATABASE_URL` is set, to a fresh PostgreSQL database,
-//! and prints records/s. Run with `cargo run --release -p rampart-audit --example write_rate`.
+//! and prints records/s; then the gateway's path, [`AuditLog`]: 8 tasks journal records
+//! as fast as they can while the writer commits them, timed until every one is stored
+//! (the sustained rate), with the median cost of one `record` call. Run with `cargo run --release -p rampart-audit --example write_rate`.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Instant;
 
-use rampart_audit::{AuditRecord, AuditSigner, AuditStore, Verdict};
+use rampart_audit::{AuditLog, AuditLogOptions, AuditRecord, AuditSigner, AuditStore, Verdict};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 
 const RECORDS: u64 = 20_000;
@@ -66,11 +68,59 @@ async fn measure(label: &str, url: &str) {
     }
 }
 
+/// Records journaled by 8 tasks and committed by the writer, until all are stored.
+async fn sustained(label: &str, url: &str) {
+    const N: u64 = 50_000;
+    let dir = tempfile::tempdir().unwrap();
+    let store = AuditStore::connect(url).await.unwrap().with_signer(AuditSigner::from_seed(&[1u8; 32]).unwrap(), 1000);
+    let log = std::sync::Arc::new(
+        AuditLog::open(store.clone(), &dir.path().join("audit.journal"), AuditLogOptions::default()).await.unwrap(),
+    );
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for t in 0..8u64 {
+        let log = log.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut costs = Vec::with_capacity(usize::try_from(N / 8).unwrap());
+            for i in (t..N).step_by(8) {
+                let r = record(i);
+                let one = Instant::now();
+                log.record(&r).unwrap();
+                costs.push(one.elapsed());
+                if i % 64 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+            costs
+        }));
+    }
+    let mut costs = Vec::new();
+    for task in tasks {
+        costs.extend(task.await.unwrap());
+    }
+    let journaled = start.elapsed().as_secs_f64();
+    while log.stats().stored < N {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    costs.sort_unstable();
+    println!(
+        "{label:<10} AuditLog: {N} records journaled in {journaled:.3}s, all stored after {secs:.3}s = {:.0} records/s sustained; record() median {:.1} µs, p99 {:.1} µs",
+        N as f64 / secs,
+        costs[costs.len() / 2].as_secs_f64() * 1e6,
+        costs[costs.len() * 99 / 100].as_secs_f64() * 1e6,
+    );
+    log.shutdown(std::time::Duration::from_secs(10)).await;
+    store.close().await;
+}
+
 #[tokio::main]
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("audit.db").display());
     measure("sqlite", &url).await;
+    let url2 = format!("sqlite://{}", dir.path().join("audit2.db").display());
+    sustained("sqlite", &url2).await;
     if let Ok(base) = std::env::var("RAMPART_TEST_DATABASE_URL") {
         install_default_drivers();
         let name = format!("rampart_test_audit_{:016x}", rand::random::<u64>());
@@ -78,6 +128,10 @@ async fn main() {
         sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
         let (prefix, _) = base.rsplit_once('/').unwrap();
         measure("postgres", &format!("{prefix}/{name}")).await;
+        let name2 = format!("{name}_log");
+        sqlx::query(&format!("CREATE DATABASE {name2}")).execute(&admin).await.unwrap();
+        sustained("postgres", &format!("{prefix}/{name2}")).await;
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name2} WITH (FORCE)")).execute(&admin).await.unwrap();
         sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&admin).await.unwrap();
     } else {
         println!("RAMPART_TEST_DATABASE_URL is not set: PostgreSQL skipped");

@@ -103,6 +103,9 @@ pub struct PolicyProfile {
     /// `/v1/files`, `/v1/batches`, image edits, transcriptions): block, monitor or
     /// allow.
     pub opaque_input: Action,
+    /// Keep the request and (non-streamed) response bodies in the audit trail,
+    /// encrypted under the vault key (default: never).
+    pub audit_bodies: bool,
 }
 
 impl PolicyProfile {
@@ -125,6 +128,7 @@ impl PolicyProfile {
             link_hosts: Vec::new(),
             image_hosts: None,
             opaque_input: Action::Block,
+            audit_bodies: false,
         }
     }
 
@@ -216,6 +220,9 @@ pub struct RawPolicy {
     /// `block`, `monitor` or `allow`.
     #[serde(default)]
     pub opaque_input: Option<String>,
+    /// Keep bodies in the audit trail, encrypted.
+    #[serde(default)]
+    pub audit_bodies: Option<bool>,
 }
 
 /// An attack detector's setting: an action name, or a table with a threshold.
@@ -264,6 +271,7 @@ fn compile_one(name: &str, path: &str, raw: RawPolicy, errors: &mut Vec<(String,
     p.response_pii = cx.action("response_pii", raw.response_pii, RESPONSE, p.response_pii);
     p.prompt_leak = cx.action("prompt_leak", raw.prompt_leak, ATTACK, p.prompt_leak);
     p.opaque_input = cx.action("opaque_input", raw.opaque_input, ATTACK, p.opaque_input);
+    p.audit_bodies = raw.audit_bodies.unwrap_or(p.audit_bodies);
     p.links = match raw.links.as_deref() {
         None => p.links,
         Some("remove") => Redact,

@@ -108,7 +108,14 @@ impl Stream for Metered {
                     };
                     if let Some(tally) = this.tally.take() {
                         let usage = this.usage;
-                        tally.with(|t| t.usage = usage);
+                        let kept = (this.shape == Shape::Json && this.kept_len <= MAX_METERED_JSON)
+                            .then(|| std::mem::take(&mut this.kept));
+                        tally.with(|t| {
+                            t.usage = usage;
+                            if t.keep_bodies {
+                                t.response_body = kept.map(|chunks| chunks.concat());
+                            }
+                        });
                     }
                     if let Some(ticket) = this.ticket.take() {
                         ticket.settle(this.usage);

@@ -46,7 +46,19 @@ pub(crate) struct TallyInner {
     pub(crate) upstream: Option<Duration>,
     /// Verdicts found in a streamed output (the head carries only the request's).
     pub(crate) stream_verdicts: Vec<Verdict>,
+    /// The policy keeps bodies: the request as the client sent it, and the JSON
+    /// response (set by the metering layer when it has read it whole).
+    pub(crate) keep_bodies: bool,
+    pub(crate) request_body: Option<bytes::Bytes>,
+    pub(crate) response_body: Option<Vec<u8>>,
 }
+
+/// Journal room kept for the records of requests in flight when new ones start being
+/// refused.
+const LAG_HEADROOM: u64 = 256 << 10;
+
+/// The most of each body an audit record keeps.
+pub(crate) const MAX_AUDITED_BODY: usize = 1 << 20;
 
 impl Tally {
     /// Runs `f` on the tally (a poisoned lock is recovered: it only holds counts).
@@ -64,8 +76,13 @@ pub(crate) struct Monitor {
     /// The trail's database, for queries (the admin API).
     store: Option<AuditStore>,
     fail_closed: bool,
+    /// `[audit] max_lag`, less [`LAG_HEADROOM`]: from there new requests are refused
+    /// (fail-closed), so the records of requests already in flight still fit.
+    refuse_at_lag: u64,
     /// The last journal write failed (fail-closed): refuse until one succeeds.
     refusing: AtomicBool,
+    /// Records that could not be journaled (fail-closed; their requests were in flight).
+    lost: std::sync::atomic::AtomicU64,
     anomaly: Option<Anomalies>,
 }
 
@@ -169,7 +186,9 @@ impl Monitor {
             audit,
             store: query_store,
             fail_closed: config.audit.fail_closed,
+            refuse_at_lag: config.audit.max_lag_bytes.saturating_sub(LAG_HEADROOM),
             refusing: AtomicBool::new(false),
+            lost: std::sync::atomic::AtomicU64::new(0),
             anomaly,
         })
     }
@@ -184,9 +203,14 @@ impl Monitor {
         self.audit.is_some()
     }
 
-    /// Whether traffic is refused because the trail cannot be written.
+    /// Whether traffic is refused because the trail cannot be written, or soon could
+    /// not be (the journal is near `max_lag` with the database behind).
     pub(crate) fn refusing(&self) -> bool {
-        self.fail_closed && self.refusing.load(Ordering::Relaxed)
+        if !self.fail_closed {
+            return false;
+        }
+        self.refusing.load(Ordering::Relaxed)
+            || self.audit.as_ref().is_some_and(|log| log.stats().lag_bytes >= self.refuse_at_lag)
     }
 
     /// Journals `record`. `false` when it could not be (fail-closed: traffic is
@@ -201,6 +225,7 @@ impl Monitor {
                 true
             }
             Err(error) => {
+                self.lost.fetch_add(1, Ordering::Relaxed);
                 if !self.refusing.swap(true, Ordering::Relaxed) {
                     tracing::error!(%error, "audit journal cannot be written: refusing traffic (audit.fail_closed)");
                 }
@@ -223,7 +248,7 @@ impl Monitor {
                 lag_bytes: stats.lag_bytes,
                 // Every record is journaled to local disk before the database has it.
                 spilled: stats.journaled,
-                dropped: stats.dropped,
+                dropped: stats.dropped + self.lost.load(Ordering::Relaxed),
                 store_errors: stats.store_errors,
                 records: stats.stored,
             });
@@ -370,8 +395,13 @@ pub(crate) struct Pending {
 impl Pending {
     /// Completes and writes the record, then feeds the detectors.
     pub(crate) fn finish(mut self, body_bytes: u64, complete: bool) {
-        let (usage, upstream, stream_verdicts) =
-            self.tally.with(|t| (t.usage, t.upstream, std::mem::take(&mut t.stream_verdicts)));
+        let (usage, upstream, stream_verdicts, bodies) = self.tally.with(|t| {
+            let bodies = t.keep_bodies.then(|| (t.request_body.take(), t.response_body.take()));
+            (t.usage, t.upstream, std::mem::take(&mut t.stream_verdicts), bodies)
+        });
+        if let Some((request, response)) = bodies {
+            self.record.body = seal_bodies(&self.state.kek, &self.record.request_id, request, response);
+        }
         let record = &mut self.record;
         record.latency_us = Some(micros(self.started.elapsed()));
         record.overhead_us = Some(micros(self.head_latency.saturating_sub(upstream.unwrap_or_default())));
@@ -419,6 +449,53 @@ impl Pending {
             monitor.observe(&self.state, &observation);
         }
     }
+}
+
+/// The bodies a policy keeps, as one sealed text (AES-256-GCM under the vault key, the
+/// request id as associated data): `{"request": ..., "response": ...}`, each at most
+/// [`MAX_AUDITED_BODY`] bytes (longer ones cut, and marked so). `None` if sealing fails
+/// (then nothing is kept rather than anything in clear).
+fn seal_bodies(
+    kek: &rampart_identity::vault::Kek,
+    request_id: &str,
+    request: Option<bytes::Bytes>,
+    response: Option<Vec<u8>>,
+) -> Option<String> {
+    let text = |body: Option<&[u8]>| {
+        body.map(|b| {
+            let cut = b.len() > MAX_AUDITED_BODY;
+            serde_json::json!({
+                "text": String::from_utf8_lossy(&b[..b.len().min(MAX_AUDITED_BODY)]),
+                "truncated": cut,
+            })
+        })
+    };
+    let plain = serde_json::json!({
+        "request": text(request.as_deref()),
+        "response": text(response.as_deref()),
+    });
+    let plain = zeroize_on_drop(serde_json::to_vec(&plain).ok()?);
+    match rampart_identity::vault::seal(kek, &plain.0, request_id.as_bytes()) {
+        Ok(sealed) => Some(sealed.to_string()),
+        Err(error) => {
+            tracing::error!(%error, "audit bodies could not be sealed: not kept");
+            None
+        }
+    }
+}
+
+/// A buffer overwritten with zeros when dropped.
+struct Wiped(Vec<u8>);
+
+impl Drop for Wiped {
+    fn drop(&mut self) {
+        self.0.iter_mut().for_each(|b| *b = 0);
+        std::hint::black_box(&self.0);
+    }
+}
+
+fn zeroize_on_drop(bytes: Vec<u8>) -> Wiped {
+    Wiped(bytes)
 }
 
 /// A finished request's metrics.

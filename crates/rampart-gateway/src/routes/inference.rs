@@ -73,6 +73,14 @@ pub(crate) async fn forward_model_routed(
 
     // The profile first: a request refused for want of one must not be charged.
     let profile = state.policy(principal.policy())?;
+    let tally = parts.extensions.get::<std::sync::Arc<crate::monitor::Tally>>().cloned();
+    if let Some(tally) = tally.as_ref().filter(|_| profile.0.audit_bodies) {
+        // The body as the client sent it: what the policy asks to keep (sealed).
+        tally.with(|t| {
+            t.keep_bodies = true;
+            t.request_body = Some(bytes.clone());
+        });
+    }
     // Limits, before inspection: a flood is refused before it costs detection work.
     let endpoint = Endpoint::of(suffix).unwrap_or(Endpoint::Other);
     let (ticket, edits) =
@@ -97,7 +105,6 @@ pub(crate) async fn forward_model_routed(
     // The members rampart sets: the upstream model name, the key's completion cap,
     // and a usage report on streams it meters.
     // An audited request asks for usage too: its record carries the tokens.
-    let tally = parts.extensions.get::<std::sync::Arc<crate::monitor::Tally>>().cloned();
     let metering_stream = streams && endpoint.usage_on_request() && (ticket.wants_usage() || tally.is_some());
     let rename = (has_model && upstream_model != model).then_some(upstream_model.as_str());
     let ask_usage = metering_stream && !client_wants_usage;

@@ -466,3 +466,95 @@ async fn a_trail_that_cannot_be_opened_stops_the_start() {
     let error = rampart_gateway::Gateway::new(config, store).await.expect_err("the start must fail");
     assert!(error.to_string().contains("audit"), "{error}");
 }
+
+/// A policy that keeps bodies: the record holds them sealed under the vault key (the
+/// request id as associated data), never in clear; other policies keep none.
+#[tokio::test]
+async fn bodies_are_kept_only_when_the_policy_asks_and_only_sealed() {
+    let h = Harness::start_with(Options {
+        extra_toml: "[policies.keep]\naudit_bodies = true\n".into(),
+        ..Options::default()
+    })
+    .await;
+    let keep = h.policy_key("keep").await;
+    let plain = h.any_key().await;
+    let prompt = "the quarterly numbers are confidential-marker-7731";
+    let body = json!({"model": "mock-model", "messages": [{"role": "user", "content": prompt}]}).to_string();
+    let kept = h.client.post_json("/v1/chat/completions", &keep, &body).await;
+    assert_eq!(kept.status, 200, "{}", kept.text());
+    let other = h.client.post_json("/v1/chat/completions", &plain, &body).await;
+    assert_eq!(other.status, 200);
+    let store = trail(&h, None).await;
+    let records = wait_for(&store, 2).await;
+    let id = |r: &rampart_test::TestResponse| r.headers.get("x-request-id").unwrap().to_str().unwrap().to_owned();
+    let find = |id: String| records.iter().find(|r| r.record.request_id == id).unwrap().record.clone();
+    let with_body = find(id(&kept));
+    assert!(find(id(&other)).body.is_none(), "the default policy keeps no body");
+    let sealed = with_body.body.clone().expect("the body is kept");
+    assert!(!sealed.contains("confidential-marker-7731"), "never in clear: {sealed}");
+    let db = h.store_url.trim_start_matches("sqlite://").to_owned();
+    for file in [db.clone(), format!("{db}-wal")] {
+        let dump = std::fs::read(&file).unwrap_or_default();
+        assert!(!String::from_utf8_lossy(&dump).contains("confidential-marker-7731"), "in clear in {file}");
+    }
+    let kek = rampart_identity::vault::Kek::derive_from_secret(KEY_SECRET.as_bytes());
+    assert!(rampart_identity::vault::open(&kek, &sealed, b"req_other").is_err(), "bound to its request id");
+    let opened = rampart_identity::vault::open(&kek, &sealed, with_body.request_id.as_bytes()).unwrap();
+    let opened: Value = serde_json::from_slice(&opened).unwrap();
+    assert!(opened["request"]["text"].as_str().unwrap().contains(prompt), "{opened}");
+    assert!(opened["response"]["text"].as_str().unwrap().contains("chat.completion"), "{opened}");
+}
+
+/// `fail_closed`: with the database away long enough for the journal to reach
+/// `max_lag`, requests get 503 `audit_unavailable` (nothing is served unrecorded); once
+/// the database is back and the journal drains, traffic flows again, and every request
+/// that was served has its record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_trail_that_cannot_keep_up_refuses_traffic_until_it_recovers() {
+    let Some(database) = rampart_test::postgres_database().await else { return };
+    let (prefix, rest) = database.split_once('@').unwrap();
+    let (host, db) = rest.split_once('/').unwrap();
+    let target: SocketAddr = tokio::net::lookup_host(host).await.unwrap().next().unwrap();
+    let mut relay = Relay::start(target).await;
+    let relayed = format!("{prefix}@{}/{db}", relay.addr);
+    let h = Harness::start_with(Options {
+        audit_toml: format!("url = \"{relayed}\"\nmax_lag = \"1MiB\"\n"),
+        ..Options::default()
+    })
+    .await;
+    let key = h.any_key().await;
+    assert_eq!(h.client.post_json("/v1/chat/completions", &key, &chat_body("mock-model")).await.status, 200);
+    relay.cut();
+    let mut served = 1u64;
+    let mut refused = None;
+    for i in 0..20_000 {
+        let r = h.client.post_json("/v1/chat/completions", &key, &chat_body("mock-model")).await;
+        match r.status.as_u16() {
+            200 => served += 1,
+            503 => {
+                assert_eq!(r.json()["error"]["code"], "service_unavailable", "{}", r.text());
+                assert!(r.text().contains("audit"), "{}", r.text());
+                refused = Some(i);
+                break;
+            }
+            other => panic!("unexpected {other}: {}", r.text()),
+        }
+    }
+    assert!(refused.is_some(), "never refused after {served} requests with the trail down");
+    relay.restore().await;
+    let started = std::time::Instant::now();
+    loop {
+        let r = h.client.post_json("/v1/chat/completions", &key, &chat_body("mock-model")).await;
+        if r.status == 200 {
+            served += 1;
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "traffic never resumed: {}", r.text());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let store = AuditStore::connect(&database).await.unwrap();
+    let records = wait_for(&store, served as usize).await;
+    let ok = records.iter().filter(|r| r.record.status == Some(200)).count() as u64;
+    assert_eq!(ok, served, "every request served has its record");
+    store.close().await;
+}
