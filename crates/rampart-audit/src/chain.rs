@@ -59,6 +59,17 @@ pub fn generate_signing_key() -> Result<Vec<u8>, AuditError> {
     Ok(doc.as_ref().to_vec())
 }
 
+/// Key material as configured: 64 hex digits, else standard base64.
+fn decode_key_text(text: &str, what: &str) -> Result<Vec<u8>, AuditError> {
+    let text = text.trim();
+    let bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        hex::decode(text).ok()
+    } else {
+        STANDARD.decode(text).ok()
+    };
+    bytes.ok_or_else(|| AuditError::Key(format!("{what} is neither hex nor base64")))
+}
+
 /// The key that signs checkpoints.
 pub struct AuditSigner {
     pair: Ed25519KeyPair,
@@ -88,13 +99,7 @@ impl AuditSigner {
     /// Parses a key as configured: a 32-byte seed in hex (64 digits) or base64, or a
     /// PKCS#8 document in base64.
     pub fn parse(text: &str) -> Result<Self, AuditError> {
-        let text = text.trim();
-        let bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-            hex::decode(text).ok()
-        } else {
-            STANDARD.decode(text).ok()
-        };
-        let bytes = bytes.ok_or_else(|| AuditError::Key("signing key is neither hex nor base64".into()))?;
+        let bytes = decode_key_text(text, "signing key")?;
         if bytes.len() == 32 { Self::from_seed(&bytes) } else { Self::from_pkcs8(&bytes) }
     }
 
@@ -128,13 +133,7 @@ impl AuditPublicKey {
 
     /// Parses hex (64 digits) or standard base64 of 32 bytes.
     pub fn parse(text: &str) -> Result<Self, AuditError> {
-        let text = text.trim();
-        let bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-            hex::decode(text).ok()
-        } else {
-            STANDARD.decode(text).ok()
-        };
-        let bytes = bytes.ok_or_else(|| AuditError::Key("public key is neither hex nor base64".into()))?;
+        let bytes = decode_key_text(text, "public key")?;
         let key: [u8; 32] =
             bytes.try_into().map_err(|_| AuditError::Key("an Ed25519 public key is 32 bytes".into()))?;
         Ok(Self(key))

@@ -306,12 +306,14 @@ impl AuditLog {
             store_errors: c.store_errors.load(Ordering::Relaxed),
             torn_lines: c.torn_lines.load(Ordering::Relaxed),
             rotations: c.rotations.load(Ordering::Relaxed),
-            lag_bytes: self
-                .shared
-                .written
-                .load(Ordering::Acquire)
-                .saturating_sub(self.shared.committed.load(Ordering::Acquire)),
+            lag_bytes: self.lag_bytes(),
         }
+    }
+
+    /// Journal bytes not yet committed to the store (two atomic loads: cheap enough
+    /// for every request).
+    pub fn lag_bytes(&self) -> u64 {
+        self.shared.written.load(Ordering::Acquire).saturating_sub(self.shared.committed.load(Ordering::Acquire))
     }
 
     /// Stops the writer after it has committed everything journaled so far, or at

@@ -210,7 +210,7 @@ impl Monitor {
             return false;
         }
         self.refusing.load(Ordering::Relaxed)
-            || self.audit.as_ref().is_some_and(|log| log.stats().lag_bytes >= self.refuse_at_lag)
+            || self.audit.as_ref().is_some_and(|log| log.lag_bytes() >= self.refuse_at_lag)
     }
 
     /// Journals `record`. `false` when it could not be (fail-closed: traffic is
@@ -474,28 +474,14 @@ fn seal_bodies(
         "request": text(request.as_deref()),
         "response": text(response.as_deref()),
     });
-    let plain = zeroize_on_drop(serde_json::to_vec(&plain).ok()?);
-    match rampart_identity::vault::seal(kek, &plain.0, request_id.as_bytes()) {
+    let plain = zeroize::Zeroizing::new(serde_json::to_vec(&plain).ok()?);
+    match rampart_identity::vault::seal(kek, &plain, request_id.as_bytes()) {
         Ok(sealed) => Some(sealed.to_string()),
         Err(error) => {
             tracing::error!(%error, "audit bodies could not be sealed: not kept");
             None
         }
     }
-}
-
-/// A buffer overwritten with zeros when dropped.
-struct Wiped(Vec<u8>);
-
-impl Drop for Wiped {
-    fn drop(&mut self) {
-        self.0.iter_mut().for_each(|b| *b = 0);
-        std::hint::black_box(&self.0);
-    }
-}
-
-fn zeroize_on_drop(bytes: Vec<u8>) -> Wiped {
-    Wiped(bytes)
 }
 
 /// A finished request's metrics.
