@@ -340,5 +340,8 @@ async fn principal(state: &AppState, headers: &HeaderMap) -> Result<Principal, A
         KeyStatus::Active => Ok(Principal { who: Who::Key(record) }),
         KeyStatus::Revoked => Err(ApiError::unauthorized("revoked_key", "This API key has been revoked.")),
         KeyStatus::Expired => Err(ApiError::unauthorized("expired_key", "This API key has expired.")),
+        KeyStatus::Suspended => {
+            Err(ApiError::unauthorized("suspended_key", "This API key is suspended; an administrator can resume it."))
+        }
     }
 }

@@ -308,7 +308,7 @@ impl Monitor {
                 ..AuditRecord::default()
             });
             if suspend {
-                suspend_key(state, &anomaly.key);
+                suspend_key(state, &anomaly.key, anomaly.kind);
             }
             anomalies.alerter.send(anomaly);
         }
@@ -325,17 +325,19 @@ impl Monitor {
     }
 }
 
-/// Revokes a key an anomaly policy suspends (in the background: never on the request's
-/// time). Only virtual keys can be suspended; a JWT subject is alerted on only.
-fn suspend_key(state: &crate::state::AppState, key_id: &str) {
+/// Suspends a key as an anomaly policy says (in the background: never on the request's
+/// time), until an administrator resumes it. Only virtual keys can be suspended; a JWT
+/// subject is alerted on only.
+fn suspend_key(state: &crate::state::AppState, key_id: &str, kind: AnomalyKind) {
     if !key_id.starts_with("key_") {
         return;
     }
     let store = state.store.clone();
     let key_id = key_id.to_owned();
     tokio::spawn(async move {
-        match store.revoke_key(&key_id).await {
-            Ok(_) => tracing::warn!(key_id, "key suspended (revoked) by anomaly policy"),
+        match store.suspend_key(&key_id, &format!("anomaly: {}", kind.as_str())).await {
+            Ok(true) => tracing::warn!(key_id, anomaly = kind.as_str(), "key suspended by anomaly policy"),
+            Ok(false) => {}
             Err(error) => tracing::error!(key_id, %error, "anomaly policy could not suspend the key"),
         }
     });

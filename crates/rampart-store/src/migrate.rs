@@ -92,6 +92,14 @@ pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[
     // Resource limits per key (rate, tokens, concurrency, budgets, max_tokens cap,
     // priority) as one JSON text; NULL: none.
     (4, &["ALTER TABLE virtual_keys ADD COLUMN limits TEXT"]),
+    // Reversible suspension (by an administrator or an anomaly policy) and its reason.
+    (
+        5,
+        &[
+            "ALTER TABLE virtual_keys ADD COLUMN suspended_at BIGINT",
+            "ALTER TABLE virtual_keys ADD COLUMN suspended_reason TEXT",
+        ],
+    ),
 ];
 
 /// Advisory lock key serializing migrations across PostgreSQL instances ("rampart").

@@ -67,6 +67,8 @@ pub enum KeyStatus {
     Expired,
     /// Revoked.
     Revoked,
+    /// Suspended (by an administrator or an anomaly policy) until resumed.
+    Suspended,
 }
 
 impl KeyStatus {
@@ -76,6 +78,7 @@ impl KeyStatus {
             Self::Active => "active",
             Self::Expired => "expired",
             Self::Revoked => "revoked",
+            Self::Suspended => "suspended",
         }
     }
 }
@@ -97,6 +100,10 @@ pub struct KeyRecord {
     pub expires_at: Option<i64>,
     /// Revocation time, unix seconds.
     pub revoked_at: Option<i64>,
+    /// Suspension time, unix seconds; cleared by [`Store::resume_key`].
+    pub suspended_at: Option<i64>,
+    /// Why it is suspended (e.g. `anomaly: attack_burst`); never request content.
+    pub suspended_reason: Option<String>,
     /// Inspection policy profile; `None` means the `default` profile.
     pub policy: Option<String>,
     /// Who the key is for (free text, e.g. an email address).
@@ -123,11 +130,14 @@ pub struct KeyRecord {
 }
 
 impl KeyRecord {
-    /// Status at `now` (unix seconds). A rotated key whose grace period has ended
+    /// Status at `now` (unix seconds): revoked, else suspended, else expired, else
+    /// active. A rotated key whose grace period has ended
     /// (`grace_until <= now`) is [`KeyStatus::Expired`], like a key past its expiry.
     pub fn status(&self, now: i64) -> KeyStatus {
         if self.revoked_at.is_some() {
             KeyStatus::Revoked
+        } else if self.suspended_at.is_some() {
+            KeyStatus::Suspended
         } else if self.expires_at.is_some_and(|at| at <= now) || self.grace_until.is_some_and(|at| at <= now) {
             KeyStatus::Expired
         } else {
@@ -284,7 +294,8 @@ pub(crate) fn later(now: i64, duration: Duration) -> i64 {
 }
 
 const KEY_COLUMNS: &str = "id, name, key_prefix, models, created_at, expires_at, revoked_at, key_hash, policy, \
-     owner, team, role, endpoints, cidrs, metadata, rotated_from, superseded_by, grace_until, limits";
+     owner, team, role, endpoints, cidrs, metadata, rotated_from, superseded_by, grace_until, limits, \
+     suspended_at, suspended_reason";
 
 /// The channel change announcements go to on PostgreSQL.
 pub(crate) const CHANGE_CHANNEL: &str = "rampart_key_changes";
@@ -453,6 +464,8 @@ impl Store {
             created_at: unix_now(),
             expires_at: spec.expires_at,
             revoked_at: None,
+            suspended_at: None,
+            suspended_reason: None,
             policy: spec.policy.clone(),
             owner: spec.owner.clone(),
             team: spec.team.clone(),
@@ -593,6 +606,8 @@ impl Store {
             prefix: new_key.key[..crate::keys::KEY_PREFIX.len() + 4].to_owned(),
             created_at: now,
             revoked_at: None,
+            suspended_at: None,
+            suspended_reason: None,
             rotated_from: Some(old.id.clone()),
             superseded_by: None,
             grace_until: None,
@@ -634,6 +649,55 @@ impl Store {
     /// revocation time.
     pub async fn revoke_key(&self, id: &str) -> Result<bool, StoreError> {
         self.revoke_row(Revocable::Key, id).await
+    }
+
+    /// Suspends a key until [`Store::resume_key`], telling running gateways: it is
+    /// refused from the next request on, and keeps its secret, scopes and limits.
+    /// `reason` (at most 200 characters kept) says why, never with request content.
+    /// Returns false when there is no such key or it is revoked; suspending twice keeps
+    /// the first time and reason.
+    pub async fn suspend_key(&self, id: &str, reason: &str) -> Result<bool, StoreError> {
+        let reason: String = reason.chars().filter(|c| !c.is_control()).take(200).collect();
+        self.set_suspension(
+            id,
+            "UPDATE virtual_keys SET suspended_at = COALESCE(suspended_at, $1), \
+             suspended_reason = COALESCE(suspended_reason, $2) WHERE id = $3 AND revoked_at IS NULL",
+            Some(reason),
+        )
+        .await
+    }
+
+    /// Lifts a suspension, telling running gateways. Returns false when there is no
+    /// such key or it is revoked (a revoked key stays revoked); resuming a key that is
+    /// not suspended is a no-op that returns true.
+    pub async fn resume_key(&self, id: &str) -> Result<bool, StoreError> {
+        self.set_suspension(
+            id,
+            "UPDATE virtual_keys SET suspended_at = NULL, suspended_reason = NULL \
+             WHERE id = $1 AND revoked_at IS NULL",
+            None,
+        )
+        .await
+    }
+
+    /// Runs one of the suspension updates above on key `id`, announcing the change in
+    /// the same transaction.
+    async fn set_suspension(&self, id: &str, update: &str, reason: Option<String>) -> Result<bool, StoreError> {
+        if !validate::is_id("key_", id) {
+            return Ok(false);
+        }
+        let mut tx = self.pool.begin().await?;
+        let query = match reason {
+            Some(reason) => sqlx::query(update).bind(unix_now()).bind(reason).bind(id),
+            None => sqlx::query(update).bind(id),
+        };
+        if query.execute(&mut *tx).await?.rows_affected() == 0 {
+            return Ok(false);
+        }
+        self.announce(&mut tx, &format!("key:{id}")).await?;
+        tx.commit().await?;
+        self.committed()?;
+        Ok(true)
     }
 
     /// Sets `revoked_at` (keeping an earlier one) on the row with this id, announcing
@@ -746,6 +810,8 @@ fn decode_key(row: &sqlx::any::AnyRow) -> Result<KeyRecord, StoreError> {
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
         revoked_at: row.try_get("revoked_at")?,
+        suspended_at: row.try_get("suspended_at")?,
+        suspended_reason: row.try_get("suspended_reason")?,
         policy: row.try_get("policy")?,
         owner: row.try_get("owner")?,
         team: row.try_get("team")?,

@@ -111,10 +111,23 @@ fn keys_create_list_revoke() {
     let expires = entry["expires_at"].as_i64().unwrap() - entry["created_at"].as_i64().unwrap();
     assert!((30 * 86400 - 5..=30 * 86400 + 5).contains(&expires), "{expires}");
 
+    let out = rampart(&["keys", "suspend", "--config", config, &id, "--reason", "leak suspected"], &env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = rampart(&["keys", "list", "--config", config, "--json"], &env);
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed[0]["status"], "suspended");
+    assert_eq!(listed[0]["suspended_reason"], "cli: leak suspected");
+    let out = rampart(&["keys", "resume", "--config", config, &id], &env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = rampart(&["keys", "list", "--config", config, "--json"], &env);
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()[0]["status"], "active");
+
     let out = rampart(&["keys", "revoke", "--config", config, &id], &env);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = rampart(&["keys", "list", "--config", config], &env);
     assert!(text(&out.stdout).contains("revoked"), "{}", text(&out.stdout));
+    let out = rampart(&["keys", "resume", "--config", config, &id], &env);
+    assert_eq!(out.status.code(), Some(1), "a revoked key cannot be resumed");
     let out = rampart(&["keys", "revoke", "--config", config, "key_nope"], &env);
     assert_eq!(out.status.code(), Some(1));
 
@@ -215,6 +228,46 @@ fn keys_rotate_and_admin_bootstrap() {
     assert!(!stdout.contains("correct horse"), "the password is never printed");
 }
 
+/// Starts `rampart serve --config CONFIG` with `env`, logs piped to its stderr.
+fn spawn_serve(config: &str, env: &[(&str, &str)]) -> std::process::Child {
+    let mut command = Command::new(BIN);
+    command.args(["serve", "--config", config]).env_remove("RUST_LOG").stdout(Stdio::null()).stderr(Stdio::piped());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.spawn().unwrap()
+}
+
+/// POSTs `body` to `/v1/chat/completions` until the freshly started gateway on `listen`
+/// answers (20 s at most), and returns that first response.
+fn first_response(
+    runtime: &tokio::runtime::Runtime,
+    client: &rampart_test::TestClient,
+    listen: &str,
+    key: &str,
+    body: &str,
+) -> rampart_test::TestResponse {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        assert!(Instant::now() < deadline, "rampart serve did not come up");
+        let attempt = runtime.block_on(async {
+            tokio::time::timeout(Duration::from_secs(2), async {
+                if tokio::net::TcpStream::connect(listen).await.is_err() {
+                    return None;
+                }
+                Some(client.post_json("/v1/chat/completions", key, body).await)
+            })
+            .await
+            .ok()
+            .flatten()
+        });
+        match attempt {
+            Some(response) => return response,
+            None => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
 /// `rampart serve` end to end: keys from the CLI, a request through, logs without
 /// secrets or content, and a graceful exit on SIGTERM.
 #[test]
@@ -244,34 +297,11 @@ fn serve_handles_traffic_logs_safely_and_stops_on_sigterm() {
     let out = rampart(&["keys", "create", "--config", config, "--name", "app", "--json"], &env);
     let key = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["key"].as_str().unwrap().to_owned();
 
-    let mut command = Command::new(BIN);
-    command.args(["serve", "--config", config]).env_remove("RUST_LOG").stdout(Stdio::null()).stderr(Stdio::piped());
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let mut child = command.spawn().unwrap();
+    let mut child = spawn_serve(config, &env);
     let client = rampart_test::TestClient::new(listen.parse().unwrap());
-    let deadline = Instant::now() + Duration::from_secs(20);
     let prompt = "the-secret-prompt-text-42";
     let body = format!(r#"{{"model":"gpt-4o-mini","messages":[{{"role":"user","content":"{prompt}"}}]}}"#);
-    let response = loop {
-        assert!(Instant::now() < deadline, "rampart serve did not come up");
-        let attempt = runtime.block_on(async {
-            tokio::time::timeout(Duration::from_secs(2), async {
-                if tokio::net::TcpStream::connect(&listen).await.is_err() {
-                    return None;
-                }
-                Some(client.post_json("/v1/chat/completions", &key, &body).await)
-            })
-            .await
-            .ok()
-            .flatten()
-        });
-        match attempt {
-            Some(response) => break response,
-            None => std::thread::sleep(Duration::from_millis(50)),
-        }
-    };
+    let response = first_response(&runtime, &client, &listen, &key, &body);
     assert_eq!(response.status, 200, "{}", response.text());
     let bad = runtime.block_on(client.post_json("/v1/chat/completions", "rk-wrong", &body));
     assert_eq!(bad.status, 401);
@@ -407,4 +437,124 @@ fn audit_verify_tail_and_export() {
     let stdout = text(&out.stdout);
     assert!(stdout.contains("PROBLEM") && stdout.contains("FAILED"), "{stdout}");
     assert!(stdout.contains("\"seq\":2"), "{stdout}");
+}
+
+/// `kill -9` of the real binary loses no completed request's record. The audit database
+/// is held locked by another connection while the traffic runs, so none of these
+/// records can reach it before the kill: each one the restarted gateway shows was
+/// replayed from the journal, and each appears exactly once in a trail that verifies.
+#[test]
+fn kill_9_loses_no_completed_requests_record() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mock = runtime.block_on(rampart_mock::MockProvider::spawn()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rampart.toml");
+    let audit_db = format!("sqlite://{}", dir.path().join("audit.db").display());
+    let mut toml = std::fs::read_to_string(repo_root().join("examples/minimal.toml")).unwrap();
+    toml.push_str(&format!("\n[audit]\nurl = \"{audit_db}\"\n"));
+    std::fs::write(&config, toml).unwrap();
+    let config = config.to_str().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let listen = format!("127.0.0.1:{port}");
+    let db = format!("sqlite://{}", dir.path().join("keys.db").display());
+    let base_url = mock.base_url();
+    let env = [
+        ("RAMPART_KEY_SECRET", SECRET),
+        ("RAMPART_DB", db.as_str()),
+        ("RAMPART_LISTEN", listen.as_str()),
+        ("RAMPART_ADMIN_LISTEN", "127.0.0.1:0"),
+        ("OPENAI_BASE_URL", base_url.as_str()),
+        ("OPENAI_API_KEY", "sk-mock"),
+    ];
+    let out = rampart(&["keys", "create", "--config", config, "--name", "app", "--json"], &env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let key = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["key"].as_str().unwrap().to_owned();
+    let client = rampart_test::TestClient::new(listen.parse().unwrap());
+    let body = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello"}]}"#;
+    let streamed = r#"{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hello"}]}"#;
+    let request_id =
+        |response: &rampart_test::TestResponse| response.headers["x-request-id"].to_str().unwrap().to_owned();
+
+    let mut first = spawn_serve(config, &env);
+    let mut served = vec![request_id(&first_response(&runtime, &client, &listen, &key, body))];
+
+    sqlx::any::install_default_drivers();
+    let (served_at_kill, committed_at_kill) = runtime.block_on(async {
+        let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&audit_db).await.unwrap();
+        let mut lock = pool.acquire().await.unwrap();
+        sqlx::query("BEGIN EXCLUSIVE").execute(&mut *lock).await.unwrap();
+
+        // Concurrent traffic while the trail cannot be written: chat, streams, a failed
+        // authentication.
+        let mut tasks = tokio::task::JoinSet::new();
+        for task in 0..8 {
+            let (client, key) = (client.clone(), key.clone());
+            tasks.spawn(async move {
+                let mut ids = Vec::new();
+                for i in 0..10 {
+                    let (key, body) = match (task, i) {
+                        (0, 0) => ("rk-wrong".to_owned(), body),
+                        (_, i) if i % 3 == 0 => (key.clone(), streamed),
+                        _ => (key.clone(), body),
+                    };
+                    let response = client.post_json("/v1/chat/completions", &key, body).await;
+                    let expected = if key == "rk-wrong" { 401 } else { 200 };
+                    assert_eq!(response.status, expected, "{}", response.text());
+                    ids.push(response.headers["x-request-id"].to_str().unwrap().to_owned());
+                }
+                ids
+            });
+        }
+        let mut after_lock = Vec::new();
+        while let Some(ids) = tasks.join_next().await {
+            after_lock.extend(ids.unwrap());
+        }
+        // Every response above is complete: kill at once.
+        Command::new("kill").args(["-KILL", &first.id().to_string()]).status().unwrap();
+        first.wait().unwrap();
+
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT record FROM audit_records").fetch_all(&mut *lock).await.unwrap();
+        let committed: Vec<String> = rows.into_iter().map(|(r,)| r).collect();
+        sqlx::query("ROLLBACK").execute(&mut *lock).await.unwrap();
+        drop(lock);
+        pool.close().await;
+        (after_lock, committed)
+    });
+    for id in &served_at_kill {
+        assert!(
+            !committed_at_kill.iter().any(|record| record.contains(id.as_str())),
+            "{id} reached the locked database before the kill"
+        );
+    }
+    served.extend(served_at_kill);
+    assert_eq!(served.len(), 81);
+
+    // Restart: the journal is replayed into the trail.
+    let mut second = spawn_serve(config, &env);
+    let after = request_id(&first_response(&runtime, &client, &listen, &key, body));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let records = loop {
+        let out = rampart(&["audit", "export", "--config", config], &env);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        // Each line is {seq, prev_hash, hash, record}.
+        let records: Vec<serde_json::Value> = text(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["record"].take())
+            .collect();
+        if records.iter().any(|r| r["request_id"] == after.as_str()) || Instant::now() >= deadline {
+            break records;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    Command::new("kill").args(["-TERM", &second.id().to_string()]).status().unwrap();
+    second.wait().unwrap();
+    for id in &served {
+        let copies = records.iter().filter(|r| r["request_id"] == id.as_str()).count();
+        assert_eq!(copies, 1, "request {id} has {copies} audit records");
+    }
+    assert_eq!(records.iter().filter(|r| r["status"] == 401).count(), 1);
+    assert_eq!(records.len(), served.len() + 1, "one record per request, nothing else");
+    let out = rampart(&["audit", "verify", "--config", config], &env);
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
 }

@@ -116,6 +116,8 @@ async fn principal(state: &AppState, method: &Method, headers: &HeaderMap) -> Re
             }
             KeyStatus::Revoked => Err(unauthorized("revoked_admin_token")),
             KeyStatus::Expired => Err(unauthorized("expired_admin_token")),
+            // Admin tokens are never suspended; the arm keeps the match exhaustive.
+            KeyStatus::Suspended => Err(unauthorized("suspended_admin_token")),
         };
     }
     let Some(token) = session_cookie(headers)? else { return Err(unauthorized("missing_admin_credential")) };

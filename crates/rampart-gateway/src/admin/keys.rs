@@ -14,7 +14,7 @@ use rampart_store::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::input::{JsonBody, PathParam, duration_field, instant_after, not_found, store_error};
+use super::input::{JsonBody, PathParam, conflict, duration_field, instant_after, not_found, store_error};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -32,6 +32,8 @@ pub(crate) fn view(key: &KeyRecord, now: i64) -> Value {
         "created_at": key.created_at,
         "expires_at": key.expires_at,
         "revoked_at": key.revoked_at,
+        "suspended_at": key.suspended_at,
+        "suspended_reason": key.suspended_reason,
         "policy": key.policy,
         "owner": key.owner,
         "team": key.team,
@@ -231,4 +233,52 @@ pub(crate) async fn revoke(
     tracing::info!(key_id = id, "admin: key revoked");
     let key = state.store.get_key(&id).await.map_err(store_error)?.ok_or_else(|| not_found("key"))?;
     Ok(Json(view(&key, unix_now())))
+}
+
+/// The body of `POST /admin/v1/keys/{id}/suspend`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SuspendBody {
+    /// Why, for the key's listing and the audit trail (at most 200 characters kept).
+    reason: String,
+}
+
+/// `POST /admin/v1/keys/{id}/suspend`: refused from the next request on, until resumed.
+pub(crate) async fn suspend(
+    State(state): State<Arc<AppState>>,
+    PathParam(id): PathParam,
+    JsonBody(body): JsonBody<SuspendBody>,
+) -> Result<Json<Value>, ApiError> {
+    if body.reason.trim().is_empty() {
+        return Err(ApiError::bad_request("invalid_body", "reason must not be empty"));
+    }
+    let reason = format!("admin: {}", body.reason.trim());
+    if !state.store.suspend_key(&id, &reason).await.map_err(store_error)? {
+        return Err(missing_or_revoked(&state, &id).await);
+    }
+    tracing::info!(key_id = id, "admin: key suspended");
+    let key = state.store.get_key(&id).await.map_err(store_error)?.ok_or_else(|| not_found("key"))?;
+    Ok(Json(view(&key, unix_now())))
+}
+
+/// `POST /admin/v1/keys/{id}/resume`: lifts a suspension (a revoked key stays revoked).
+pub(crate) async fn resume(
+    State(state): State<Arc<AppState>>,
+    PathParam(id): PathParam,
+) -> Result<Json<Value>, ApiError> {
+    if !state.store.resume_key(&id).await.map_err(store_error)? {
+        return Err(missing_or_revoked(&state, &id).await);
+    }
+    tracing::info!(key_id = id, "admin: key resumed");
+    let key = state.store.get_key(&id).await.map_err(store_error)?.ok_or_else(|| not_found("key"))?;
+    Ok(Json(view(&key, unix_now())))
+}
+
+/// 404 for no such key, 409 for a revoked one.
+async fn missing_or_revoked(state: &AppState, id: &str) -> ApiError {
+    match state.store.get_key(id).await {
+        Ok(Some(_)) => conflict("the key is revoked".into()),
+        Ok(None) => not_found("key"),
+        Err(error) => store_error(error),
+    }
 }

@@ -115,6 +115,8 @@ async fn every_route_answers_each_role_as_the_matrix_says() {
         (Method::POST, "/admin/v1/keys".into(), Some(json!({"name": "m", "models": ["gpt-4o"]})), kr),
         (Method::GET, key_path.clone(), None, ALL),
         (Method::POST, format!("{key_path}/rotate"), Some(json!({"grace": "1h"})), kr),
+        (Method::POST, format!("{key_path}/suspend"), Some(json!({"reason": "matrix"})), kr),
+        (Method::POST, format!("{key_path}/resume"), None, kr),
         (Method::POST, format!("{key_path}/revoke"), None, kr),
         (Method::GET, "/admin/v1/teams".into(), None, ALL),
         (Method::POST, "/admin/v1/teams".into(), Some(json!({"name": "matrix-team"})), only_admin),
@@ -258,6 +260,26 @@ async fn keys_are_created_with_least_privilege_rotated_and_revoked() {
     assert_eq!(bad_grace.status, 400);
 
     let successor_id = rotated.json()["id"].as_str().unwrap().to_owned();
+    // Suspension: refused at once with its own code, shown with its reason, reversible.
+    let suspend = |id: &str, body: Value| {
+        let (admin, root, path) = (&admin, &root, format!("/admin/v1/keys/{id}/suspend"));
+        async move { with_token(admin, root, Method::POST, &path, Some(body)).await }
+    };
+    let suspended = suspend(&successor_id, json!({"reason": "investigating"})).await;
+    assert_eq!(suspended.status, 200, "{}", suspended.text());
+    assert_eq!(suspended.json()["status"], "suspended");
+    assert_eq!(suspended.json()["suspended_reason"], "admin: investigating");
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let refused = h.client.get("/v1/models", &successor).await;
+    assert_eq!((refused.status.as_u16(), refused.error_code().as_deref()), (401, Some("invalid_api_key")));
+    assert!(refused.text().contains("suspended"), "{}", refused.text());
+    assert_eq!(suspend(&successor_id, json!({"reason": " "})).await.status, 400);
+    assert_eq!(suspend(&successor_id, json!({})).await.status, 400);
+    assert_eq!(suspend("key_AAAAAAAAAAAAAAAA", json!({"reason": "x"})).await.status, 404);
+    let resumed = with_token(&admin, &root, Method::POST, &format!("/admin/v1/keys/{successor_id}/resume"), None).await;
+    assert_eq!(resumed.json()["status"], "active", "{}", resumed.text());
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert_eq!(h.client.get("/v1/models", &successor).await.status, 200);
     let revoked = with_token(&admin, &root, Method::POST, &format!("/admin/v1/keys/{successor_id}/revoke"), None).await;
     assert_eq!(revoked.status, 200, "{}", revoked.text());
     assert_eq!(revoked.json()["status"], "revoked");
@@ -265,6 +287,8 @@ async fn keys_are_created_with_least_privilege_rotated_and_revoked() {
     assert_eq!(h.client.get("/v1/models", &successor).await.status, 401);
     let missing = with_token(&admin, &root, Method::POST, "/admin/v1/keys/key_AAAAAAAAAAAAAAAA/revoke", None).await;
     assert_eq!(missing.status, 404);
+    let resumed = with_token(&admin, &root, Method::POST, &format!("/admin/v1/keys/{successor_id}/resume"), None).await;
+    assert_eq!(resumed.status, 409, "a revoked key stays revoked: {}", resumed.text());
     // Limits set through the admin API are shown exactly and enforced at once.
     let limits = json!({"rpm": 1, "tpm": 100000, "daily_budget_usd": 0.25, "priority": "batch"});
     let limited = with_token(

@@ -403,6 +403,7 @@ async fn a_run_of_attacks_alerts_and_suspends_the_key() {
             "[anomaly]\nsuspend_on = [\"attack_run\"]\n[[anomaly.webhooks]]\nurl = \"http://{hook}/alerts\"\nformat = \"json\"\n"
         ),
         cache_ttl: "0s".into(),
+        admin_toml: Some(String::new()),
         ..Options::default()
     })
     .await;
@@ -426,17 +427,31 @@ async fn a_run_of_attacks_alerts_and_suspends_the_key() {
     assert_eq!(alert["kind"], "attack_run");
     assert_eq!(alert["key_id"], json!(key_id));
     assert_eq!(seen.lock().unwrap().len(), 1, "the steady key raised nothing: {:?}", seen.lock().unwrap());
-    // Suspended: the key is refused from now on (revocation is asynchronous).
+    // Suspended: the key is refused from now on (the suspension is asynchronous).
     let started = std::time::Instant::now();
     loop {
         let r = h.client.post_json("/v1/chat/completions", &key, &chat_body("mock-model")).await;
         if r.status == 401 {
+            assert!(r.text().contains("suspended"), "{}", r.text());
             break;
         }
         assert!(started.elapsed() < Duration::from_secs(10), "the key was not suspended: {}", r.status);
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(h.client.post_json("/v1/chat/completions", &steady, &chat_body("mock-model")).await.status, 200);
+    // Reversible: the listing says why, and an administrator resumes the key.
+    let admin = TestClient::new(h.admin_addr.unwrap());
+    let token = h.store.create_admin_token(&h.hasher, "ops", AdminRole::KeyManager, None, None).await.unwrap().1.key;
+    let shown = admin.get(&format!("/admin/v1/keys/{key_id}"), &token).await.json();
+    assert_eq!(
+        (shown["status"].as_str(), shown["suspended_reason"].as_str()),
+        (Some("suspended"), Some("anomaly: attack_run"))
+    );
+    let resume = admin.json_request(&format!("/admin/v1/keys/{key_id}/resume"), &token, "", &[]);
+    let resumed = admin.send(resume).await;
+    assert_eq!(resumed.status, 200, "{}", resumed.text());
+    assert_eq!(resumed.json()["status"], "active");
+    assert_eq!(h.client.post_json("/v1/chat/completions", &key, &chat_body("mock-model")).await.status, 200);
     let store = trail(&h, None).await;
     let started = std::time::Instant::now();
     loop {

@@ -98,6 +98,20 @@ async fn key_lifecycle(store: &Store) {
     assert_eq!(listed.len(), 1);
     assert_ne!(listed[0].hash.to_hex(), new_key.key);
 
+    // Suspension is reversible, keeps its first reason, and never outlives revocation.
+    assert!(store.suspend_key(&record.id, "anomaly: attack_burst\n").await.unwrap());
+    assert!(store.suspend_key(&record.id, "second").await.unwrap());
+    let suspended = store.find_key(&hasher, presented).await.unwrap().unwrap();
+    assert_eq!(suspended.status(unix_now()), KeyStatus::Suspended);
+    assert_eq!(suspended.suspended_reason.as_deref(), Some("anomaly: attack_burst"));
+    assert!(store.resume_key(&record.id).await.unwrap());
+    let resumed = store.find_key(&hasher, presented).await.unwrap().unwrap();
+    assert_eq!(resumed.status(unix_now()), KeyStatus::Active);
+    assert_eq!((resumed.suspended_at, resumed.suspended_reason), (None, None));
+    assert!(!store.suspend_key("key_doesnotexist", "x").await.unwrap());
+    assert!(!store.resume_key("' OR '1'='1").await.unwrap());
+    assert!(store.suspend_key(&record.id, "before revocation").await.unwrap());
+
     assert!(store.revoke_key(&record.id).await.unwrap());
     let revoked = store.find_key(&hasher, presented).await.unwrap().unwrap();
     assert_eq!(revoked.status(unix_now()), KeyStatus::Revoked);
@@ -105,6 +119,8 @@ async fn key_lifecycle(store: &Store) {
     assert!(store.revoke_key(&record.id).await.unwrap());
     assert_eq!(store.find_key(&hasher, presented).await.unwrap().unwrap().revoked_at, first);
     assert!(!store.revoke_key("key_doesnotexist").await.unwrap());
+    assert!(!store.resume_key(&record.id).await.unwrap(), "a revoked key cannot be resumed");
+    assert!(!store.suspend_key(&record.id, "x").await.unwrap());
 
     let (expired, expired_key) =
         store.create_key(&hasher, "old", &ModelScope::all(), Some(unix_now() - 1)).await.unwrap();
@@ -225,8 +241,9 @@ async fn upgrade_from_migration_2(url: &str) {
         .fetch_all(&store.pool)
         .await
         .unwrap();
-    assert_eq!(versions, [1, 2, 3, 4]);
+    assert_eq!(versions, [1, 2, 3, 4, 5]);
     assert!(found.limits.is_empty());
+    assert_eq!((found.suspended_at, found.suspended_reason.as_deref()), (None, None));
     // The legacy key can be rotated like any other.
     let (successor, _) =
         store.rotate_key(&hasher, &found.id, Duration::from_secs(60), unix_now()).await.unwrap().unwrap();

@@ -1,4 +1,4 @@
-//! `rampart keys create|list|rotate|revoke`: manage virtual keys in the configured store.
+//! `rampart keys create|list|rotate|revoke|suspend|resume`: manage virtual keys in the configured store.
 //! A created key is printed once and never again: only its keyed hash is stored.
 
 use std::io::Write;
@@ -85,6 +85,25 @@ pub(crate) enum KeysCommand {
     },
     /// Revoke a key: it is refused from the next request on.
     Revoke {
+        /// Configuration file (TOML).
+        #[arg(long, short, env = "RAMPART_CONFIG")]
+        config: PathBuf,
+        /// Key id (`key_...`).
+        id: String,
+    },
+    /// Suspend a key: refused from the next request on, until `resume`.
+    Suspend {
+        /// Configuration file (TOML).
+        #[arg(long, short, env = "RAMPART_CONFIG")]
+        config: PathBuf,
+        /// Key id (`key_...`).
+        id: String,
+        /// Why (shown in listings and the audit trail).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Resume a suspended key (a revoked key stays revoked).
+    Resume {
         /// Configuration file (TOML).
         #[arg(long, short, env = "RAMPART_CONFIG")]
         config: PathBuf,
@@ -307,6 +326,24 @@ pub(crate) async fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             }
         }
+        KeysCommand::Suspend { config, id, reason } => {
+            let (store, _) = open(&config).await?;
+            if store.suspend_key(&id, &format!("cli: {}", reason.trim())).await? {
+                writeln!(out, "suspended {id}")?;
+            } else {
+                writeln!(std::io::stderr(), "no active or expired key with id {id} (unknown or revoked)")?;
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        KeysCommand::Resume { config, id } => {
+            let (store, _) = open(&config).await?;
+            if store.resume_key(&id).await? {
+                writeln!(out, "resumed {id}")?;
+            } else {
+                writeln!(std::io::stderr(), "no resumable key with id {id} (unknown or revoked)")?;
+                return Ok(ExitCode::FAILURE);
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -331,6 +368,8 @@ fn key_json(k: &KeyRecord, now: i64) -> serde_json::Value {
         "created_at": k.created_at,
         "expires_at": k.expires_at,
         "revoked_at": k.revoked_at,
+        "suspended_at": k.suspended_at,
+        "suspended_reason": k.suspended_reason,
         "limits": k.limits.view(),
     })
 }
