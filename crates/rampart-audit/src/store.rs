@@ -1,5 +1,6 @@
 //! The [`AuditStore`]: a pooled connection to SQLite or PostgreSQL holding the chain.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -97,6 +98,27 @@ pub enum ExportFormat {
 
 /// Records inserted per statement (7 parameters each: under SQLite's 999 limit).
 const INSERT_CHUNK: usize = 100;
+
+/// The multi-row insert of `rows` records. PostgreSQL takes numbered placeholders
+/// (`$1`…); SQLite gets anonymous ones (`?`): for numbered ones sqlx looks up each
+/// parameter's name, which SQLite finds by a linear scan of all the names, quadratic in
+/// a 700-parameter statement (2% of the gateway's CPU at 2,000 requests/s).
+fn insert_sql(rows: usize, postgres: bool) -> String {
+    let mut sql =
+        String::from("INSERT INTO audit_records (seq, time, kind, principal, record, prev_hash, hash) VALUES ");
+    for i in 0..rows {
+        if i > 0 {
+            sql.push(',');
+        }
+        if postgres {
+            let b = i * 7;
+            let _ = write!(sql, "(${},${},${},${},${},${},${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7);
+        } else {
+            sql.push_str("(?,?,?,?,?,?,?)");
+        }
+    }
+    sql
+}
 /// Records per page when walking the chain.
 pub(crate) const PAGE: i64 = 1000;
 
@@ -280,24 +302,7 @@ impl AuditStore {
         let mut checkpoints = Vec::new();
         let mut due = Vec::new();
         for chunk in rows.chunks(INSERT_CHUNK) {
-            let mut sql =
-                String::from("INSERT INTO audit_records (seq, time, kind, principal, record, prev_hash, hash) VALUES ");
-            for i in 0..chunk.len() {
-                let b = i * 7;
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!(
-                    "(${},${},${},${},${},${},${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6,
-                    b + 7
-                ));
-            }
+            let sql = insert_sql(chunk.len(), self.postgres);
             let mut query = sqlx::query(&sql);
             for (time, kind, principal, json) in chunk {
                 let prev = hash;

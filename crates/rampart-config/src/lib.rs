@@ -266,6 +266,37 @@ impl Config {
         if cx.errors.is_empty() { Ok(vault) } else { Err(ConfigErrors(cx.errors)) }
     }
 
+    /// Compiles only `[audit]` (defaults when absent), against the `[store]` it
+    /// defaults to: what the `keys` commands need to record their changes.
+    pub fn audit_only(text: &str, env: &dyn Env, store: &StoreSettings) -> Result<AuditSettings, ConfigErrors> {
+        let tree: toml::Table = toml::from_str(text).map_err(|error| {
+            ConfigErrors(vec![
+                ConfigError::new("", format!("invalid TOML: {}", error.message())).with_span(text, error.span()),
+            ])
+        })?;
+        let mut cx = Compiler { env, errors: Vec::new() };
+        let raw: Option<audit::RawAudit> = match tree.get("audit").cloned() {
+            None => Some(audit::RawAudit::default()),
+            Some(mut value) => {
+                let mut path = "audit".to_owned();
+                interpolate::interpolate_tree(&mut value, &mut path, env, &mut cx.errors);
+                cx.section("audit", value)
+            }
+        };
+        let mut problems = Vec::new();
+        let audit = raw.and_then(|raw| {
+            let mut resolve = |path: &str, secret: &raw::SecretRef| cx.secret(path, secret);
+            audit::compile_audit(raw, Some(&store.url), &mut resolve, &mut problems)
+        });
+        for (path, message) in problems {
+            cx.error(path, message);
+        }
+        match audit {
+            Some(audit) if cx.errors.is_empty() => Ok(audit),
+            _ => Err(ConfigErrors(cx.errors)),
+        }
+    }
+
     /// Compiles only `[policies]`: what `keys create --policy` checks names against.
     pub fn policies_only(text: &str, env: &dyn Env) -> Result<Policies, ConfigErrors> {
         let tree: toml::Table = toml::from_str(text).map_err(|error| {

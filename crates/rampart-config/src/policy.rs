@@ -103,7 +103,7 @@ pub struct PolicyProfile {
     /// `/v1/files`, `/v1/batches`, image edits, transcriptions): block, monitor or
     /// allow.
     pub opaque_input: Action,
-    /// Keep the request and (non-streamed) response bodies in the audit trail,
+    /// Keep the request and response bodies (a stream as the events the client was sent)
     /// encrypted under the vault key (default: never).
     pub audit_bodies: bool,
 }

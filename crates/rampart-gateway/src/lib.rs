@@ -27,7 +27,7 @@ mod upstream;
 
 pub use auth::Principal;
 pub use error::{ApiError, Side};
-pub use monitor::{MonitorSetupError, audit_signer, open_audit_store};
+pub use monitor::{MonitorSetupError, audit_signer, open_audit_store, open_audit_store_of};
 pub use observe::RequestId;
 pub use server::{Gateway, GatewayError, RunningGateway, ShutdownTrigger};
 pub use upstream::UpstreamSetupError;

@@ -20,7 +20,7 @@ use futures_util::Stream;
 use memchr::memmem;
 
 use crate::admission::{Ticket, Usage};
-use crate::monitor::Tally;
+use crate::monitor::{MAX_AUDITED_BODY, Tally};
 
 /// Largest JSON response body whose usage is read.
 pub(crate) const MAX_METERED_JSON: usize = 8 << 20;
@@ -39,11 +39,15 @@ pub(crate) enum Shape {
 
 /// Wraps `body` so that `ticket` settles with the usage it reports.
 pub(crate) fn metered(body: Body, shape: Shape, ticket: Ticket, tally: Option<Arc<Tally>>) -> Body {
+    // A policy that keeps bodies keeps a stream as the client got it (inspected).
+    let keep_events =
+        matches!(shape, Shape::Events { .. }) && tally.as_ref().is_some_and(|t| t.with(|t| t.keep_bodies));
     Body::from_stream(Metered {
         inner: body.into_data_stream(),
         ticket: Some(ticket),
         tally,
         shape,
+        keep_events,
         usage: None,
         kept: Vec::new(),
         kept_len: 0,
@@ -57,8 +61,11 @@ struct Metered {
     /// An audited request's tally, told the usage at the end.
     tally: Option<Arc<Tally>>,
     shape: Shape,
+    /// Events: keep what the client is sent, for the audit record (the policy keeps
+    /// bodies), up to just past [`MAX_AUDITED_BODY`] (the record marks it cut).
+    keep_events: bool,
     usage: Option<Usage>,
-    /// JSON: the body so far, while under the bound.
+    /// JSON (or kept events): the body so far, while under the bound.
     kept: Vec<Bytes>,
     kept_len: usize,
     /// Events: an incomplete event at the end of the last chunk.
@@ -89,6 +96,10 @@ impl Stream for Metered {
                     if out.is_empty() {
                         continue;
                     }
+                    if this.keep_events && this.kept_len <= MAX_AUDITED_BODY {
+                        this.kept_len += out.len();
+                        this.kept.push(out.clone());
+                    }
                     return Poll::Ready(Some(Ok(out)));
                 }
                 Poll::Ready(None) => {
@@ -106,9 +117,14 @@ impl Stream for Metered {
                             if rest.is_empty() { rest } else { this.event(&rest, strip).unwrap_or_default() }
                         }
                     };
+                    if this.keep_events && this.kept_len <= MAX_AUDITED_BODY && !tail.is_empty() {
+                        this.kept_len += tail.len();
+                        this.kept.push(tail.clone());
+                    }
                     if let Some(tally) = this.tally.take() {
                         let usage = this.usage;
-                        let kept = (this.shape == Shape::Json && this.kept_len <= MAX_METERED_JSON)
+                        let kept = (this.keep_events
+                            || (this.shape == Shape::Json && this.kept_len <= MAX_METERED_JSON))
                             .then(|| std::mem::take(&mut this.kept));
                         tally.with(|t| {
                             t.usage = usage;
@@ -129,6 +145,11 @@ impl Stream for Metered {
 
 impl Drop for Metered {
     fn drop(&mut self) {
+        // Ended early: the record keeps what the client was sent (policy permitting).
+        if let Some(tally) = self.tally.take().filter(|_| self.keep_events) {
+            let kept = std::mem::take(&mut self.kept);
+            tally.with(|t| t.response_body = Some(kept.concat()));
+        }
         // Ended early: what the provider billed is unknown.
         if let Some(ticket) = self.ticket.take() {
             ticket.settle(None);

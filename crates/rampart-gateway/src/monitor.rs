@@ -46,8 +46,9 @@ pub(crate) struct TallyInner {
     pub(crate) upstream: Option<Duration>,
     /// Verdicts found in a streamed output (the head carries only the request's).
     pub(crate) stream_verdicts: Vec<Verdict>,
-    /// The policy keeps bodies: the request as the client sent it, and the JSON
-    /// response (set by the metering layer when it has read it whole).
+    /// The policy keeps bodies: the request as the client sent it, and the response
+    /// (set by the metering layer: a JSON body read whole, or a stream's events as the
+    /// client was sent them).
     pub(crate) keep_bodies: bool,
     pub(crate) request_body: Option<bytes::Bytes>,
     pub(crate) response_body: Option<Vec<u8>>,
@@ -112,13 +113,21 @@ pub enum MonitorSetupError {
 /// The checkpoint signing key `[audit]` configures, or the one derived from
 /// `auth.key_secret` (so a default deployment signs without extra setup).
 pub fn audit_signer(config: &Config) -> Result<AuditSigner, MonitorSetupError> {
-    match &config.audit.signing_key {
+    audit_signer_of(&config.audit, &config.auth)
+}
+
+/// [`audit_signer`] from the two sections it reads.
+fn audit_signer_of(
+    audit: &rampart_config::AuditSettings,
+    auth: &rampart_config::AuthSettings,
+) -> Result<AuditSigner, MonitorSetupError> {
+    match &audit.signing_key {
         Some(key) => {
             AuditSigner::parse(key.expose()).map_err(|e| MonitorSetupError::Audit(format!("signing_key: {e}")))
         }
         None => {
             use hmac::{Hmac, Mac};
-            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(config.auth.key_secret.expose())
+            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(auth.key_secret.expose())
                 .map_err(|_| MonitorSetupError::Audit("key_secret unusable".into()))?;
             mac.update(b"rampart audit checkpoint signing key v1");
             let seed = mac.finalize().into_bytes();
@@ -129,9 +138,17 @@ pub fn audit_signer(config: &Config) -> Result<AuditSigner, MonitorSetupError> {
 
 /// Opens the audit store the configuration names, with its signer.
 pub async fn open_audit_store(config: &Config) -> Result<AuditStore, MonitorSetupError> {
-    let store =
-        AuditStore::connect(config.audit.url.expose()).await.map_err(|e| MonitorSetupError::Audit(e.to_string()))?;
-    Ok(store.with_signer(audit_signer(config)?, config.audit.checkpoint_every))
+    open_audit_store_of(&config.audit, &config.auth).await
+}
+
+/// [`open_audit_store`] from the two sections it reads (for commands that compile only
+/// `[store]`, `[auth]` and `[audit]`).
+pub async fn open_audit_store_of(
+    audit: &rampart_config::AuditSettings,
+    auth: &rampart_config::AuthSettings,
+) -> Result<AuditStore, MonitorSetupError> {
+    let store = AuditStore::connect(audit.url.expose()).await.map_err(|e| MonitorSetupError::Audit(e.to_string()))?;
+    Ok(store.with_signer(audit_signer_of(audit, auth)?, audit.checkpoint_every))
 }
 
 impl Monitor {

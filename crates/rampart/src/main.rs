@@ -63,6 +63,12 @@ enum ConfigCommand {
     },
 }
 
+/// mimalloc instead of the system allocator: a request allocates and frees many small
+/// buffers (JSON values, scanner views, headers), and glibc's malloc and free took 9% of
+/// the gateway's CPU at 2,000 requests/s under the default policy (perf, bench/).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

@@ -128,12 +128,38 @@ fn keys_create_list_revoke() {
     assert!(text(&out.stdout).contains("revoked"), "{}", text(&out.stdout));
     let out = rampart(&["keys", "resume", "--config", config, &id], &env);
     assert_eq!(out.status.code(), Some(1), "a revoked key cannot be resumed");
+
     let out = rampart(&["keys", "revoke", "--config", config, "key_nope"], &env);
     assert_eq!(out.status.code(), Some(1));
 
     let out = rampart(&["keys", "create", "--config", config, "--name", "x", "--expires", "soon"], &env);
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("--expires"));
+
+    // Every change, refused ones included, is an admin record in the audit trail.
+    let full_env = [env[0], env[1], ("OPENAI_API_KEY", "sk-test")];
+    let out = rampart(&["audit", "export", "--config", config], &full_env);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let exported = text(&out.stdout);
+    assert!(!exported.contains(&key), "a key reached the trail");
+    let actions: Vec<(String, u64)> = exported
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["record"].take())
+        .inspect(|r| assert_eq!((r["kind"].as_str(), r["principal_kind"].as_str()), (Some("admin"), Some("cli"))))
+        .map(|r| (r["endpoint"].as_str().unwrap().to_owned(), r["status"].as_u64().unwrap()))
+        .collect();
+    let expected: Vec<(String, u64)> = [
+        (format!("keys create {id}"), 200),
+        (format!("keys suspend {id}"), 200),
+        (format!("keys resume {id}"), 200),
+        (format!("keys revoke {id}"), 200),
+        (format!("keys resume {id}"), 404),
+        ("keys revoke key_nope".to_owned(), 404),
+    ]
+    .into();
+    assert_eq!(actions, expected);
+    let out = rampart(&["audit", "verify", "--config", config], &full_env);
+    assert!(out.status.success(), "{}", text(&out.stdout));
 }
 
 #[test]
@@ -226,6 +252,20 @@ fn keys_rotate_and_admin_bootstrap() {
     let stdout = text(&out.stdout);
     assert!(stdout.contains("otpauth://totp/"), "{stdout}");
     assert!(!stdout.contains("correct horse"), "the password is never printed");
+
+    let full_env = [env[0], env[1], ("OPENAI_API_KEY", "sk-test")];
+    let out = rampart(&["audit", "export", "--config", config], &full_env);
+    let exported = text(&out.stdout);
+    assert!(!exported.contains("correct horse") && !exported.contains("ra-"), "no password or token: {exported}");
+    let actions: Vec<String> = exported
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["record"]["endpoint"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    for action in ["keys create key_", "keys rotate key_", "admin create-token tok_", "admin create-user "] {
+        assert!(actions.iter().any(|a| a.starts_with(action)), "{action} not in the trail: {actions:?}");
+    }
 }
 
 /// Starts `rampart serve --config CONFIG` with `env`, logs piped to its stderr.
@@ -554,7 +594,9 @@ fn kill_9_loses_no_completed_requests_record() {
         assert_eq!(copies, 1, "request {id} has {copies} audit records");
     }
     assert_eq!(records.iter().filter(|r| r["status"] == 401).count(), 1);
-    assert_eq!(records.len(), served.len() + 1, "one record per request, nothing else");
+    let requests = records.iter().filter(|r| r["kind"] == "request").count();
+    assert_eq!(requests, served.len() + 1, "one record per request, nothing else");
+    assert_eq!(records.len(), requests + 1, "and the admin record of `keys create`");
     let out = rampart(&["audit", "verify", "--config", config], &env);
     assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
 }

@@ -518,6 +518,27 @@ async fn bodies_are_kept_only_when_the_policy_asks_and_only_sealed() {
     let opened: Value = serde_json::from_slice(&opened).unwrap();
     assert!(opened["request"]["text"].as_str().unwrap().contains(prompt), "{opened}");
     assert!(opened["response"]["text"].as_str().unwrap().contains("chat.completion"), "{opened}");
+
+    // A stream's body is kept as the client got it: inspected (the address masked).
+    let streamed = json!({"model": "mock-model", "stream": true, "messages": [{"role": "user", "content": prompt}]});
+    let reply = format!("tell {EMAIL} the streamed-marker-5521");
+    let request = h.client.json_request(
+        "/v1/chat/completions",
+        &keep,
+        &streamed.to_string(),
+        &[("x-mock-reply", reply.as_str()), ("x-mock-chunks", "5")],
+    );
+    let response = h.client.send(request).await;
+    assert_eq!(response.status, 200);
+    let records = wait_for(&store, 3).await;
+    let record = records.iter().find(|r| r.record.request_id == id(&response)).unwrap().record.clone();
+    let sealed = record.body.expect("the stream's body is kept");
+    let opened = rampart_identity::vault::open(&kek, &sealed, record.request_id.as_bytes()).unwrap();
+    let opened: Value = serde_json::from_slice(&opened).unwrap();
+    let kept = opened["response"]["text"].as_str().unwrap();
+    assert_eq!(kept, response.text(), "exactly the events the client was sent");
+    assert!(kept.contains("streamed-marker") && kept.contains("[DONE]"), "{kept}");
+    assert!(!kept.contains(EMAIL), "{kept}");
 }
 
 /// `fail_closed`: with the database away long enough for the journal to reach

@@ -81,7 +81,9 @@ pub(crate) async fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
             password::validate_new_password(&password)?;
             let hash = password::hash_password(&password)?;
             let (store, _, kek) = open(&config).await?;
+            let trail = super::Trail::open(&config).await?;
             let user = store.create_admin_user(&username, role, &hash, None).await?;
+            trail.record(&format!("admin create-user {} ({})", user.id, role.as_str()), 200).await?;
             let secret = totp::TotpSecret::generate()?;
             let sealed = vault::seal(&kek, secret.as_bytes(), format!("totp:{}", user.id).as_bytes())?;
             store.set_admin_totp_secret(&user.id, Some(&sealed.to_string())).await?;
@@ -101,7 +103,9 @@ pub(crate) async fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
                 }
             };
             let (store, hasher, _) = open(&config).await?;
+            let trail = super::Trail::open(&config).await?;
             let (record, token) = store.create_admin_token(&hasher, &name, role, expires_at, Some("cli")).await?;
+            trail.record(&format!("admin create-token {} ({})", record.id, role.as_str()), 200).await?;
             writeln!(out, "created {} ({}, {})", record.id, name, role.as_str())?;
             writeln!(out, "token: {}", token.key)?;
             writeln!(out, "store it now: it cannot be shown again")?;

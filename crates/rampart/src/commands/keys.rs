@@ -1,5 +1,7 @@
 //! `rampart keys create|list|rotate|revoke|suspend|resume`: manage virtual keys in the configured store.
 //! A created key is printed once and never again: only its keyed hash is stored.
+//! Every change is an admin record in the audit trail (`[audit]`), like the same change
+//! through the admin API.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -259,7 +261,9 @@ pub(crate) async fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
                 metadata,
                 limits,
             };
+            let trail = super::Trail::open(&config).await?;
             let (record, key) = store.create_scoped_key(&hasher, &spec).await?;
+            trail.record(&format!("keys create {}", record.id), 200).await?;
             if json {
                 writeln!(out, "{}", serde_json::json!({"id": record.id, "key": key.key}))?;
             } else {
@@ -299,11 +303,14 @@ pub(crate) async fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
             let grace =
                 humantime::parse_duration(&grace).with_context(|| format!("invalid --grace `{grace}` (e.g. 24h)"))?;
             let (store, hasher) = open(&config).await?;
+            let trail = super::Trail::open(&config).await?;
             let now = unix_now();
             let Some((record, key)) = store.rotate_key(&hasher, &id, grace, now).await? else {
+                trail.record(&format!("keys rotate {id}"), 404).await?;
                 writeln!(std::io::stderr(), "no key with id {id}")?;
                 return Ok(ExitCode::FAILURE);
             };
+            trail.record(&format!("keys rotate {id} -> {}", record.id), 200).await?;
             let grace_until = now.saturating_add(i64::try_from(grace.as_secs()).unwrap_or(i64::MAX));
             if json {
                 writeln!(
@@ -319,7 +326,10 @@ pub(crate) async fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
         }
         KeysCommand::Revoke { config, id } => {
             let (store, _) = open(&config).await?;
-            if store.revoke_key(&id).await? {
+            let trail = super::Trail::open(&config).await?;
+            let done = store.revoke_key(&id).await?;
+            trail.record(&format!("keys revoke {id}"), if done { 200 } else { 404 }).await?;
+            if done {
                 writeln!(out, "revoked {id}")?;
             } else {
                 writeln!(std::io::stderr(), "no key with id {id}")?;
@@ -328,7 +338,10 @@ pub(crate) async fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
         }
         KeysCommand::Suspend { config, id, reason } => {
             let (store, _) = open(&config).await?;
-            if store.suspend_key(&id, &format!("cli: {}", reason.trim())).await? {
+            let trail = super::Trail::open(&config).await?;
+            let done = store.suspend_key(&id, &format!("cli: {}", reason.trim())).await?;
+            trail.record(&format!("keys suspend {id}"), if done { 200 } else { 404 }).await?;
+            if done {
                 writeln!(out, "suspended {id}")?;
             } else {
                 writeln!(std::io::stderr(), "no active or expired key with id {id} (unknown or revoked)")?;
@@ -337,7 +350,10 @@ pub(crate) async fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
         }
         KeysCommand::Resume { config, id } => {
             let (store, _) = open(&config).await?;
-            if store.resume_key(&id).await? {
+            let trail = super::Trail::open(&config).await?;
+            let done = store.resume_key(&id).await?;
+            trail.record(&format!("keys resume {id}"), if done { 200 } else { 404 }).await?;
+            if done {
                 writeln!(out, "resumed {id}")?;
             } else {
                 writeln!(std::io::stderr(), "no resumable key with id {id} (unknown or revoked)")?;
