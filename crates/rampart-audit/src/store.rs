@@ -419,6 +419,31 @@ impl AuditStore {
     /// Up to `limit` records matching `filter` with seq greater than `after_seq`, in
     /// seq order.
     pub async fn query(&self, filter: &QueryFilter, after_seq: Option<u64>, limit: u32) -> Result<Page, AuditError> {
+        let records = self.select(filter, after_seq, limit, false).await?;
+        let next_after_seq = if records.len() >= usize::try_from(limit.max(1)).unwrap_or(usize::MAX) {
+            records.last().map(|r| r.seq)
+        } else {
+            None
+        };
+        Ok(Page { records, next_after_seq })
+    }
+
+    /// The last `limit` records matching `filter`, in seq order: one indexed query
+    /// (newest first, then reversed), whatever the trail's length.
+    pub async fn latest(&self, filter: &QueryFilter, limit: u32) -> Result<Vec<StoredRecord>, AuditError> {
+        let mut records = self.select(filter, None, limit, true).await?;
+        records.reverse();
+        Ok(records)
+    }
+
+    /// Up to `limit` records matching `filter` after `after_seq`, oldest or newest first.
+    async fn select(
+        &self,
+        filter: &QueryFilter,
+        after_seq: Option<u64>,
+        limit: u32,
+        newest_first: bool,
+    ) -> Result<Vec<StoredRecord>, AuditError> {
         enum Arg {
             I(i64),
             S(String),
@@ -441,7 +466,8 @@ impl AuditStore {
         if let Some(kind) = filter.kind {
             push("kind =", Arg::S(kind.as_str().to_owned()));
         }
-        sql.push_str(&format!(" ORDER BY seq LIMIT {}", limit.max(1)));
+        let order = if newest_first { "DESC" } else { "ASC" };
+        sql.push_str(&format!(" ORDER BY seq {order} LIMIT {}", limit.max(1)));
         let mut query = sqlx::query(&sql);
         for arg in args {
             query = match arg {
@@ -459,12 +485,7 @@ impl AuditStore {
                 record: serde_json::from_str(&row.try_get::<String, _>("record")?)?,
             });
         }
-        let next_after_seq = if records.len() >= usize::try_from(limit.max(1)).unwrap_or(usize::MAX) {
-            records.last().map(|r| r.seq)
-        } else {
-            None
-        };
-        Ok(Page { records, next_after_seq })
+        Ok(records)
     }
 
     /// Writes every record matching `filter` to `writer`, one JSON document per line,

@@ -423,6 +423,11 @@ async fn query_and_export(backend: &Backend) {
     assert_eq!(page.records.iter().map(|r| r.seq).collect::<Vec<_>>(), (100..200).step_by(10).collect::<Vec<u64>>());
     assert_eq!(page.next_after_seq, None);
     assert_eq!(page.records[0].record, record(100));
+    // The latest records of a filter, oldest first, in one query.
+    let key_3 = QueryFilter { principal: Some("key_3".into()), ..QueryFilter::default() };
+    let latest: Vec<u64> = store.latest(&key_3, 3).await.unwrap().iter().map(|r| r.seq).collect();
+    assert_eq!(latest, expected[expected.len() - 3..].to_vec());
+    assert_eq!(store.latest(&QueryFilter::default(), 1).await.unwrap()[0].seq, 300);
 
     let mut out = Vec::new();
     let n = store.export_jsonl(&QueryFilter::default(), ExportFormat::Native, &mut out).await.unwrap();

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
-use rampart_audit::{AuditStore, ExportFormat, QueryFilter, StoredRecord};
+use rampart_audit::{AuditStore, ExportFormat, QueryFilter};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum AuditCommand {
@@ -152,23 +152,17 @@ fn parse_time(text: &str) -> anyhow::Result<i64> {
 async fn tail(target: &Target, lines: usize, follow: bool, filter: &Filter) -> anyhow::Result<ExitCode> {
     let (_, store) = open(target).await?;
     let filter = query_filter(filter)?;
-    // The last `lines` records, in bounded memory.
-    let mut last: std::collections::VecDeque<StoredRecord> = std::collections::VecDeque::with_capacity(lines + 1);
-    let mut after = None;
-    let mut out = std::io::stdout().lock();
-    loop {
-        let page = store.query(&filter, after, 1000).await?;
-        for record in page.records {
-            after = Some(record.seq);
-            last.push_back(record);
-            if last.len() > lines {
-                last.pop_front();
-            }
-        }
-        if page.next_after_seq.is_none() {
-            break;
-        }
+    // The last `lines` records: one query, whatever the trail's length.
+    let last = match u32::try_from(lines).unwrap_or(u32::MAX) {
+        0 => Vec::new(),
+        n => store.latest(&filter, n).await?,
+    };
+    let mut after = last.last().map(|r| r.seq);
+    if last.is_empty() {
+        // Follow from the current end, not from the first record.
+        after = store.latest(&QueryFilter::default(), 1).await?.first().map(|r| r.seq);
     }
+    let mut out = std::io::stdout().lock();
     for record in &last {
         writeln!(out, "{}", serde_json::to_string(record)?)?;
     }
