@@ -358,7 +358,13 @@ async fn writer(store: AuditStore, shared: Arc<Shared>, mut pos: u64, mut genera
             if let Some(start) = maybe_rotate(&shared, pos, &mut generation, &mut reader) {
                 pos = start;
             }
-            let _ = tokio::time::timeout(shared.options.batch_wait, shared.wake.notified()).await;
+            if tokio::time::timeout(shared.options.batch_wait, shared.wake.notified()).await.is_ok()
+                && !shared.stop.load(Ordering::Acquire)
+            {
+                // Woken from idle by a new record: let the next few join it, so light
+                // traffic costs one commit per interval rather than one per request.
+                tokio::time::sleep(shared.options.commit_interval).await;
+            }
             continue;
         }
         if let Some(every) = shared.options.fsync_interval
