@@ -384,9 +384,19 @@ async fn writer(store: AuditStore, shared: Arc<Shared>, mut pos: u64, mut genera
         if torn > 0 {
             shared.counters.torn_lines.fetch_add(torn, Ordering::Relaxed);
         }
+        let mut failed = false;
         loop {
-            match store.append_batch_committing(&records, &shared.name, generation, end).await {
-                Ok(_) => {
+            // A failed attempt may still have committed (its acknowledgement lost with
+            // the connection): the journal position stored with every batch says
+            // whether, so a batch is never appended twice.
+            let stored = if failed { store.journal_offset(&shared.name).await.map(Some) } else { Ok(None) };
+            let outcome = match stored {
+                Ok(Some(Some((g, at)))) if g == generation && at >= end => Ok(()),
+                Ok(_) => store.append_batch_committing(&records, &shared.name, generation, end).await.map(drop),
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok(()) => {
                     shared.counters.stored.fetch_add(records.len() as u64, Ordering::Relaxed);
                     shared.committed.store(end, Ordering::Release);
                     pos = end;
@@ -397,6 +407,7 @@ async fn writer(store: AuditStore, shared: Arc<Shared>, mut pos: u64, mut genera
                     break;
                 }
                 Err(_) => {
+                    failed = true;
                     shared.counters.store_errors.fetch_add(1, Ordering::Relaxed);
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(shared.options.max_backoff);
