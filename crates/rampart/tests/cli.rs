@@ -268,6 +268,44 @@ fn keys_rotate_and_admin_bootstrap() {
     }
 }
 
+/// A `rampart serve` in `dir`: `examples/minimal.toml` plus `extra_toml`, a free port,
+/// a SQLite key store, and the environment that points it at the provider `base_url`.
+struct ServeSetup {
+    config: String,
+    listen: String,
+    db: String,
+    base_url: String,
+    provider_key: &'static str,
+}
+
+impl ServeSetup {
+    fn new(dir: &Path, base_url: String, provider_key: &'static str, extra_toml: &str) -> Self {
+        let config = key_config(dir);
+        let mut toml = std::fs::read_to_string(&config).unwrap();
+        toml.push_str(extra_toml);
+        std::fs::write(&config, toml).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        Self {
+            config: config.to_str().unwrap().to_owned(),
+            listen: format!("127.0.0.1:{port}"),
+            db: format!("sqlite://{}", dir.join("keys.db").display()),
+            base_url,
+            provider_key,
+        }
+    }
+
+    fn env(&self) -> [(&str, &str); 6] {
+        [
+            ("RAMPART_KEY_SECRET", SECRET),
+            ("RAMPART_DB", self.db.as_str()),
+            ("RAMPART_LISTEN", self.listen.as_str()),
+            ("RAMPART_ADMIN_LISTEN", "127.0.0.1:0"),
+            ("OPENAI_BASE_URL", self.base_url.as_str()),
+            ("OPENAI_API_KEY", self.provider_key),
+        ]
+    }
+}
+
 /// Starts `rampart serve --config CONFIG` with `env`, logs piped to its stderr.
 fn spawn_serve(config: &str, env: &[(&str, &str)]) -> std::process::Child {
     let mut command = Command::new(BIN);
@@ -320,20 +358,8 @@ fn serve_handles_traffic_logs_safely_and_stops_on_sigterm() {
         }))
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let config = key_config(dir.path());
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let listen = format!("127.0.0.1:{port}");
-    let db = format!("sqlite://{}", dir.path().join("keys.db").display());
-    let base_url = mock.base_url();
-    let env = [
-        ("RAMPART_KEY_SECRET", SECRET),
-        ("RAMPART_DB", db.as_str()),
-        ("RAMPART_LISTEN", listen.as_str()),
-        ("RAMPART_ADMIN_LISTEN", "127.0.0.1:0"),
-        ("OPENAI_BASE_URL", base_url.as_str()),
-        ("OPENAI_API_KEY", "sk-provider-cli-test"),
-    ];
-    let config = config.to_str().unwrap();
+    let setup = ServeSetup::new(dir.path(), mock.base_url(), "sk-provider-cli-test", "");
+    let (env, config, listen) = (setup.env(), setup.config.as_str(), setup.listen.as_str());
     let out = rampart(&["keys", "create", "--config", config, "--name", "app", "--json"], &env);
     let key = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["key"].as_str().unwrap().to_owned();
 
@@ -341,7 +367,7 @@ fn serve_handles_traffic_logs_safely_and_stops_on_sigterm() {
     let client = rampart_test::TestClient::new(listen.parse().unwrap());
     let prompt = "the-secret-prompt-text-42";
     let body = format!(r#"{{"model":"gpt-4o-mini","messages":[{{"role":"user","content":"{prompt}"}}]}}"#);
-    let response = first_response(&runtime, &client, &listen, &key, &body);
+    let response = first_response(&runtime, &client, listen, &key, &body);
     assert_eq!(response.status, 200, "{}", response.text());
     let bad = runtime.block_on(client.post_json("/v1/chat/completions", "rk-wrong", &body));
     assert_eq!(bad.status, 401);
@@ -488,24 +514,9 @@ fn kill_9_loses_no_completed_requests_record() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let mock = runtime.block_on(rampart_mock::MockProvider::spawn()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("rampart.toml");
     let audit_db = format!("sqlite://{}", dir.path().join("audit.db").display());
-    let mut toml = std::fs::read_to_string(repo_root().join("examples/minimal.toml")).unwrap();
-    toml.push_str(&format!("\n[audit]\nurl = \"{audit_db}\"\n"));
-    std::fs::write(&config, toml).unwrap();
-    let config = config.to_str().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let listen = format!("127.0.0.1:{port}");
-    let db = format!("sqlite://{}", dir.path().join("keys.db").display());
-    let base_url = mock.base_url();
-    let env = [
-        ("RAMPART_KEY_SECRET", SECRET),
-        ("RAMPART_DB", db.as_str()),
-        ("RAMPART_LISTEN", listen.as_str()),
-        ("RAMPART_ADMIN_LISTEN", "127.0.0.1:0"),
-        ("OPENAI_BASE_URL", base_url.as_str()),
-        ("OPENAI_API_KEY", "sk-mock"),
-    ];
+    let setup = ServeSetup::new(dir.path(), mock.base_url(), "sk-mock", &format!("\n[audit]\nurl = \"{audit_db}\"\n"));
+    let (env, config, listen) = (setup.env(), setup.config.as_str(), setup.listen.as_str());
     let out = rampart(&["keys", "create", "--config", config, "--name", "app", "--json"], &env);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let key = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["key"].as_str().unwrap().to_owned();
@@ -516,7 +527,7 @@ fn kill_9_loses_no_completed_requests_record() {
         |response: &rampart_test::TestResponse| response.headers["x-request-id"].to_str().unwrap().to_owned();
 
     let mut first = spawn_serve(config, &env);
-    let mut served = vec![request_id(&first_response(&runtime, &client, &listen, &key, body))];
+    let mut served = vec![request_id(&first_response(&runtime, &client, listen, &key, body))];
 
     sqlx::any::install_default_drivers();
     let (served_at_kill, committed_at_kill) = runtime.block_on(async {
@@ -572,7 +583,7 @@ fn kill_9_loses_no_completed_requests_record() {
 
     // Restart: the journal is replayed into the trail.
     let mut second = spawn_serve(config, &env);
-    let after = request_id(&first_response(&runtime, &client, &listen, &key, body));
+    let after = request_id(&first_response(&runtime, &client, listen, &key, body));
     let deadline = Instant::now() + Duration::from_secs(20);
     let records = loop {
         let out = rampart(&["audit", "export", "--config", config], &env);

@@ -227,12 +227,8 @@ pub(crate) async fn revoke(
     State(state): State<Arc<AppState>>,
     PathParam(id): PathParam,
 ) -> Result<Json<Value>, ApiError> {
-    if !state.store.revoke_key(&id).await.map_err(store_error)? {
-        return Err(not_found("key"));
-    }
-    tracing::info!(key_id = id, "admin: key revoked");
-    let key = state.store.get_key(&id).await.map_err(store_error)?.ok_or_else(|| not_found("key"))?;
-    Ok(Json(view(&key, unix_now())))
+    let done = state.store.revoke_key(&id).await.map_err(store_error)?;
+    changed(&state, &id, done, "revoked").await
 }
 
 /// The body of `POST /admin/v1/keys/{id}/suspend`.
@@ -253,12 +249,8 @@ pub(crate) async fn suspend(
         return Err(ApiError::bad_request("invalid_body", "reason must not be empty"));
     }
     let reason = format!("admin: {}", body.reason.trim());
-    if !state.store.suspend_key(&id, &reason).await.map_err(store_error)? {
-        return Err(missing_or_revoked(&state, &id).await);
-    }
-    tracing::info!(key_id = id, "admin: key suspended");
-    let key = state.store.get_key(&id).await.map_err(store_error)?.ok_or_else(|| not_found("key"))?;
-    Ok(Json(view(&key, unix_now())))
+    let done = state.store.suspend_key(&id, &reason).await.map_err(store_error)?;
+    changed(&state, &id, done, "suspended").await
 }
 
 /// `POST /admin/v1/keys/{id}/resume`: lifts a suspension (a revoked key stays revoked).
@@ -266,19 +258,17 @@ pub(crate) async fn resume(
     State(state): State<Arc<AppState>>,
     PathParam(id): PathParam,
 ) -> Result<Json<Value>, ApiError> {
-    if !state.store.resume_key(&id).await.map_err(store_error)? {
-        return Err(missing_or_revoked(&state, &id).await);
-    }
-    tracing::info!(key_id = id, "admin: key resumed");
-    let key = state.store.get_key(&id).await.map_err(store_error)?.ok_or_else(|| not_found("key"))?;
-    Ok(Json(view(&key, unix_now())))
+    let done = state.store.resume_key(&id).await.map_err(store_error)?;
+    changed(&state, &id, done, "resumed").await
 }
 
-/// 404 for no such key, 409 for a revoked one.
-async fn missing_or_revoked(state: &AppState, id: &str) -> ApiError {
-    match state.store.get_key(id).await {
-        Ok(Some(_)) => conflict("the key is revoked".into()),
-        Ok(None) => not_found("key"),
-        Err(error) => store_error(error),
+/// The answer to a lifecycle change of key `id`: the key as it now is, or (`done` false)
+/// 404 for no such key and 409 for a revoked one (which nothing but revocation changes).
+async fn changed(state: &AppState, id: &str, done: bool, what: &'static str) -> Result<Json<Value>, ApiError> {
+    let key = state.store.get_key(id).await.map_err(store_error)?.ok_or_else(|| not_found("key"))?;
+    if !done {
+        return Err(conflict("the key is revoked".into()));
     }
+    tracing::info!(key_id = id, change = what, "admin: key changed");
+    Ok(Json(view(&key, unix_now())))
 }

@@ -49,7 +49,8 @@ fn role(text: &str) -> anyhow::Result<AdminRole> {
     AdminRole::parse(text).with_context(|| format!("unknown role `{text}`: admin, key_manager, auditor or viewer"))
 }
 
-async fn open(config: &std::path::Path) -> anyhow::Result<(Store, KeyHasher, vault::Kek)> {
+/// The store, key hasher and vault key of `config`, and the audit trail its changes go to.
+async fn open(config: &std::path::Path) -> anyhow::Result<(Store, KeyHasher, vault::Kek, super::Trail)> {
     let text = super::read(config)?;
     let (store, auth) = Config::store_and_auth(&text, &ProcessEnv)
         .map_err(|errors| anyhow::anyhow!("invalid configuration {}:\n{errors}", config.display()))?;
@@ -59,8 +60,9 @@ async fn open(config: &std::path::Path) -> anyhow::Result<(Store, KeyHasher, vau
         Some(vault) => vault::Kek::parse(vault.kek.expose(), "vault.kek")?,
         None => vault::Kek::derive_from_secret(auth.key_secret.expose()),
     };
+    let trail = super::Trail::open(&text, config, &store, &auth).await?;
     let store = Store::connect(store.url.expose()).await.context("cannot open the store")?;
-    Ok((store, KeyHasher::new(auth.key_secret.expose()), kek))
+    Ok((store, KeyHasher::new(auth.key_secret.expose()), kek, trail))
 }
 
 fn read_password() -> anyhow::Result<String> {
@@ -80,8 +82,7 @@ pub(crate) async fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
             let password = read_password()?;
             password::validate_new_password(&password)?;
             let hash = password::hash_password(&password)?;
-            let (store, _, kek) = open(&config).await?;
-            let trail = super::Trail::open(&config).await?;
+            let (store, _, kek, trail) = open(&config).await?;
             let user = store.create_admin_user(&username, role, &hash, None).await?;
             trail.record(&format!("admin create-user {} ({})", user.id, role.as_str()), 200).await?;
             let secret = totp::TotpSecret::generate()?;
@@ -102,8 +103,7 @@ pub(crate) async fn run(command: AdminCommand) -> anyhow::Result<ExitCode> {
                     Some(unix_now().saturating_add(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX)))
                 }
             };
-            let (store, hasher, _) = open(&config).await?;
-            let trail = super::Trail::open(&config).await?;
+            let (store, hasher, _, trail) = open(&config).await?;
             let (record, token) = store.create_admin_token(&hasher, &name, role, expires_at, Some("cli")).await?;
             trail.record(&format!("admin create-token {} ({})", record.id, role.as_str()), 200).await?;
             writeln!(out, "created {} ({}, {})", record.id, name, role.as_str())?;

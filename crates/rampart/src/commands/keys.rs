@@ -168,18 +168,45 @@ impl LimitArgs {
     }
 }
 
-async fn open(config: &Path) -> anyhow::Result<(Store, KeyHasher)> {
-    open_with_age(config).await.map(|(store, hasher, _)| (store, hasher))
+/// What a keys command works with: the store, the key hasher, `auth.max_key_age`, and
+/// (for a command that changes keys) the audit trail, from one read of `config`.
+struct Opened {
+    store: Store,
+    hasher: KeyHasher,
+    max_age: Option<std::time::Duration>,
+    trail: super::Trail,
 }
 
-/// [`open`], with `auth.max_key_age`.
-async fn open_with_age(config: &Path) -> anyhow::Result<(Store, KeyHasher, Option<std::time::Duration>)> {
+/// Opens `config`'s store; with `changes`, its audit trail too (before any change).
+async fn open(config: &Path, changes: bool) -> anyhow::Result<Opened> {
     let text = super::read(config)?;
     let (store, auth) = Config::store_and_auth(&text, &ProcessEnv)
         .map_err(|errors| anyhow::anyhow!("invalid configuration {}:\n{errors}", config.display()))?;
+    let trail =
+        if changes { super::Trail::open(&text, config, &store, &auth).await? } else { super::Trail::disabled() };
     let hasher = KeyHasher::new(auth.key_secret.expose());
     let store = Store::connect(store.url.expose()).await.context("cannot open the key store")?;
-    Ok((store, hasher, auth.max_key_age))
+    Ok(Opened { store, hasher, max_age: auth.max_key_age, trail })
+}
+
+/// Records a change to key `id` (`done`: it applied; else `missing` says why not, and
+/// the record has status 404) and reports it.
+async fn report_change(
+    out: &mut impl Write,
+    trail: &super::Trail,
+    (verb, past): (&str, &str),
+    id: &str,
+    done: bool,
+    missing: String,
+) -> anyhow::Result<ExitCode> {
+    trail.record(&format!("keys {verb} {id}"), if done { 200 } else { 404 }).await?;
+    if done {
+        writeln!(out, "{past} {id}")?;
+        Ok(ExitCode::SUCCESS)
+    } else {
+        writeln!(std::io::stderr(), "{missing}")?;
+        Ok(ExitCode::FAILURE)
+    }
 }
 
 pub(crate) async fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
@@ -236,7 +263,7 @@ pub(crate) async fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
                     _ => anyhow::bail!("--metadata must be a JSON object"),
                 },
             };
-            let (store, hasher, max_age) = open_with_age(&config).await?;
+            let Opened { store, hasher, max_age, trail } = open(&config, true).await?;
             // auth.max_key_age caps every key's life (the gateway refuses older keys).
             let expires_at = match max_age {
                 None => expires_at,
@@ -261,7 +288,6 @@ pub(crate) async fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
                 metadata,
                 limits,
             };
-            let trail = super::Trail::open(&config).await?;
             let (record, key) = store.create_scoped_key(&hasher, &spec).await?;
             trail.record(&format!("keys create {}", record.id), 200).await?;
             if json {
@@ -273,7 +299,7 @@ pub(crate) async fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
             }
         }
         KeysCommand::List { config, json } => {
-            let (store, _) = open(&config).await?;
+            let store = open(&config, false).await?.store;
             let keys = store.list_keys().await?;
             let now = unix_now();
             if json {
@@ -302,8 +328,7 @@ pub(crate) async fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
         KeysCommand::Rotate { config, grace, id, json } => {
             let grace =
                 humantime::parse_duration(&grace).with_context(|| format!("invalid --grace `{grace}` (e.g. 24h)"))?;
-            let (store, hasher) = open(&config).await?;
-            let trail = super::Trail::open(&config).await?;
+            let Opened { store, hasher, trail, .. } = open(&config, true).await?;
             let now = unix_now();
             let Some((record, key)) = store.rotate_key(&hasher, &id, grace, now).await? else {
                 trail.record(&format!("keys rotate {id}"), 404).await?;
@@ -325,40 +350,23 @@ pub(crate) async fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
             }
         }
         KeysCommand::Revoke { config, id } => {
-            let (store, _) = open(&config).await?;
-            let trail = super::Trail::open(&config).await?;
+            let Opened { store, trail, .. } = open(&config, true).await?;
             let done = store.revoke_key(&id).await?;
-            trail.record(&format!("keys revoke {id}"), if done { 200 } else { 404 }).await?;
-            if done {
-                writeln!(out, "revoked {id}")?;
-            } else {
-                writeln!(std::io::stderr(), "no key with id {id}")?;
-                return Ok(ExitCode::FAILURE);
-            }
+            let missing = format!("no key with id {id}");
+            return report_change(&mut out, &trail, ("revoke", "revoked"), &id, done, missing).await;
         }
         KeysCommand::Suspend { config, id, reason } => {
-            let (store, _) = open(&config).await?;
-            let trail = super::Trail::open(&config).await?;
+            anyhow::ensure!(!reason.trim().is_empty(), "--reason must not be empty");
+            let Opened { store, trail, .. } = open(&config, true).await?;
             let done = store.suspend_key(&id, &format!("cli: {}", reason.trim())).await?;
-            trail.record(&format!("keys suspend {id}"), if done { 200 } else { 404 }).await?;
-            if done {
-                writeln!(out, "suspended {id}")?;
-            } else {
-                writeln!(std::io::stderr(), "no active or expired key with id {id} (unknown or revoked)")?;
-                return Ok(ExitCode::FAILURE);
-            }
+            let missing = format!("no active or expired key with id {id} (unknown or revoked)");
+            return report_change(&mut out, &trail, ("suspend", "suspended"), &id, done, missing).await;
         }
         KeysCommand::Resume { config, id } => {
-            let (store, _) = open(&config).await?;
-            let trail = super::Trail::open(&config).await?;
+            let Opened { store, trail, .. } = open(&config, true).await?;
             let done = store.resume_key(&id).await?;
-            trail.record(&format!("keys resume {id}"), if done { 200 } else { 404 }).await?;
-            if done {
-                writeln!(out, "resumed {id}")?;
-            } else {
-                writeln!(std::io::stderr(), "no resumable key with id {id} (unknown or revoked)")?;
-                return Ok(ExitCode::FAILURE);
-            }
+            let missing = format!("no resumable key with id {id} (unknown or revoked)");
+            return report_change(&mut out, &trail, ("resume", "resumed"), &id, done, missing).await;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -56,15 +56,25 @@ pub(crate) fn read(path: &Path) -> anyhow::Result<String> {
 pub(crate) struct Trail(Option<rampart_audit::AuditStore>);
 
 impl Trail {
-    pub(crate) async fn open(config: &Path) -> anyhow::Result<Self> {
-        let text = read(config)?;
-        let invalid = |errors| anyhow::anyhow!("invalid configuration {}:\n{errors}", config.display());
-        let (store, auth) = Config::store_and_auth(&text, &ProcessEnv).map_err(invalid)?;
-        let audit = Config::audit_only(&text, &ProcessEnv, &store).map_err(invalid)?;
+    /// A trail that records nothing (for commands that change nothing).
+    pub(crate) fn disabled() -> Self {
+        Self(None)
+    }
+
+    /// The trail `[audit]` of the configuration `text` names (nothing when auditing is
+    /// off), given its already compiled `[store]` and `[auth]`.
+    pub(crate) async fn open(
+        text: &str,
+        config: &Path,
+        store: &rampart_config::StoreSettings,
+        auth: &rampart_config::AuthSettings,
+    ) -> anyhow::Result<Self> {
+        let audit = Config::audit_only(text, &ProcessEnv, store)
+            .map_err(|errors| anyhow::anyhow!("invalid configuration {}:\n{errors}", config.display()))?;
         if !audit.enabled {
             return Ok(Self(None));
         }
-        let trail = rampart_gateway::open_audit_store_of(&audit, &auth).await.context("cannot open the audit trail")?;
+        let trail = rampart_gateway::open_audit_store_of(&audit, auth).await.context("cannot open the audit trail")?;
         Ok(Self(Some(trail)))
     }
 
