@@ -20,6 +20,8 @@ use std::sync::Arc;
 use bytes::{BufMut, BytesMut};
 use rampart_scan::Scanner;
 use rampart_scan::guard::{OutputPolicy, Stopped};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::response::{
@@ -104,6 +106,54 @@ fn parse_event(text: &str) -> Event<'_> {
         }
     }
     Event { other, data: data.unwrap_or_default() }
+}
+
+/// The common chat chunk: one choice whose delta carries `content` text and at most a
+/// `role`, with no finish reason, log probabilities, usage or `type`. It is rewritten
+/// in place (the content string replaced, every other byte kept), which spares the
+/// parse into a [`Value`] and the serialization back that most of a stream's chunks
+/// would otherwise cost. Anything else fails to read as one (`deny_unknown_fields`; a
+/// duplicate member is an error too, so no copy of `content` goes uninspected) and
+/// takes the general path, [`StreamInspector::chat_chunk`].
+#[derive(Deserialize)]
+struct PlainChunk<'a> {
+    #[serde(borrow)]
+    choices: [PlainChoice<'a>; 1],
+    #[serde(default, borrow)]
+    usage: Option<&'a RawValue>,
+    #[serde(default, borrow, rename = "type")]
+    kind: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlainChoice<'a> {
+    index: u64,
+    #[serde(borrow)]
+    delta: PlainDelta<'a>,
+    #[serde(default, borrow)]
+    logprobs: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    finish_reason: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlainDelta<'a> {
+    #[serde(default, borrow)]
+    role: Option<&'a RawValue>,
+    #[serde(borrow)]
+    content: &'a RawValue,
+}
+
+/// What [`StreamInspector::plain_chunk`] did with an event.
+enum Plain {
+    /// Rewritten into `out` (or, held back in full, dropped).
+    Done,
+    /// The guard stopped the text.
+    Stopped,
+    /// Not a plain chunk: the general path reads it.
+    Other,
 }
 
 /// [`write_event`] for a JSON value, serialized straight into `out`.
@@ -269,6 +319,54 @@ impl StreamInspector {
         }
         chunk["choices"] = Value::Array(taken);
         Some(chunk)
+    }
+
+    /// A [`PlainChunk`], rewritten in place. Only after the first chunk (which sets
+    /// the metadata for synthesized chunks) and never in a Responses stream.
+    fn plain_chunk(&mut self, data: &str, other: &[&str], out: &mut BytesMut) -> Plain {
+        if self.responses || self.meta.is_none() {
+            return Plain::Other;
+        }
+        let Ok(chunk) = serde_json::from_str::<PlainChunk<'_>>(data) else { return Plain::Other };
+        let [choice] = &chunk.choices;
+        if chunk.usage.is_some() || chunk.kind.is_some() || choice.logprobs.is_some() || choice.finish_reason.is_some()
+        {
+            return Plain::Other;
+        }
+        let raw = choice.delta.content.get();
+        // Where the content string sits in `data` (the raw value borrows from it).
+        let start = raw.as_ptr().addr().wrapping_sub(data.as_ptr().addr());
+        if !raw.starts_with('"') || data.get(start..start.saturating_add(raw.len())) != Some(raw) {
+            return Plain::Other;
+        }
+        let text: Cow<'_, str> = match serde_json::from_str::<&str>(raw) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => match serde_json::from_str::<String>(raw) {
+                Ok(text) => Cow::Owned(text),
+                Err(_) => return Plain::Other,
+            },
+        };
+        let index = choice.index;
+        if !self.choices.contains(&index) {
+            self.choices.push(index);
+        }
+        self.withheld = false;
+        let Some(shown) = self.push((index, 0), &text) else { return Plain::Stopped };
+        // Held back in full, the chunk says nothing (see `says_nothing`): not sent.
+        if self.withheld && choice.delta.role.is_none_or(|role| role.get() == "\"\"") {
+            return Plain::Done;
+        }
+        for line in other {
+            out.extend_from_slice(line.as_bytes());
+            out.extend_from_slice(b"\n");
+        }
+        out.extend_from_slice(b"data: ");
+        out.extend_from_slice(&data.as_bytes()[..start]);
+        // Writing a string to memory cannot fail.
+        let _ = serde_json::to_writer((&mut *out).writer(), shown.as_str());
+        out.extend_from_slice(&data.as_bytes()[start + raw.len()..]);
+        out.extend_from_slice(b"\n\n");
+        Plain::Done
     }
 
     /// Ends every text of choice `index`, appending what was held to `choice`.
@@ -695,6 +793,15 @@ impl EventFilter for StreamInspector {
                 out.extend_from_slice(b"\n\n");
                 continue;
             }
+            match self.plain_chunk(&event.data, &event.other, out) {
+                Plain::Done => continue,
+                Plain::Stopped => {
+                    self.stop_chat(out);
+                    self.log();
+                    return false;
+                }
+                Plain::Other => {}
+            }
             let Ok(value) = serde_json::from_str::<Value>(&event.data) else {
                 // Data rampart cannot read is not relayed uninspected.
                 self.stop_any(out);
@@ -839,6 +946,61 @@ mod tests {
         assert!(f.events(block.as_bytes(), &mut out));
         let text = String::from_utf8(out.to_vec()).unwrap();
         assert!(!text.contains(TOKEN), "{text}");
+    }
+
+    /// Plain chunks are rewritten in place: their other bytes pass verbatim (a
+    /// re-serialization would print `1.0e3` as `1000.0`), and whatever a chunk's shape,
+    /// each copy of its text is inspected.
+    #[test]
+    fn plain_chunks_are_rewritten_in_place_and_no_shape_escapes_inspection() {
+        let half = TOKEN.len() / 2;
+        let escaped = format!("\\u{:04x}{}", u32::from(TOKEN.as_bytes()[0]), &TOKEN[1..]);
+        let first = chunk("Hi ");
+        let plain = |content: &str| {
+            format!(
+                r#"{{"id":"c","created":1.0e3,"choices":[{{"index":0,"delta":{{"content":"{content}"}},"logprobs":null}}],"x":[1 ,2]}}"#
+            )
+        };
+        let cases = [
+            // split over two plain chunks
+            vec![plain(&format!("key {}", &TOKEN[..half])), plain(&format!("{} ok", &TOKEN[half..]))],
+            // a JSON escape inside the token
+            vec![plain(&format!("key {escaped} ok"))],
+            // a duplicate content member: a reader keeps the last copy
+            vec![format!(r#"{{"choices":[{{"index":0,"delta":{{"content":"fine ","content":"key {TOKEN} ok"}}}}]}}"#)],
+            // two choices, a second delta field, a finish reason, usage: the general path
+            vec![format!(
+                r#"{{"choices":[{{"index":0,"delta":{{"content":"a "}}}},{{"index":1,"delta":{{"content":"key {TOKEN} ok"}}}}]}}"#
+            )],
+            vec![format!(r#"{{"choices":[{{"index":0,"delta":{{"content":"key {TOKEN} ok","refusal":null}}}}]}}"#)],
+            vec![format!(
+                r#"{{"choices":[{{"index":0,"delta":{{"content":"key {TOKEN} ok"}},"finish_reason":"stop"}}]}}"#
+            )],
+            vec![format!(
+                r#"{{"choices":[{{"index":0,"delta":{{"content":"key {TOKEN} ok"}}}}],"usage":{{"total_tokens":3}}}}"#
+            )],
+        ];
+        for (n, case) in cases.iter().enumerate() {
+            let mut f = inspector();
+            let mut out = BytesMut::new();
+            let mut block = format!("data: {first}\n\n");
+            for event in case {
+                block.push_str(&format!("data: {event}\n\n"));
+            }
+            block.push_str("data: [DONE]\n\n");
+            assert!(f.events(block.as_bytes(), &mut out), "case {n}");
+            f.end(&mut out);
+            let text = String::from_utf8(out.to_vec()).unwrap();
+            assert!(!text.contains(&TOKEN[..half]) && !text.contains(&TOKEN[half..]), "case {n}: {text}");
+            assert!(!text.contains(&escaped[..half]), "case {n}: {text}");
+            assert!(text.contains("[SECRET_REDACTED]") && text.ends_with("data: [DONE]\n\n"), "case {n}: {text}");
+            for data in text.split("\n\n").filter_map(|e| e.strip_prefix("data: ")).filter(|d| *d != "[DONE]") {
+                serde_json::from_str::<Value>(data).unwrap_or_else(|e| panic!("case {n}: {e}: {data}"));
+            }
+            if n < 2 {
+                assert!(text.contains(r#""created":1.0e3,"#) && text.contains(r#""x":[1 ,2]"#), "case {n}: {text}");
+            }
+        }
     }
 
     #[test]

@@ -111,25 +111,78 @@ impl Head {
 /// without collecting its entries. Built from a [`Model`]; gives the same logits as
 /// [`Head::logit`] on [`super::features::hash_tokens`]'s entries (the same running
 /// sums in the same order, so the same floats).
+///
+/// The hashed weights are kept as the `i16` values the model file stores, with one
+/// scale per head, when that reproduces every weight exactly (a loaded model: each
+/// weight is `i16 × scale`): half the memory of `f32` pairs, so the table (256 KiB
+/// at 16 bits) stays in cache between requests of a busy gateway. Each lookup then
+/// computes `f32::from(q) * scale`, the very product the loader computed, so the
+/// logits are the same floats. A model with other weights (one being trained) keeps
+/// `f32` pairs.
 #[derive(Debug, Clone)]
 pub struct Fused {
     bits: u32,
     heads: [Head; 2],
-    hashed: Vec<[f32; 2]>,
+    hashed: Table,
+}
+
+#[derive(Debug, Clone)]
+enum Table {
+    Quantized { weights: Vec<[i16; 2]>, scale: [f32; 2] },
+    Float(Vec<[f32; 2]>),
+}
+
+/// The `i16` form of `weights` under the scale of [`Model::to_bytes`], when it gives
+/// back every weight bit for bit.
+fn quantize_exactly(weights: &[f32]) -> Option<(Vec<i16>, f32)> {
+    let max = weights.iter().fold(0.0f32, |m, w| m.max(w.abs()));
+    let scale = if max > 0.0 { max / f32::from(i16::MAX) } else { 1.0 };
+    let q: Vec<i16> =
+        weights.iter().map(|w| (w / scale).round().clamp(f32::from(i16::MIN), f32::from(i16::MAX)) as i16).collect();
+    q.iter().zip(weights).all(|(&q, w)| (f32::from(q) * scale).to_bits() == w.to_bits()).then_some((q, scale))
 }
 
 impl Fused {
     /// The inference layout of `model`.
     pub fn new(model: &Model) -> Self {
         let [a, b] = &model.heads;
-        let hashed = a.hashed.iter().zip(&b.hashed).map(|(&x, &y)| [x, y]).collect();
+        let hashed = match (quantize_exactly(&a.hashed), quantize_exactly(&b.hashed)) {
+            (Some((qa, sa)), Some((qb, sb))) => {
+                Table::Quantized { weights: qa.into_iter().zip(qb).map(|(x, y)| [x, y]).collect(), scale: [sa, sb] }
+            }
+            _ => Table::Float(a.hashed.iter().zip(&b.hashed).map(|(&x, &y)| [x, y]).collect()),
+        };
         let strip = |h: &Head| Head { hashed: Vec::new(), ..h.clone() };
         Self { bits: model.bits, heads: [strip(a), strip(b)], hashed }
+    }
+
+    /// Whether the hashed weights are held as `i16` (see the type's docs).
+    pub fn is_quantized(&self) -> bool {
+        matches!(self.hashed, Table::Quantized { .. })
     }
 
     /// The logits of both heads (see [`Head::logit`]) for the hashed tokens of `text`,
     /// the rules that fired and the dense signals (the length signal is computed here).
     pub fn logits(&self, text: &str, rules: &[usize], dense: &[f32; DENSE]) -> [f32; 2] {
+        match &self.hashed {
+            Table::Quantized { weights, scale } => self.logits_with(text, rules, dense, |b| {
+                let q = weights.get(b as usize).copied().unwrap_or([0; 2]);
+                [f32::from(q[0]) * scale[0], f32::from(q[1]) * scale[1]]
+            }),
+            Table::Float(weights) => {
+                self.logits_with(text, rules, dense, |b| weights.get(b as usize).copied().unwrap_or([0.0; 2]))
+            }
+        }
+    }
+
+    #[inline]
+    fn logits_with(
+        &self,
+        text: &str,
+        rules: &[usize],
+        dense: &[f32; DENSE],
+        weight: impl Fn(u32) -> [f32; 2],
+    ) -> [f32; 2] {
         let [(b0, l0), (b1, l1)] = self.heads.each_ref().map(|h| h.constant(rules, dense));
         let (base, len_w) = ([b0, b1], [l0, l1]);
         let window_signal = length_signal(WINDOW);
@@ -145,7 +198,7 @@ impl Fused {
             }
         };
         super::features::for_each_bucket(text, self.bits, |b| {
-            let w = self.hashed.get(b as usize).copied().unwrap_or([0.0; 2]);
+            let w = weight(b);
             acc[0] += w[0];
             acc[1] += w[1];
             n += 1;

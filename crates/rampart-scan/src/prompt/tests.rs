@@ -171,6 +171,8 @@ fn fast_logit_equals_the_max_over_instances_used_in_training() {
 fn fused_logits_equal_the_head_logits_on_collected_features() {
     let det = PromptDetector::new();
     let fused = model::Fused::new(&det.model);
+    // the shipped model is held as its i16 weights (the compact table)
+    assert!(fused.is_quantized());
     // lengths around the window and stride edges, and an attack that scores high
     let mut texts: Vec<String> = [0usize, 1, 31, 32, 33, 63, 64, 65, 95, 96, 97, 200, 1001]
         .iter()

@@ -58,6 +58,26 @@ const GENERIC_PATTERN: &str = concat!(
     r#"(?:\\?["'`])?(?P<s>[\x21\x23-\x26\x28-\x2B\x2D-\x39\x3C-\x5B\x5D-\x5F\x61-\x7E][\x21\x23-\x26\x28-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x5F\x61-\x7E]{5,}))"#
 );
 
+/// Shortest value of the vendor rule: `[a-z0-9][a-z0-9_\-+/.=]{15,}` on the lowercased text.
+const VENDOR_VALUE_MIN: usize = 16;
+
+/// Whether `lower` holds `min` consecutive bytes of the vendor value class
+/// (`[a-z0-9_\-+/.=]`): a necessary condition for a vendor-rule match.
+fn has_token_run(lower: &[u8], min: usize) -> bool {
+    let mut run = 0;
+    for &b in lower {
+        if b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'+' | b'/' | b'.' | b'=') {
+            run += 1;
+            if run >= min {
+                return true;
+            }
+        } else {
+            run = 0;
+        }
+    }
+    false
+}
+
 /// Words that may join a vendor name and its value (`acme_API_KEY = …`,
 /// `acme access TOKEN …`); when one is present the value may be letters only.
 const VENDOR_WORDS: &str = "api|access|secret|private|client|app|auth|account|license|personal|service|key|token|pat|id|pass(?:word)?|credentials?|x|sms|bearer|oauth";
@@ -193,7 +213,8 @@ impl SecretsDetector {
             score: 0.6,
             check: Check::Vendor,
             re: compile(&format!(
-                r#"\b(?:{vendors})[a-z0-9]{{0,12}}?(?:[ \t\r\n_.\-]{{0,3}}(?P<kw>{VENDOR_WORDS}))*(?:[ \t]*(?:[:=]|=>|:=)[ \t]*|[ \t\r\n]+|[\-_=])["'`]?(?P<s>[a-z0-9][a-z0-9_\-+/.=]{{15,}})"#
+                r#"\b(?:{vendors})[a-z0-9]{{0,12}}?(?:[ \t\r\n_.\-]{{0,3}}(?P<kw>{VENDOR_WORDS}))*(?:[ \t]*(?:[:=]|=>|:=)[ \t]*|[ \t\r\n]+|[\-_=])["'`]?(?P<s>[a-z0-9][a-z0-9_\-+/.=]{{{},}})"#,
+                VENDOR_VALUE_MIN - 1
             )),
             on_lower: true,
         };
@@ -239,7 +260,10 @@ impl SecretsDetector {
         let lower = text.to_ascii_lowercase();
         let matched = self.anchored_rules(&lower);
         let vendor_idx = self.rules.len();
-        for idx in matched.into_iter().chain(std::iter::once(vendor_idx)) {
+        // The vendor rule's value is a run of at least VENDOR_VALUE_MIN token bytes:
+        // text without one (most prose) cannot match it, and skips its search.
+        let vendor = has_token_run(lower.as_bytes(), VENDOR_VALUE_MIN).then_some(vendor_idx);
+        for idx in matched.into_iter().chain(vendor) {
             let rule = self.rules.get(idx).unwrap_or(&self.vendor);
             let hay = if rule.on_lower { lower.as_str() } else { text };
             for caps in rule.re.captures_iter(hay) {

@@ -380,6 +380,29 @@ fn vendor_name_with_token_value() {
     assert_clean("zenrows https://api.zenrows.com/v1/?url=example1234567");
 }
 
+/// The vendor rule is skipped on text without a run of VENDOR_VALUE_MIN token bytes:
+/// its shortest value still matches, and one byte shorter never did.
+#[test]
+fn vendor_rule_skip_keeps_its_shortest_values() {
+    let letters = "qwhfk3mvbn7tplsd";
+    assert_eq!(letters.len(), super::VENDOR_VALUE_MIN);
+    assert_secret(&format!("oanda ACCESS TOKEN {letters}"), letters, "secrets.vendor.api_key");
+    assert_secret(
+        &format!("oanda ACCESS TOKEN {}", letters.to_uppercase()),
+        &letters.to_uppercase(),
+        "secrets.vendor.api_key",
+    );
+    let rule_finds = |text: &str| {
+        let mut out = Vec::new();
+        SecretsDetector::new().scan(text, &mut out);
+        out.iter().any(|f| f.rule == "secrets.vendor.api_key")
+    };
+    assert!(!rule_finds(&format!("oanda ACCESS TOKEN {}", &letters[1..])));
+    assert!(super::has_token_run(b"xx a-b_c+d/e.f=0123 yy", 16));
+    assert!(!super::has_token_run(b"xx a-b_c+d/e.f=012 yy", 16));
+    assert!(!super::has_token_run(b"the weekly planning meeting covered the garden", 16));
+}
+
 #[test]
 fn generic_defers_to_provider_formats() {
     // AWS secret keys are 40 base64 chars: 42 hex chars under an AWS name is not one
