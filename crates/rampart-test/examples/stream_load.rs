@@ -22,7 +22,11 @@
 //!
 //! Prints one JSON object: `count`, `errors`, `warmup_errors`, `error_kinds`,
 //! `error_samples`, `rps`, and `{p50,p90,p99,max,mean}` in ms (3 decimals) of `ttfb_ms`
-//! (first content), `headers_ms`, `gap_ms` (inter-chunk) and `total_ms`.
+//! (first content), `headers_ms`, `gap_ms` (inter-chunk) and `total_ms`, and `byte_ms`:
+//! the arrival times of the content *bytes* (each frame's time weighted by the content
+//! bytes it carried), so that `mean` is the mean time a byte of the answer took to
+//! reach the client: a gateway that holds text back and merges chunks shows it there
+//! as a delay per byte, where `gap_ms` only shows fewer, larger events.
 //!
 //! ```text
 //! cargo run --release -p rampart-test --example stream_load -- \
@@ -186,6 +190,8 @@ struct Sample {
     ttfb: Duration,
     total: Duration,
     gaps: Vec<Duration>,
+    /// Content bytes by arrival: (time since the request was written, bytes).
+    arrivals: Vec<(Duration, usize)>,
 }
 
 /// A failed request: a short kind (counted), and a message (sampled).
@@ -209,6 +215,8 @@ struct Stats {
     ttfb: Vec<f64>,
     total: Vec<f64>,
     gaps: Vec<f64>,
+    /// (ms since the request was written, content bytes that arrived then).
+    arrivals: Vec<(f64, usize)>,
     count: u64,
     content_events: u64,
     errors: u64,
@@ -228,6 +236,7 @@ impl Stats {
         self.ttfb.push(ms(sample.ttfb));
         self.total.push(ms(sample.total));
         self.gaps.extend(sample.gaps.into_iter().map(ms));
+        self.arrivals.extend(sample.arrivals.into_iter().map(|(t, n)| (ms(t), n)));
     }
 
     fn fail(&mut self, measured: bool, failure: &Failure) {
@@ -248,6 +257,7 @@ impl Stats {
         self.ttfb.extend(other.ttfb);
         self.total.extend(other.total);
         self.gaps.extend(other.gaps);
+        self.arrivals.extend(other.arrivals);
         self.count += other.count;
         self.content_events += other.content_events;
         self.errors += other.errors;
@@ -293,6 +303,37 @@ fn summary(values: &mut [f64]) -> Value {
         "max": round3(values[n - 1]),
         "mean": round3(mean),
         "n": n,
+    })
+}
+
+/// [`summary`] of the arrival times of content *bytes*: each time weighted by the
+/// bytes that arrived then. Percentile `p` is the time by which p% of all content
+/// bytes had arrived; the mean is the mean arrival time of a byte.
+fn byte_summary(arrivals: &mut [(f64, usize)]) -> Value {
+    let total: usize = arrivals.iter().map(|&(_, n)| n).sum();
+    if total == 0 {
+        return json!({"p50": null, "p90": null, "p99": null, "max": null, "mean": null, "n": 0});
+    }
+    arrivals.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    let at = |p: f64| {
+        let rank = ((p / 100.0) * total as f64).ceil().max(1.0) as usize;
+        let mut seen = 0;
+        for &(t, n) in arrivals.iter() {
+            seen += n;
+            if seen >= rank {
+                return t;
+            }
+        }
+        arrivals.last().map_or(0.0, |a| a.0)
+    };
+    let mean = arrivals.iter().map(|&(t, n)| t * n as f64).sum::<f64>() / total as f64;
+    json!({
+        "p50": round3(at(50.0)),
+        "p90": round3(at(90.0)),
+        "p99": round3(at(99.0)),
+        "max": round3(arrivals.last().map_or(0.0, |a| a.0)),
+        "mean": round3(mean),
+        "n": total,
     })
 }
 
@@ -455,7 +496,11 @@ async fn one_request(plan: &Plan, sender: &mut SendRequest<Full<Bytes>>, started
         let frame = frame.map_err(|e| Failure::broken("body", e.to_string()))?;
         let Some(data) = frame.data_ref() else { continue };
         let now = Instant::now();
+        let before = sse.content.len();
         let content_events = sse.feed(data).map_err(|m| Failure::broken("bad stream", m))?;
+        if sse.content.len() > before {
+            sample.arrivals.push((now.duration_since(started), sse.content.len() - before));
+        }
         for _ in 0..content_events {
             match last {
                 None => first = Some(now),
@@ -626,6 +671,7 @@ async fn run(args: Args) -> Value {
     let mut ttfb = std::mem::take(&mut stats.ttfb);
     let mut total = std::mem::take(&mut stats.total);
     let mut gaps = std::mem::take(&mut stats.gaps);
+    let mut arrivals = std::mem::take(&mut stats.arrivals);
     json!({
         "url": args.url.to_string(),
         "mode": if args.rate.is_some() { "fixed-rate" } else { "closed-loop" },
@@ -651,6 +697,7 @@ async fn run(args: Args) -> Value {
         "ttfb_ms": summary(&mut ttfb),
         "headers_ms": summary(&mut headers),
         "gap_ms": summary(&mut gaps),
+        "byte_ms": byte_summary(&mut arrivals),
         "total_ms": summary(&mut total),
     })
 }

@@ -126,9 +126,9 @@
 //! leaves with the first chunk (after the fourth without short windows) and a byte
 //! waits about 2 chunks in prose (5 before). Each byte is scanned about five times (a
 //! ~330-byte window per ~65 bytes emitted; six with the look-ahead): 32 KiB of prose
-//! costs about 3 ms (85 µs per KiB, 5–10% more with a protected prompt) whether pushed
-//! whole, word by word or in 3-byte pushes, against 0.35 ms for one PII and secrets
-//! scan of the whole text (release build, shared 2-core machine). The cost follows
+//! costs about 1.8 ms (55 ns per byte; 5–10% more with a protected prompt) whether
+//! pushed whole, word by word or in 3-byte pushes (`examples/guard_stream`, release
+//! build, 2-core machine). The cost follows
 //! the number of windows, not their size: 32-byte segments would triple it. Everything
 //! held is bounded:
 //! [`OutputGuard::held`] never exceeds [`MAX_HELD`] bytes after a call returns, and
