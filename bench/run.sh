@@ -63,6 +63,8 @@ fi
   || { echo "bench: BENCH_STREAM_LOG_LEVEL=$STREAM_LEVEL is not one of BENCH_LOG_LEVELS ($LOG_LEVELS)" >&2; exit 2; }
 
 log() { echo "bench: $*" >&2; }
+# shellcheck source=bench/config.sh
+source "$BENCH_DIR/config.sh"
 die() { log "ERROR: $*"; exit 1; }
 
 # ---------------------------------------------------------------- tools
@@ -169,20 +171,7 @@ cpu_busy() { # CPU before-sample after-sample -> "busy% steal%" over the interva
 
 # ---------------------------------------------------------------- request body
 BODY="$WORK/body.json"
-python3 - "$BODY" "$BODY_BYTES" <<'EOF'
-import json, sys
-path, size = sys.argv[1], int(sys.argv[2])
-def doc(text):
-    return json.dumps({"model": "gpt-4o-mini", "messages": [
-        {"role": "system", "content": "You are a concise assistant."},
-        {"role": "user", "content": text}]}, separators=(",", ":"))
-sentence = "Summarize the following customer note and list any action items. "
-text = ""
-while len(doc(text)) < size:
-    text += sentence
-text = text[: len(text) - (len(doc(text)) - size)]
-open(path, "w").write(doc(text))
-EOF
+write_body "$BODY" "$BODY_BYTES"
 BODY_LEN=$(wc -c <"$BODY")
 MOCK_API_KEY="sk-bench-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 RAMPART_KEY_SECRET="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -413,62 +402,7 @@ for policy in $POLICIES; do
     limits-redis) label="rampart (log $level, inspection off, limits in Redis)" ;;
     *) echo "bench: unknown policy $policy" >&2; exit 1 ;;
   esac
-  cat >"$dir/rampart.toml" <<EOF
-[server]
-listen = "127.0.0.1:$P_RAMPART"
-
-[store]
-url = "sqlite://$dir/rampart.db"
-
-[auth]
-key_secret = { env = "RAMPART_KEY_SECRET" }
-
-[[providers]]
-name = "mock"
-kind = "openai"
-base_url = "http://127.0.0.1:$P_MOCK/v1"
-api_key = { env = "MOCK_API_KEY" }
-# The streaming runs steer the mock (x-mock-chunks, x-mock-chunk-delay-ms) through rampart.
-forward_headers = ["x-mock-*"]
-
-[[models]]
-name = "gpt-4o-mini"
-provider = "mock"
-
-[routing]
-default_provider = "mock"
-
-[log]
-format = "json"
-level = "$level"
-EOF
-  if [[ "$policy" == limits-* ]]; then
-    backend=memory; [[ "$policy" == limits-redis ]] && backend=redis
-    printf '\n[limits]\nbackend = "%s"\n' "$backend" >>"$dir/rampart.toml"
-    if [[ "$backend" == redis ]]; then
-      printf 'redis_url = "%s"\nredis_prefix = "rampart-bench:%s:"\n' "$REDIS_URL" "$$" >>"$dir/rampart.toml"
-    fi
-    printf '\n[[prices]]\nmodel = "gpt-4o-mini"\ninput_per_million = 0.15\noutput_per_million = 0.6\n' \
-      >>"$dir/rampart.toml"
-  fi
-  if [[ "$policy" == noaudit ]]; then
-    printf '\n[audit]\nenabled = false\n\n[anomaly]\nenabled = false\n' >>"$dir/rampart.toml"
-  fi
-  if [[ "$policy" != default ]]; then
-    cat >>"$dir/rampart.toml" <<EOF
-
-[policies.default]
-injection = "allow"
-jailbreak = "allow"
-secrets = "allow"
-pii = "allow"
-response_secrets = "allow"
-response_pii = "allow"
-canary = false
-prompt_leak = "allow"
-links = "allow"
-EOF
-  fi
+  write_rampart_config "$dir" "$level" "$policy" "$P_RAMPART"
   # gpt-4o-mini is routed by its [[models]] entry (same upstream name: body forwarded as is).
   limit_flags=()
   # Limits far above the load, so every request is counted (prompt tokenized, cost

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Paired latency comparison of two rampart configurations in front of the mock
+# provider: both gateways run at once and are measured in alternation, ROUNDS rounds of
+# one fixed-rate oha run each (the order swapped every round), so that the machine's
+# drift hits both alike. Prints every round's p50 and p99 and the median of the
+# per-round differences (B minus A). The default pair, noaudit then off, is what
+# auditing and anomaly detection add (issue 7's target: ≤ 50 µs at p50).
+#
+#   AB_A=noaudit AB_B=off AB_ROUNDS=9 AB_SECONDS=5 bash bench/ab.sh
+#
+# Policies as in run.sh (bench/config.sh): default, off, noaudit, limits-memory,
+# limits-redis. Needs target/release/rampart and oha (bench/run.sh installs it).
+set -euo pipefail
+
+BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$BENCH_DIR/.." && pwd)"
+A="${AB_A:-noaudit}"
+B="${AB_B:-off}"
+ROUNDS="${AB_ROUNDS:-9}"
+SECS="${AB_SECONDS:-5}"
+RATE="${BENCH_RATE:-2000}"
+CONNS="${BENCH_CONNECTIONS:-64}"
+BODY_BYTES="${BENCH_BODY_BYTES:-2048}"
+PORT_BASE="${BENCH_PORT_BASE:-18290}"
+CPU_SERVER="${BENCH_CPU_SERVER:-0}"
+CPU_CLIENT="${BENCH_CPU_CLIENT:-1}"
+LEVEL="${BENCH_LOG_LEVEL:-info}"
+RAMPART_BIN="${RAMPART_BIN:-$REPO/target/release/rampart}"
+REDIS_URL="${BENCH_REDIS_URL:-redis://127.0.0.1:6379}"
+
+log() { echo "ab: $*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+for p in "$A" "$B"; do
+  [[ "$p" =~ ^(default|off|noaudit|limits-memory|limits-redis)$ ]] || die "policy '$p' is not one of run.sh's"
+done
+[[ "$ROUNDS" =~ ^[0-9]+$ ]] && ((ROUNDS >= 1 && ROUNDS <= 100)) || die "AB_ROUNDS=$ROUNDS must be 1..100"
+[[ "$SECS" =~ ^[0-9]+$ ]] && ((SECS >= 1 && SECS <= 600)) || die "AB_SECONDS=$SECS must be 1..600"
+[[ -x "$RAMPART_BIN" ]] || die "no rampart binary at $RAMPART_BIN (cargo build --release -p rampart)"
+OHA="$(command -v oha || true)"
+[[ -z "$OHA" && -x "$HOME/.cargo/bin/oha" ]] && OHA="$HOME/.cargo/bin/oha"
+[[ -n "$OHA" ]] || die "oha not found (bench/run.sh installs it: cargo install oha --locked)"
+# shellcheck source=bench/config.sh
+source "$BENCH_DIR/config.sh"
+
+WORK="$(mktemp -d /tmp/rampart-ab.XXXXXX)"
+PIDS=()
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+P_MOCK=$PORT_BASE
+export MOCK_API_KEY="sk-ab-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export RAMPART_KEY_SECRET="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+write_body "$WORK/body.json" "$BODY_BYTES"
+
+wait_ready() { # url pid what
+  local i
+  for ((i = 0; i < 300; i++)); do
+    kill -0 "$2" 2>/dev/null || die "$3 exited during start-up"
+    [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$1" || true)" == 200 ]] && return 0
+    sleep 0.1
+  done
+  die "$3 not ready after 30 s"
+}
+
+taskset -c "$CPU_CLIENT" "$RAMPART_BIN" mock --listen "127.0.0.1:$P_MOCK" >"$WORK/mock.log" 2>&1 &
+PIDS+=($!)
+wait_ready "http://127.0.0.1:$P_MOCK/v1/models" "$!" mock
+
+declare -A URL KEY
+i=0
+for side in A B; do
+  i=$((i + 1))
+  policy="${!side}"
+  dir="$WORK/$side"; mkdir -p "$dir"
+  write_rampart_config "$dir" "$LEVEL" "$policy" $((PORT_BASE + i))
+  limit_flags=()
+  [[ "$policy" == limits-* ]] && limit_flags=(--rpm 100000000 --tpm 100000000000 --max-concurrency 100000 --daily-budget-usd 1000000)
+  KEY[$side]="$(timeout 60 "$RAMPART_BIN" keys create --config "$dir/rampart.toml" --name ab --json "${limit_flags[@]}" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')"
+  taskset -c "$CPU_SERVER" "$RAMPART_BIN" serve --config "$dir/rampart.toml" >"$dir/rampart.log" 2>&1 &
+  PIDS+=($!)
+  wait_ready "http://127.0.0.1:$((PORT_BASE + i))/readyz" "$!" "rampart ($policy)"
+  URL[$side]="http://127.0.0.1:$((PORT_BASE + i))/v1/chat/completions"
+done
+
+run() { # side seconds out [extra oha args]
+  local side="$1" secs="$2" out="$3"; shift 3
+  timeout $((secs + 60)) taskset -c "$CPU_CLIENT" "$OHA" --no-tui --output-format json -z "${secs}s" -c "$CONNS" \
+    -m POST -H 'Content-Type: application/json' -H "Authorization: Bearer ${KEY[$side]}" \
+    -D "$WORK/body.json" "$@" "${URL[$side]}" >"$out" 2>"$out.err" || { cat "$out.err" >&2; die "oha failed"; }
+}
+for side in A B; do
+  log "warm-up $side (${!side}): 3 s"
+  run "$side" 3 "$WORK/warm-$side.json" -q "$RATE"
+done
+for ((r = 1; r <= ROUNDS; r++)); do
+  order=(A B); ((r % 2 == 0)) && order=(B A)
+  for side in "${order[@]}"; do
+    log "round $r/$ROUNDS: $side (${!side}), ${SECS}s at $RATE req/s"
+    run "$side" "$SECS" "$WORK/r$r-$side.json" -q "$RATE" --latency-correction
+  done
+done
+
+python3 - "$WORK" "$ROUNDS" "$A" "$B" "$RATE" "$CONNS" "$SECS" <<'EOF'
+import json, statistics, sys
+work, rounds, a, b, rate, conns, secs = sys.argv[1], int(sys.argv[2]), *sys.argv[3:]
+def load(r, side):
+    d = json.load(open(f"{work}/r{r}-{side}.json"))
+    codes = d.get("statusCodeDistribution", {})
+    bad = sum(n for c, n in codes.items() if not c.startswith("2"))
+    p = d["latencyPercentiles"]
+    return p["p50"] * 1000, p["p99"] * 1000, bad
+print(f"Paired runs: A = {a}, B = {b}; {rounds} rounds of {secs} s at {rate} req/s, {conns} connections "
+      f"(order swapped every round). Latency in ms.")
+print()
+print("| round | A p50 | B p50 | B − A p50 | A p99 | B p99 | B − A p99 |")
+print("|---:|---:|---:|---:|---:|---:|---:|")
+d50, d99, bad = [], [], 0
+for r in range(1, rounds + 1):
+    a50, a99, abad = load(r, "A")
+    b50, b99, bbad = load(r, "B")
+    bad += abad + bbad
+    d50.append(b50 - a50)
+    d99.append(b99 - a99)
+    print(f"| {r} | {a50:.3f} | {b50:.3f} | {b50 - a50:+.3f} | {a99:.3f} | {b99:.3f} | {b99 - a99:+.3f} |")
+print()
+print(f"Median of the per-round differences (B − A): p50 {statistics.median(d50):+.3f} ms, "
+      f"p99 {statistics.median(d99):+.3f} ms; non-2xx responses: {bad}")
+EOF
