@@ -7,9 +7,14 @@
 # auditing and anomaly detection add (issue 7's target: ≤ 50 µs at p50).
 #
 #   AB_A=noaudit AB_B=off AB_ROUNDS=9 AB_SECONDS=5 bash bench/ab.sh
+#   AB_MODE=stream AB_A=direct AB_B=default bash bench/ab.sh
 #
-# Policies as in run.sh (bench/config.sh): default, off, noaudit, limits-memory,
-# limits-redis. Needs target/release/rampart and oha (bench/run.sh installs it).
+# Sides: the policies of run.sh (bench/config.sh: default, off, noaudit, limits-memory,
+# limits-redis), or direct (the mock itself). AB_MODE=stream measures streamed chat
+# completions with stream_load instead (time to first content p50/p99 and the mean
+# arrival of the answer's bytes; BENCH_STREAM_* as in run.sh, 60 chunks of a 1200-byte
+# answer 5 ms apart by default). Needs target/release/rampart, oha (bench/run.sh
+# installs it) and, for streams, target/release/examples/stream_load.
 set -euo pipefail
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -25,14 +30,21 @@ PORT_BASE="${BENCH_PORT_BASE:-18290}"
 CPU_SERVER="${BENCH_CPU_SERVER:-0}"
 CPU_CLIENT="${BENCH_CPU_CLIENT:-1}"
 LEVEL="${BENCH_LOG_LEVEL:-info}"
+MODE="${AB_MODE:-rate}"
+STREAM_BIN="${BENCH_STREAM_BIN:-$REPO/target/release/examples/stream_load}"
+STREAM_CHUNKS="${BENCH_STREAM_CHUNKS:-60}"
+STREAM_DELAY="${BENCH_STREAM_CHUNK_DELAY_MS:-5}"
+STREAM_REPLY="${BENCH_STREAM_REPLY_BYTES:-1200}"
 RAMPART_BIN="${RAMPART_BIN:-$REPO/target/release/rampart}"
 REDIS_URL="${BENCH_REDIS_URL:-redis://127.0.0.1:6379}"
 
 log() { echo "ab: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 for p in "$A" "$B"; do
-  [[ "$p" =~ ^(default|off|noaudit|limits-memory|limits-redis)$ ]] || die "policy '$p' is not one of run.sh's"
+  [[ "$p" =~ ^(direct|default|off|noaudit|limits-memory|limits-redis)$ ]] || die "side '$p' is not direct or one of run.sh's policies"
 done
+[[ "$MODE" == rate || "$MODE" == stream ]] || die "AB_MODE=$MODE must be rate or stream"
+[[ "$MODE" == rate || -x "$STREAM_BIN" ]] || die "no stream_load at $STREAM_BIN (cargo build --release -p rampart-test --example stream_load)"
 [[ "$ROUNDS" =~ ^[0-9]+$ ]] && ((ROUNDS >= 1 && ROUNDS <= 100)) || die "AB_ROUNDS=$ROUNDS must be 1..100"
 [[ "$SECS" =~ ^[0-9]+$ ]] && ((SECS >= 1 && SECS <= 600)) || die "AB_SECONDS=$SECS must be 1..600"
 [[ -x "$RAMPART_BIN" ]] || die "no rampart binary at $RAMPART_BIN (cargo build --release -p rampart)"
@@ -77,6 +89,10 @@ i=0
 for side in A B; do
   i=$((i + 1))
   policy="${!side}"
+  if [[ "$policy" == direct ]]; then
+    URL[$side]="http://127.0.0.1:$P_MOCK/v1/chat/completions"; KEY[$side]="$MOCK_API_KEY"
+    continue
+  fi
   dir="$WORK/$side"; mkdir -p "$dir"
   write_rampart_config "$dir" "$LEVEL" "$policy" $((PORT_BASE + i))
   limit_flags=()
@@ -91,6 +107,13 @@ done
 
 run() { # side seconds out [extra oha args]
   local side="$1" secs="$2" out="$3"; shift 3
+  if [[ "$MODE" == stream ]]; then
+    timeout $((secs + 90)) taskset -c "$CPU_CLIENT" "$STREAM_BIN" --url "${URL[$side]}" --key "${KEY[$side]}" \
+      --connections "$CONNS" --seconds "$secs" --warmup 1 --chunks "$STREAM_CHUNKS" --chunk-delay-ms "$STREAM_DELAY" \
+      --body-bytes "$BODY_BYTES" --reply-bytes "$STREAM_REPLY" >"$out" 2>"$out.err" \
+      || { cat "$out.err" >&2; die "stream_load failed"; }
+    return
+  fi
   timeout $((secs + 60)) taskset -c "$CPU_CLIENT" "$OHA" --no-tui --output-format json -z "${secs}s" -c "$CONNS" \
     -m POST -H 'Content-Type: application/json' -H "Authorization: Bearer ${KEY[$side]}" \
     -D "$WORK/body.json" "$@" "${URL[$side]}" >"$out" 2>"$out.err" || { cat "$out.err" >&2; die "oha failed"; }
@@ -102,34 +125,52 @@ done
 for ((r = 1; r <= ROUNDS; r++)); do
   order=(A B); ((r % 2 == 0)) && order=(B A)
   for side in "${order[@]}"; do
-    log "round $r/$ROUNDS: $side (${!side}), ${SECS}s at $RATE req/s"
+    if [[ "$MODE" == stream ]]; then log "round $r/$ROUNDS: $side (${!side}), ${SECS}s of streams"
+    else log "round $r/$ROUNDS: $side (${!side}), ${SECS}s at $RATE req/s"; fi
     run "$side" "$SECS" "$WORK/r$r-$side.json" -q "$RATE" --latency-correction
   done
 done
 
-python3 - "$WORK" "$ROUNDS" "$A" "$B" "$RATE" "$CONNS" "$SECS" <<'EOF'
+python3 - "$WORK" "$ROUNDS" "$A" "$B" "$RATE" "$CONNS" "$SECS" "$MODE" "$STREAM_CHUNKS" "$STREAM_DELAY" "$STREAM_REPLY" <<'EOF'
 import json, statistics, sys
-work, rounds, a, b, rate, conns, secs = sys.argv[1], int(sys.argv[2]), *sys.argv[3:]
+work, rounds, a, b, rate, conns, secs, mode, chunks, delay, reply = sys.argv[1], int(sys.argv[2]), *sys.argv[3:]
 def load(r, side):
     d = json.load(open(f"{work}/r{r}-{side}.json"))
+    if mode == "stream":
+        bad = int(d.get("errors", 0)) + int(d.get("warmup_errors", 0))
+        return d["ttfb_ms"]["p50"], d["ttfb_ms"]["p99"], d["byte_ms"]["mean"], bad
     codes = d.get("statusCodeDistribution", {})
     bad = sum(n for c, n in codes.items() if not c.startswith("2"))
     p = d["latencyPercentiles"]
-    return p["p50"] * 1000, p["p99"] * 1000, bad
-print(f"Paired runs: A = {a}, B = {b}; {rounds} rounds of {secs} s at {rate} req/s, {conns} connections "
-      f"(order swapped every round). Latency in ms.")
-print()
-print("| round | A p50 | B p50 | B − A p50 | A p99 | B p99 | B − A p99 |")
-print("|---:|---:|---:|---:|---:|---:|---:|")
-d50, d99, bad = [], [], 0
+    return p["p50"] * 1000, p["p99"] * 1000, None, bad
+if mode == "stream":
+    print(f"Paired streaming runs: A = {a}, B = {b}; {rounds} rounds of {secs} s (stream_load, closed loop, "
+          f"{conns} connections, a {reply}-byte answer in {chunks} chunks {delay} ms apart; order swapped every "
+          f"round). p50/p99: time to the first content event; byte: mean arrival of the answer's bytes. In ms.")
+    print()
+    print("| round | A p50 | B p50 | B − A p50 | A p99 | B p99 | B − A p99 | B − A byte mean |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+else:
+    print(f"Paired runs: A = {a}, B = {b}; {rounds} rounds of {secs} s at {rate} req/s, {conns} connections "
+          f"(order swapped every round). Latency in ms.")
+    print()
+    print("| round | A p50 | B p50 | B − A p50 | A p99 | B p99 | B − A p99 |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+d50, d99, dbyte, bad = [], [], [], 0
 for r in range(1, rounds + 1):
-    a50, a99, abad = load(r, "A")
-    b50, b99, bbad = load(r, "B")
+    a50, a99, abyte, abad = load(r, "A")
+    b50, b99, bbyte, bbad = load(r, "B")
     bad += abad + bbad
     d50.append(b50 - a50)
     d99.append(b99 - a99)
-    print(f"| {r} | {a50:.3f} | {b50:.3f} | {b50 - a50:+.3f} | {a99:.3f} | {b99:.3f} | {b99 - a99:+.3f} |")
+    row = f"| {r} | {a50:.3f} | {b50:.3f} | {b50 - a50:+.3f} | {a99:.3f} | {b99:.3f} | {b99 - a99:+.3f} |"
+    if mode == "stream":
+        dbyte.append(bbyte - abyte)
+        row += f" {bbyte - abyte:+.3f} |"
+    print(row)
 print()
+extra = f", byte mean {statistics.median(dbyte):+.3f} ms" if dbyte else ""
+what = "errors" if mode == "stream" else "non-2xx responses"
 print(f"Median of the per-round differences (B − A): p50 {statistics.median(d50):+.3f} ms, "
-      f"p99 {statistics.median(d99):+.3f} ms; non-2xx responses: {bad}")
+      f"p99 {statistics.median(d99):+.3f} ms{extra}; {what}: {bad}")
 EOF
