@@ -9,8 +9,8 @@
 #   AB_A=noaudit AB_B=off AB_ROUNDS=9 AB_SECONDS=5 bash bench/ab.sh
 #   AB_MODE=stream AB_A=direct AB_B=default bash bench/ab.sh
 #
-# Sides: the policies of run.sh (bench/config.sh: default, off, noaudit, limits-memory,
-# limits-redis), or direct (the mock itself). AB_MODE=stream measures streamed chat
+# Sides: the policies of bench/config.sh (default, default-noaudit, off, noaudit,
+# limits-memory, limits-redis), or direct (the mock itself). AB_MODE=stream measures streamed chat
 # completions with stream_load instead (time to first content p50/p99 and the mean
 # arrival of the answer's bytes; BENCH_STREAM_* as in run.sh, 60 chunks of a 1200-byte
 # answer 5 ms apart by default). Needs target/release/rampart, oha (bench/run.sh
@@ -41,7 +41,7 @@ REDIS_URL="${BENCH_REDIS_URL:-redis://127.0.0.1:6379}"
 log() { echo "ab: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 for p in "$A" "$B"; do
-  [[ "$p" =~ ^(direct|default|off|noaudit|limits-memory|limits-redis)$ ]] || die "side '$p' is not direct or one of run.sh's policies"
+  [[ "$p" =~ ^(direct|default|default-noaudit|off|noaudit|limits-memory|limits-redis)$ ]] || die "side '$p' is not direct or one of run.sh's policies"
 done
 [[ "$MODE" == rate || "$MODE" == stream ]] || die "AB_MODE=$MODE must be rate or stream"
 [[ "$MODE" == rate || -x "$STREAM_BIN" ]] || die "no stream_load at $STREAM_BIN (cargo build --release -p rampart-test --example stream_load)"

@@ -22,7 +22,8 @@ EOF
 # write_rampart_config DIR LEVEL POLICY PORT writes
 # DIR/rampart.toml: rampart on 127.0.0.1:PORT in front of the mock at 127.0.0.1:$P_MOCK,
 # log LEVEL, and POLICY: default (the built-in inspection policy), off (every detector
-# "allow"), noaudit (off, with [audit] and [anomaly] disabled), limits-memory and
+# "allow"), noaudit (off, with [audit] and [anomaly] disabled), default-noaudit (the
+# default policy with them disabled), limits-memory and
 # limits-redis (off, with limits counted in memory or in Redis at $REDIS_URL). The keys
 # come from the environment (MOCK_API_KEY, RAMPART_KEY_SECRET).
 write_rampart_config() {
@@ -65,10 +66,10 @@ EOF
     printf '\n[[prices]]\nmodel = "gpt-4o-mini"\ninput_per_million = 0.15\noutput_per_million = 0.6\n' \
       >>"$dir/rampart.toml"
   fi
-  if [[ "$policy" == noaudit ]]; then
+  if [[ "$policy" == noaudit || "$policy" == default-noaudit ]]; then
     printf '\n[audit]\nenabled = false\n\n[anomaly]\nenabled = false\n' >>"$dir/rampart.toml"
   fi
-  if [[ "$policy" != default ]]; then
+  if [[ "$policy" != default && "$policy" != default-noaudit ]]; then
     cat >>"$dir/rampart.toml" <<EOF
 
 [policies.default]
