@@ -41,7 +41,7 @@ REDIS_URL="${BENCH_REDIS_URL:-redis://127.0.0.1:6379}"
 log() { echo "ab: $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 for p in "$A" "$B"; do
-  [[ "$p" =~ ^(direct|default|default-noaudit|off|noaudit|limits-memory|limits-redis)$ ]] || die "side '$p' is not direct or one of run.sh's policies"
+  [[ "$p" =~ ^(direct|default|default-noaudit|off|noaudit|limits-memory|limits-redis)$ ]] || die "side '$p' is not direct or one of bench/config.sh's policies"
 done
 [[ "$MODE" == rate || "$MODE" == stream ]] || die "AB_MODE=$MODE must be rate or stream"
 [[ "$MODE" == rate || -x "$STREAM_BIN" ]] || die "no stream_load at $STREAM_BIN (cargo build --release -p rampart-test --example stream_load)"
