@@ -174,7 +174,7 @@ impl AuditStore {
                     // thread, and on a gateway sharing its cores that burst of work showed
                     // in the tail of concurrent requests (streamed time to first content,
                     // p99, paired runs: +1.8 ms over the provider with 1000, +1.0 with 100);
-                    // the sustained write rate stays far above need (bench/README.md).
+                    // the sustained write rate stays far above need (README, Performance).
                     sqlx::query("PRAGMA wal_autocheckpoint = 100").execute(&mut *conn).await?;
                     Ok(())
                 })

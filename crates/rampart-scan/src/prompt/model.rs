@@ -132,13 +132,19 @@ enum Table {
     Float(Vec<[f32; 2]>),
 }
 
-/// The `i16` form of `weights` under the scale of [`Model::to_bytes`], when it gives
-/// back every weight bit for bit.
-fn quantize_exactly(weights: &[f32]) -> Option<(Vec<i16>, f32)> {
+/// The model file's form of hashed weights: `i16` values and the scale that maps the
+/// largest magnitude to `i16::MAX` (each weight is `q × scale` once loaded).
+fn quantize(weights: &[f32]) -> (Vec<i16>, f32) {
     let max = weights.iter().fold(0.0f32, |m, w| m.max(w.abs()));
     let scale = if max > 0.0 { max / f32::from(i16::MAX) } else { 1.0 };
-    let q: Vec<i16> =
+    let q =
         weights.iter().map(|w| (w / scale).round().clamp(f32::from(i16::MIN), f32::from(i16::MAX)) as i16).collect();
+    (q, scale)
+}
+
+/// [`quantize`], when it gives back every weight bit for bit.
+fn quantize_exactly(weights: &[f32]) -> Option<(Vec<i16>, f32)> {
+    let (q, scale) = quantize(weights);
     q.iter().zip(weights).all(|(&q, w)| (f32::from(q) * scale).to_bits() == w.to_bits()).then_some((q, scale))
 }
 
@@ -376,11 +382,9 @@ impl Model {
             for w in &head.dense {
                 out.extend_from_slice(&w.to_le_bytes());
             }
-            let max = head.hashed.iter().fold(0.0f32, |m, w| m.max(w.abs()));
-            let scale = if max > 0.0 { max / f32::from(i16::MAX) } else { 1.0 };
+            let (q, scale) = quantize(&head.hashed);
             out.extend_from_slice(&scale.to_le_bytes());
-            for w in &head.hashed {
-                let q = (w / scale).round().clamp(f32::from(i16::MIN), f32::from(i16::MAX)) as i16;
+            for q in q {
                 out.extend_from_slice(&q.to_le_bytes());
             }
         }
