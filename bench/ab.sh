@@ -10,10 +10,15 @@
 #   AB_MODE=stream AB_A=direct AB_B=default bash bench/ab.sh
 #
 # Sides: the policies of bench/config.sh (default, default-noaudit, off, noaudit,
-# limits-memory, limits-redis), or direct (the mock itself). AB_MODE=stream measures streamed chat
+# limits-memory, limits-redis), or direct (the mock itself). AB_BIN_A / AB_BIN_B run a side
+# on another build (default RAMPART_BIN), to compare two builds under one policy:
+#   cp target/release/rampart /tmp/rampart.before   # then rebuild
+#   AB_A=default AB_B=default AB_BIN_A=/tmp/rampart.before bash bench/ab.sh
+# AB_MODE=stream measures streamed chat
 # completions with stream_load instead (time to first content p50/p99 and the mean
 # arrival of the answer's bytes; BENCH_STREAM_* as in run.sh, 60 chunks of a 1200-byte
-# answer 5 ms apart by default). Needs target/release/rampart, oha (bench/run.sh
+# answer 5 ms apart by default; BENCH_STREAM_RATE=R starts R requests/s spread evenly over
+# the connections instead of a closed loop). Needs target/release/rampart, oha (bench/run.sh
 # installs it) and, for streams, target/release/examples/stream_load.
 set -euo pipefail
 
@@ -35,7 +40,9 @@ STREAM_BIN="${BENCH_STREAM_BIN:-$REPO/target/release/examples/stream_load}"
 STREAM_CHUNKS="${BENCH_STREAM_CHUNKS:-60}"
 STREAM_DELAY="${BENCH_STREAM_CHUNK_DELAY_MS:-5}"
 STREAM_REPLY="${BENCH_STREAM_REPLY_BYTES:-1200}"
+STREAM_RATE="${BENCH_STREAM_RATE:-0}"
 RAMPART_BIN="${RAMPART_BIN:-$REPO/target/release/rampart}"
+declare -A BIN=([A]="${AB_BIN_A:-$RAMPART_BIN}" [B]="${AB_BIN_B:-$RAMPART_BIN}")
 REDIS_URL="${BENCH_REDIS_URL:-redis://127.0.0.1:6379}"
 
 log() { echo "ab: $*" >&2; }
@@ -44,10 +51,14 @@ for p in "$A" "$B"; do
   [[ "$p" =~ ^(direct|default|default-noaudit|off|noaudit|limits-memory|limits-redis)$ ]] || die "side '$p' is not direct or one of bench/config.sh's policies"
 done
 [[ "$MODE" == rate || "$MODE" == stream ]] || die "AB_MODE=$MODE must be rate or stream"
+[[ "$STREAM_RATE" =~ ^[0-9]+$ ]] || die "BENCH_STREAM_RATE=$STREAM_RATE must be a whole number (0: closed loop)"
+STREAM_RATE_ARGS=(); ((STREAM_RATE > 0)) && STREAM_RATE_ARGS=(--rate "$STREAM_RATE")
 [[ "$MODE" == rate || -x "$STREAM_BIN" ]] || die "no stream_load at $STREAM_BIN (cargo build --release -p rampart-test --example stream_load)"
 [[ "$ROUNDS" =~ ^[0-9]+$ ]] && ((ROUNDS >= 1 && ROUNDS <= 100)) || die "AB_ROUNDS=$ROUNDS must be 1..100"
 [[ "$SECS" =~ ^[0-9]+$ ]] && ((SECS >= 1 && SECS <= 600)) || die "AB_SECONDS=$SECS must be 1..600"
-[[ -x "$RAMPART_BIN" ]] || die "no rampart binary at $RAMPART_BIN (cargo build --release -p rampart)"
+for bin in "$RAMPART_BIN" "${BIN[A]}" "${BIN[B]}"; do
+  [[ -x "$bin" ]] || die "no rampart binary at $bin (cargo build --release -p rampart)"
+done
 OHA="$(command -v oha || true)"
 [[ -z "$OHA" && -x "$HOME/.cargo/bin/oha" ]] && OHA="$HOME/.cargo/bin/oha"
 [[ -n "$OHA" ]] || die "oha not found (bench/run.sh installs it: cargo install oha --locked)"
@@ -97,9 +108,9 @@ for side in A B; do
   write_rampart_config "$dir" "$LEVEL" "$policy" $((PORT_BASE + i))
   limit_flags=()
   [[ "$policy" == limits-* ]] && limit_flags=(--rpm 100000000 --tpm 100000000000 --max-concurrency 100000 --daily-budget-usd 1000000)
-  KEY[$side]="$(timeout 60 "$RAMPART_BIN" keys create --config "$dir/rampart.toml" --name ab --json "${limit_flags[@]}" \
+  KEY[$side]="$(timeout 60 "${BIN[$side]}" keys create --config "$dir/rampart.toml" --name ab --json "${limit_flags[@]}" \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')"
-  taskset -c "$CPU_SERVER" "$RAMPART_BIN" serve --config "$dir/rampart.toml" >"$dir/rampart.log" 2>&1 &
+  taskset -c "$CPU_SERVER" "${BIN[$side]}" serve --config "$dir/rampart.toml" >"$dir/rampart.log" 2>&1 &
   PIDS+=($!)
   wait_ready "http://127.0.0.1:$((PORT_BASE + i))/readyz" "$!" "rampart ($policy)"
   URL[$side]="http://127.0.0.1:$((PORT_BASE + i))/v1/chat/completions"
@@ -110,7 +121,7 @@ run() { # side seconds out [extra oha args]
   if [[ "$MODE" == stream ]]; then
     timeout $((secs + 90)) taskset -c "$CPU_CLIENT" "$STREAM_BIN" --url "${URL[$side]}" --key "${KEY[$side]}" \
       --connections "$CONNS" --seconds "$secs" --warmup 1 --chunks "$STREAM_CHUNKS" --chunk-delay-ms "$STREAM_DELAY" \
-      --body-bytes "$BODY_BYTES" --reply-bytes "$STREAM_REPLY" >"$out" 2>"$out.err" \
+      --body-bytes "$BODY_BYTES" --reply-bytes "$STREAM_REPLY" "${STREAM_RATE_ARGS[@]}" >"$out" 2>"$out.err" \
       || { cat "$out.err" >&2; die "stream_load failed"; }
     return
   fi
@@ -131,9 +142,11 @@ for ((r = 1; r <= ROUNDS; r++)); do
   done
 done
 
-python3 - "$WORK" "$ROUNDS" "$A" "$B" "$RATE" "$CONNS" "$SECS" "$MODE" "$STREAM_CHUNKS" "$STREAM_DELAY" "$STREAM_REPLY" <<'EOF'
+LABEL_A="$A"; LABEL_B="$B"
+if [[ "${BIN[A]}" != "${BIN[B]}" ]]; then LABEL_A="$A on ${BIN[A]}"; LABEL_B="$B on ${BIN[B]}"; fi
+python3 - "$WORK" "$ROUNDS" "$LABEL_A" "$LABEL_B" "$RATE" "$CONNS" "$SECS" "$MODE" "$STREAM_CHUNKS" "$STREAM_DELAY" "$STREAM_REPLY" "$STREAM_RATE" <<'EOF'
 import json, statistics, sys
-work, rounds, a, b, rate, conns, secs, mode, chunks, delay, reply = sys.argv[1], int(sys.argv[2]), *sys.argv[3:]
+work, rounds, a, b, rate, conns, secs, mode, chunks, delay, reply, srate = sys.argv[1], int(sys.argv[2]), *sys.argv[3:]
 def load(r, side):
     d = json.load(open(f"{work}/r{r}-{side}.json"))
     if mode == "stream":
@@ -144,7 +157,8 @@ def load(r, side):
     p = d["latencyPercentiles"]
     return p["p50"] * 1000, p["p99"] * 1000, None, bad
 if mode == "stream":
-    print(f"Paired streaming runs: A = {a}, B = {b}; {rounds} rounds of {secs} s (stream_load, closed loop, "
+    print(f"Paired streaming runs: A = {a}, B = {b}; {rounds} rounds of {secs} s (stream_load, "
+          f"{'closed loop' if srate == '0' else f'{srate} responses/s (fixed rate)'}, "
           f"{conns} connections, a {reply}-byte answer in {chunks} chunks {delay} ms apart; order swapped every "
           f"round). p50/p99: time to the first content event; byte: mean arrival of the answer's bytes. In ms.")
     print()

@@ -8,7 +8,8 @@ during it, "foreign%" of both CPUs, attempts, comma-separated JSON files of disc
 (noisy) attempts or '-'. Non-2xx responses in discarded attempts still invalidate. Machine facts come from BENCH_META_* env.
 STREAM.tsv rows (optional; the streaming runs of stream_load): label, stream_load JSON, server
 CPU seconds and wall seconds over the run (warm-up included), "busy% steal%" of the server and
-client CPU, "foreign%" of both, attempts, discarded JSON files or '-'.
+client CPU, "foreign%" of both, attempts, discarded JSON files or '-', the fixed rate in
+responses/s (0: closed loop). One table per rate, each against the direct row at its rate.
 Exit status 1 when any run had a non-2xx response or a transport error (invalid
 benchmark), else 0.
 """
@@ -69,9 +70,10 @@ def stream_rows(path):
     with open(path) as fh:
         for line in fh:
             (label, doc, cpu_s, wall_s, busy_server, busy_client, foreign, attempts,
-             discarded) = line.rstrip("\n").split("\t")
+             discarded, srate) = line.rstrip("\n").split("\t")
             rows.append({
                 "label": label,
+                "rate": int(srate),
                 "doc": load(doc),
                 "cpu_s": float(cpu_s),
                 "wall_s": float(wall_s),
@@ -246,52 +248,74 @@ def main():
             w(f"- {r['label']}: {mib(r['rss_idle'])} MiB idle (after start, before load), "
               f"{mib(r['rss_after'])} MiB after the load")
     srows = stream_rows(stream_tsv)
-    sdirect = next((r for r in srows if r["label"] == "direct (mock)"), None)
+    srates = sorted({r["rate"] for r in srows})
+    sdirects = {x: next((r for r in srows if r["rate"] == x and r["label"] == "direct (mock)"), None) for x in srates}
     chunks, delay, slevel, reply = (env("BENCH_META_STREAM", "").split() + ["?", "?", "?", "0"])[:4]
     answer = "its 37-byte canned answer" if reply in ("0", "?") else f"a {reply}-byte x-mock-reply answer"
-    if srows:
+
+    def arrivals(x):
+        return "closed loop" if x == 0 else f"fixed rate: {x} requests/s spread evenly over the connections"
+
+    for srate in srates:
+        group = [r for r in srows if r["rate"] == srate]
+        sdirect = sdirects[srate]
         w("")
-        w(f"## Streaming (stream_load: `stream: true`, {body}-byte body, {conns} connections, closed loop; "
+        w(f"## Streaming, {arrivals(srate)} (stream_load: `stream: true`, {body}-byte body, {conns} connections; "
           f"the mock streams {answer} in {chunks} content chunks {delay} ms apart; rampart at log level {slevel})")
         w("")
-        w("TTFB = time from writing the request to the first SSE event with non-empty `choices[0].delta.content`; "
-          "gap = time between consecutive content events; byte = time from writing the request until a byte of "
-          "the answer arrived (each content byte counted once: the mean is the mean arrival of a byte, so the "
-          "added byte mean is the mean extra wait of the answer's text, hold-back included); "
-          "added = minus the direct (mock) figure.")
+        if srate == 0:
+            w("TTFB = time from writing the request to the first SSE event with non-empty "
+              "`choices[0].delta.content`; gap = time between consecutive content events; byte = time from "
+              "writing the request until a byte of the answer arrived (each content byte counted once: the mean "
+              "is the mean arrival of a byte, so the added byte mean is the mean extra wait of the answer's text, "
+              "hold-back included); added = minus the direct (mock) figure. In a closed loop every connection "
+              "starts its next request when its last answer ends, and the mock paces every answer alike: the "
+              "streams stay in step, so the gateway receives their chunks (and their new requests) in bursts of "
+              "up to one per connection, and a first chunk waits behind the rest of its burst. The fixed-rate "
+              "table below spreads the starts out, as independent clients would; it is the latency figure, as "
+              "oha's fixed-rate run is for unstreamed requests.")
+        else:
+            w("Columns as above. Starts are spread evenly over time, so streams are not in step; "
+              "about rate × response time streams are in flight at once.")
         w("")
         w("| target | responses | resp/s | content events/resp | headers p50 ms | TTFB p50 ms | TTFB p99 ms | "
           "added TTFB p50 | added TTFB p99 | gap p50 ms | gap p99 ms | added gap p50 | added gap p99 | "
           "added gap mean | byte mean ms | added byte mean | added byte p99 | total p50 ms | server CPU % | "
-          "CPU µs/resp | errors |")
-        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "CPU µs/resp | late starts | errors |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         dd = sdirect["doc"] if sdirect else {}
-        for r in srows:
+        for r in group:
             d = r["doc"]
             is_direct = r is sdirect
+
             def add(metric, p):
                 return "-" if is_direct or not sdirect else signed(minus(sq(d, metric, p), sq(dd, metric, p)))
             responses = int(d.get("count", 0)) + int(d.get("warmup_count", 0))
             cpu_pct = f"{100.0 * r['cpu_s'] / r['wall_s']:.0f}" if r["wall_s"] > 0 else "n/a"
             cpu_us = f"{1e6 * r['cpu_s'] / responses:.0f}" if responses else "n/a"
             errs = int(d.get("errors", 0)) + int(d.get("warmup_errors", 0))
+            late = d.get("late", 0) if srate else "-"
             w(f"| {r['label']} | {d.get('count', 0)} | {float(d.get('rps', 0)):.0f} | "
               f"{float(d.get('content_events_per_response', 0)):.1f} | {f(sq(d, 'headers_ms', 'p50'), 3)} | "
               f"{f(sq(d, 'ttfb_ms', 'p50'), 3)} | {f(sq(d, 'ttfb_ms', 'p99'), 3)} | {add('ttfb_ms', 'p50')} | "
               f"{add('ttfb_ms', 'p99')} | {f(sq(d, 'gap_ms', 'p50'), 3)} | {f(sq(d, 'gap_ms', 'p99'), 3)} | "
               f"{add('gap_ms', 'p50')} | {add('gap_ms', 'p99')} | {add('gap_ms', 'mean')} | "
               f"{f(sq(d, 'byte_ms', 'mean'), 3)} | {add('byte_ms', 'mean')} | {add('byte_ms', 'p99')} | "
-              f"{f(sq(d, 'total_ms', 'p50'), 3)} | {cpu_pct} | {cpu_us} | {errs} |")
+              f"{f(sq(d, 'total_ms', 'p50'), 3)} | {cpu_pct} | {cpu_us} | {late} | {errs} |")
             for name, x in [("streaming", d)] + [("discarded noisy streaming run", x) for x in r["discarded"]]:
                 if int(x.get("errors", 0)) or int(x.get("warmup_errors", 0)):
                     invalid.append(f"{r['label']} {name}: {x.get('errors', 0)} errors + {x.get('warmup_errors', 0)} "
                                    f"in the warm-up, kinds {x.get('error_kinds')}, e.g. {x.get('error_samples')}")
         w("")
-        w("server CPU % and CPU µs/resp: the server process over the whole streaming run (warm-up included; "
-          "direct: the mock). Fewer content events per response than direct means rampart merged chunks "
-          "(held-back text goes out with the next event), which also shows as a longer gap.")
+        if srate == 0:
+            w("server CPU % and CPU µs/resp: the server process over the whole streaming run (warm-up included; "
+              "direct: the mock). Fewer content events per response than direct means rampart merged chunks "
+              "(held-back text goes out with the next event), which also shows as a longer gap.")
+        else:
+            w("late starts: requests that began more than 2 ms behind their schedule (the load generator or its "
+              "connections were busy); a few percent are harmless, many mean the rate is not what was asked.")
         if sdirect:
-            for r in srows:
+            for r in group:
                 if r is sdirect:
                     continue
                 de = float(dd.get("content_events_per_response", 0))
@@ -308,6 +332,7 @@ def main():
             targets.append(f"- {r['label']}: added p50 {signed(d50)} ms (target ≤ {TARGET_P50}), p99 {signed(d99)} ms "
                            f"(target ≤ {TARGET_P99}) at {rate} req/s: {'met' if ok else 'MISSED'}")
     for r in srows:
+        sdirect = sdirects.get(r["rate"])
         if "default policy" in r["label"] and sdirect:
             t99 = minus(sq(r["doc"], "ttfb_ms", "p99"), sq(sdirect["doc"], "ttfb_ms", "p99"))
             g50 = minus(sq(r["doc"], "gap_ms", "p50"), sq(sdirect["doc"], "gap_ms", "p50"))
@@ -315,7 +340,9 @@ def main():
             gm = minus(sq(r["doc"], "gap_ms", "mean"), sq(sdirect["doc"], "gap_ms", "mean"))
             bm = minus(sq(r["doc"], "byte_ms", "mean"), sq(sdirect["doc"], "byte_ms", "mean"))
             ok = t99 is not None and t99 <= TARGET_TTFB_P99
-            targets.append(f"- {r['label']} streaming: added TTFB p99 {signed(t99)} ms (target ≤ {TARGET_TTFB_P99}): "
+            how = "closed loop" if r["rate"] == 0 else f"{r['rate']} requests/s"
+            targets.append(f"- {r['label']} streaming ({how}): added TTFB p99 {signed(t99)} ms "
+                           f"(target ≤ {TARGET_TTFB_P99}): "
                            f"{'met' if ok else 'MISSED'}; added inter-chunk delay p50 {signed(g50)} ms, "
                            f"p99 {signed(g99)} ms, mean {signed(gm)} ms (events merged); added delay per byte of "
                            f"the answer, mean {signed(bm)} ms")
@@ -340,7 +367,8 @@ def main():
     for r in srows:
         pct = 100.0 * r["cpu_s"] / r["wall_s"] if r["wall_s"] > 0 else 0.0
         (bs, ss), (bc, sc) = r["busy_server"], r["busy_client"]
-        w(f"- {r['label']} (streaming, whole run): CPU {cpu_server} busy {bs}% (steal {ss}%), CPU {cpu_client} busy "
+        how = "closed loop" if r["rate"] == 0 else f"{r['rate']}/s"
+        w(f"- {r['label']} (streaming {how}, whole run): CPU {cpu_server} busy {bs}% (steal {ss}%), CPU {cpu_client} busy "
           f"{bc}% (steal {sc}%); the server itself used {pct:.0f}% of a core; foreign {r['foreign'][0]}% / "
           f"{r['foreign'][1]}%; attempt {r['attempts']}")
     lines = env("BENCH_META_LOGLINES", "")

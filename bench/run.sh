@@ -24,6 +24,8 @@ STREAM="${BENCH_STREAM:-1}"                # 1: also the streaming runs (stream_
 STREAM_CHUNKS="${BENCH_STREAM_CHUNKS:-20}" # content chunks per streamed answer (x-mock-chunks)
 STREAM_DELAY="${BENCH_STREAM_CHUNK_DELAY_MS:-5}" # ms between them (x-mock-chunk-delay-ms)
 STREAM_REPLY="${BENCH_STREAM_REPLY_BYTES:-0}" # >0: the mock answers that many bytes (x-mock-reply), 0: its 37-byte answer
+STREAM_RATE="${BENCH_STREAM_RATE:-auto}" # fixed-rate streaming runs at this many responses/s; auto: 90% of
+  # the mock's closed-loop rate (about 0.9 x 64 streams in flight); 0: closed loop only
 PORT_BASE="${BENCH_PORT_BASE:-18190}"      # uses PORT_BASE .. PORT_BASE+2
 CPU_SERVER="${BENCH_CPU_SERVER:-0}"        # rampart, nginx
 CPU_CLIENT="${BENCH_CPU_CLIENT:-1}"        # mock, load generator
@@ -46,6 +48,7 @@ int_in BENCH_WAIT_QUIET_SECONDS "$QUIET_WAIT" 0 3600
 int_in BENCH_STREAM_CHUNKS "$STREAM_CHUNKS" 1 10000
 int_in BENCH_STREAM_CHUNK_DELAY_MS "$STREAM_DELAY" 0 1000
 int_in BENCH_STREAM_REPLY_BYTES "$STREAM_REPLY" 0 65536
+[[ "$STREAM_RATE" == auto ]] || int_in BENCH_STREAM_RATE "$STREAM_RATE" 0 100000
 [[ "$STREAM" == 0 || "$STREAM" == 1 ]] || { echo "bench: BENCH_STREAM=$STREAM must be 0 or 1" >&2; exit 2; }
 [[ -n "${LOG_LEVELS// /}" ]] || { echo "bench: BENCH_LOG_LEVELS is empty" >&2; exit 2; }
 [[ -n "${POLICIES// /}" ]] || { echo "bench: BENCH_POLICIES is empty" >&2; exit 2; }
@@ -281,22 +284,25 @@ measure() {
 
 STSV="$WORK/stream.tsv"
 : >"$STSV"
-# measure_stream LABEL URL KEY SERVER_PID: stream_load (closed loop, CONNS connections,
-# warm-up then DURATION s, pinned like oha) -> one row of $STSV. SERVER_PID's CPU time and
-# the noise check ("foreign" CPU, as in measure) cover the whole run, warm-up included.
+# measure_stream LABEL URL KEY SERVER_PID RATE: stream_load (closed loop when RATE is 0, else
+# RATE requests/s spread evenly over the connections; CONNS connections, warm-up then
+# DURATION s, pinned like oha) -> one row of $STSV. SERVER_PID's CPU time and the noise
+# check ("foreign" CPU, as in measure) cover the whole run, warm-up included.
 measure_stream() {
-  local label="$1" url="$2" key="$3" pid="$4" slug out attempt rc spid
-  local t0 t1 m0 m1 c0 c1 n0a n0b n1a n1b w0 w1 noise f0 f1 discarded=""
-  slug="stream_$(tr -c 'a-z0-9\n' '_' <<<"$label")"
+  local label="$1" url="$2" key="$3" pid="$4" srate="$5" slug out attempt rc spid how
+  local t0 t1 m0 m1 c0 c1 n0a n0b n1a n1b w0 w1 noise f0 f1 discarded="" rate_args=()
+  slug="stream_$(tr -c 'a-z0-9\n' '_' <<<"$label")_$srate"
+  how="closed loop"
+  ((srate > 0)) && { rate_args=(--rate "$srate"); how="$srate responses/s"; }
   for ((attempt = 1; ; attempt++)); do
     out="$WORK/$slug.json"
-    log "$label: streaming, warm-up ${WARMUP}s + ${DURATION}s, $CONNS connections, $STREAM_CHUNKS chunks ${STREAM_DELAY} ms apart"
+    log "$label: streaming ($how), warm-up ${WARMUP}s + ${DURATION}s, $CONNS connections, $STREAM_CHUNKS chunks ${STREAM_DELAY} ms apart"
     times >"$WORK/times"; c0="$(own_cpu)"; m0="$(cpu_ticks "$MOCK_PID")"; t0="$(cpu_ticks "$pid")"
     n0a="$(cpu_stat "$CPU_SERVER")"; n1a="$(cpu_stat "$CPU_CLIENT")"; w0="$(date +%s.%N)"
     # In the background and waited for, like oha, so that a signal ends the script at once.
     timeout $((WARMUP + DURATION + 90)) taskset -c "$CPU_CLIENT" "$STREAM_BIN" --url "$url" --key "$key" \
       --connections "$CONNS" --seconds "$DURATION" --warmup "$WARMUP" --chunks "$STREAM_CHUNKS" \
-      --chunk-delay-ms "$STREAM_DELAY" --body-bytes "$BODY_BYTES" --reply-bytes "$STREAM_REPLY" \
+      --chunk-delay-ms "$STREAM_DELAY" --body-bytes "$BODY_BYTES" --reply-bytes "$STREAM_REPLY" "${rate_args[@]}" \
       >"$out" 2>"$WORK/$slug.err" &
     spid=$!; rc=0
     PIDS[$spid]=1
@@ -321,10 +327,10 @@ measure_stream() {
     fi
     break
   done
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$out" \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$out" \
     "$(awk -v t=$((t1 - t0)) -v h="$CLK_TCK" 'BEGIN {print t / h}')" "$(awk -v a="$w0" -v b="$w1" 'BEGIN {print b - a}')" \
     "$(cpu_busy "$CPU_SERVER" "$n0a" "$n0b")" "$(cpu_busy "$CPU_CLIENT" "$n1a" "$n1b")" "$f0 $f1" "$attempt" \
-    "${discarded:--}" >>"$STSV"
+    "${discarded:--}" "$srate" >>"$STSV"
 }
 
 wait_quiet "$QUIET_WAIT"
@@ -339,7 +345,15 @@ wait_http "http://127.0.0.1:$P_MOCK/v1/models" 200 "$MOCK_PID" mock
 check_post "http://127.0.0.1:$P_MOCK$CHAT" "Authorization: Bearer $MOCK_API_KEY" 200 mock
 measure "direct (mock)" "http://127.0.0.1:$P_MOCK$CHAT" "Authorization: Bearer $MOCK_API_KEY" "$MOCK_PID" no
 if [[ "$STREAM" == 1 ]]; then
-  measure_stream "direct (mock)" "http://127.0.0.1:$P_MOCK$CHAT" "$MOCK_API_KEY" "$MOCK_PID"
+  measure_stream "direct (mock)" "http://127.0.0.1:$P_MOCK$CHAT" "$MOCK_API_KEY" "$MOCK_PID" 0
+  if [[ "$STREAM_RATE" == auto ]]; then
+    STREAM_RATE="$(python3 -c 'import json,sys; print(int(0.9 * float(json.load(open(sys.argv[1]))["rps"])))' \
+      "$WORK/stream_direct__mock__0.json")"
+    ((STREAM_RATE > 0)) || die "the mock's closed-loop streaming rate was 0"
+  fi
+  if ((STREAM_RATE > 0)); then
+    measure_stream "direct (mock)" "http://127.0.0.1:$P_MOCK$CHAT" "$MOCK_API_KEY" "$MOCK_PID" "$STREAM_RATE"
+  fi
 fi
 
 # 2. nginx reverse proxy
@@ -426,7 +440,10 @@ for policy in $POLICIES; do
     echo "$label $calls_before $(redis_script_calls)" >>"$WORK/redis-calls.txt"
   fi
   if [[ "$STREAM" == 1 && "$level" == "$STREAM_LEVEL" ]]; then
-    measure_stream "$label" "http://127.0.0.1:$P_RAMPART$CHAT" "$key" "$RAMPART_PID"
+    measure_stream "$label" "http://127.0.0.1:$P_RAMPART$CHAT" "$key" "$RAMPART_PID" 0
+    if ((STREAM_RATE > 0)); then
+      measure_stream "$label" "http://127.0.0.1:$P_RAMPART$CHAT" "$key" "$RAMPART_PID" "$STREAM_RATE"
+    fi
   fi
   stop_pid "$RAMPART_PID"
   echo "$level/$policy $(wc -l <"$dir/rampart.log")" >>"$WORK/rampart-loglines"

@@ -2,7 +2,8 @@
 //!
 //! [`AuditLog::record`] (called on the request path) appends the record as one line
 //! to a local append-only journal file with a single `write(2)` and wakes the writer
-//! task; it never waits for the database. The writer task *always* reads from the
+//! task; it never waits for the database. The writer task runs on a runtime thread of
+//! its own ([`writer_runtime`]), off the threads that serve requests. It *always* reads from the
 //! journal (tailing it from the committed position), appends batches to the store and
 //! records the journal position it reached in the store, in the same transaction as
 //! the batch (`audit_journal_offsets`). The journal is therefore both the bounded
@@ -247,10 +248,13 @@ impl AuditLog {
             counters,
             options,
         });
-        let task = shared
-            .options
-            .spawn_writer
-            .then(|| tokio::spawn(writer(store, shared.clone(), start.min(good_end), generation)));
+        let task = shared.options.spawn_writer.then(|| {
+            let task = writer(store, shared.clone(), start.min(good_end), generation);
+            match writer_runtime() {
+                Some(runtime) => runtime.spawn(task),
+                None => tokio::spawn(task),
+            }
+        });
         Ok(Self { shared, task: Mutex::new(task) })
     }
 
@@ -342,6 +346,29 @@ impl Drop for AuditLog {
             task.abort();
         }
     }
+}
+
+/// The runtime the writer tasks run on: one thread of its own (`rampart-audit`), for
+/// the life of the process. The writer's work per batch (reading and parsing the
+/// journal, serializing, hashing and binding every record) is CPU time in one poll:
+/// on the gateway's runtime it would hold up every request queued behind it (up to a
+/// millisecond at a few thousand requests per second); on its own thread the kernel
+/// preempts it when a request arrives. The runtime is never shut down, so connections
+/// the store's pool opens from it stay usable from every other runtime. `None` when
+/// the thread cannot be started: the writer then runs on the caller's runtime.
+fn writer_runtime() -> Option<&'static tokio::runtime::Runtime> {
+    static RUNTIME: std::sync::OnceLock<Option<tokio::runtime::Runtime>> = std::sync::OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .max_blocking_threads(1)
+                .thread_name("rampart-audit")
+                .enable_all()
+                .build()
+                .ok()
+        })
+        .as_ref()
 }
 
 /// The writer task: tails the journal from `pos`, appends batches, retries with backoff.

@@ -64,6 +64,29 @@ mod records_arrive_in_order {
     }
 }
 
+/// The writer runs on its own thread, not on the caller's runtime: with the caller's
+/// only runtime thread blocked (as a busy request path would hold it), records still
+/// reach the store.
+#[tokio::test(flavor = "current_thread")]
+async fn writer_does_not_need_the_callers_runtime() {
+    let backend = crate::tests::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    let store = backend.store().await;
+    let log = AuditLog::open(store.clone(), &dir.path().join("audit.journal"), fast()).await.unwrap();
+    for i in 1..=50 {
+        log.record(&record(i)).unwrap();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while log.stats().stored < 50 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(log.stats().stored, 50, "stored while the caller's runtime was blocked");
+    assert!(log.shutdown(Duration::from_secs(20)).await);
+    assert_trail(&store, 50).await;
+    store.close().await;
+    backend.finish().await;
+}
+
 /// The SQLite write lock held by another connection: appends fail (busy), records
 /// keep going to the journal, and all arrive in order once the lock is released.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
