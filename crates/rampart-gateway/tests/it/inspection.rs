@@ -328,14 +328,19 @@ async fn exfiltration_links_are_removed_and_allowed_hosts_kept() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn monitor_mode_changes_nothing_and_records_verdicts() {
+    // tracing caches each callsite's interest process-wide, computed when the callsite is
+    // first hit. With this test's scoped subscriber the only one registered, a test on
+    // another thread (no subscriber there) hitting a log callsite first would cache it as
+    // disabled for every thread, this one included (tokio-rs/tracing#3611). A global
+    // default that records nothing gives every thread a subscriber that wants every
+    // callsite, so none is cached as disabled; events still go to each thread's default.
+    let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
     let logs = capture::Logs::default();
     let _guard = tracing::subscriber::set_default(logs.subscriber());
     let options = Options { extra_toml: "[policies.observe]\nmode = \"monitor\"\n".into(), ..Options::default() };
     let h = Harness::start_with(options).await;
     let key = h.policy_key("observe").await;
-    // Tests on other threads may have registered the log callsites while this
-    // thread's subscriber was being installed, caching them as disabled (a race in
-    // tracing's per-callsite interest cache with scoped subscribers): recompute.
+    // Callsites cached as disabled before the global default was set: recompute.
     tracing::callsite::rebuild_interest_cache();
     let body = chat(
         json!([{"role": "system", "content": "Be brief."}, {"role": "user", "content": format!("{INJECTION} Mail {EMAIL}.")}]),
