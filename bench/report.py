@@ -95,6 +95,13 @@ def minus(a, b):
     return None if a is None or b is None else a - b
 
 
+def arrivals(rate, long=False):
+    """How a streaming run's requests arrived: 0 is the closed loop, else a fixed rate."""
+    if rate == 0:
+        return "closed loop"
+    return f"fixed rate: {rate} requests/s spread evenly over the connections" if long else f"{rate} requests/s"
+
+
 # Issue 4's targets: added latency on a ~2 KB chat prompt at 64 connections with the default
 # policy (ms, versus the mock directly), and added time to first content byte when streaming.
 TARGET_P50, TARGET_P99, TARGET_TTFB_P99 = 0.3, 1.5, 1.0
@@ -253,14 +260,12 @@ def main():
     chunks, delay, slevel, reply = (env("BENCH_META_STREAM", "").split() + ["?", "?", "?", "0"])[:4]
     answer = "its 37-byte canned answer" if reply in ("0", "?") else f"a {reply}-byte x-mock-reply answer"
 
-    def arrivals(x):
-        return "closed loop" if x == 0 else f"fixed rate: {x} requests/s spread evenly over the connections"
 
     for srate in srates:
         group = [r for r in srows if r["rate"] == srate]
         sdirect = sdirects[srate]
         w("")
-        w(f"## Streaming, {arrivals(srate)} (stream_load: `stream: true`, {body}-byte body, {conns} connections; "
+        w(f"## Streaming, {arrivals(srate, long=True)} (stream_load: `stream: true`, {body}-byte body, {conns} connections; "
           f"the mock streams {answer} in {chunks} content chunks {delay} ms apart; rampart at log level {slevel})")
         w("")
         if srate == 0:
@@ -340,7 +345,7 @@ def main():
             gm = minus(sq(r["doc"], "gap_ms", "mean"), sq(sdirect["doc"], "gap_ms", "mean"))
             bm = minus(sq(r["doc"], "byte_ms", "mean"), sq(sdirect["doc"], "byte_ms", "mean"))
             ok = t99 is not None and t99 <= TARGET_TTFB_P99
-            how = "closed loop" if r["rate"] == 0 else f"{r['rate']} requests/s"
+            how = arrivals(r["rate"])
             # The gateway cannot make the first byte earlier than the provider sends it: a
             # clearly negative figure means the direct run itself was disturbed.
             disturbed = t99 is not None and t99 < -0.25
@@ -375,8 +380,7 @@ def main():
     for r in srows:
         pct = 100.0 * r["cpu_s"] / r["wall_s"] if r["wall_s"] > 0 else 0.0
         (bs, ss), (bc, sc) = r["busy_server"], r["busy_client"]
-        how = "closed loop" if r["rate"] == 0 else f"{r['rate']}/s"
-        w(f"- {r['label']} (streaming {how}, whole run): CPU {cpu_server} busy {bs}% (steal {ss}%), CPU {cpu_client} busy "
+        w(f"- {r['label']} (streaming {arrivals(r['rate'])}, whole run): CPU {cpu_server} busy {bs}% (steal {ss}%), CPU {cpu_client} busy "
           f"{bc}% (steal {sc}%); the server itself used {pct:.0f}% of a core; foreign {r['foreign'][0]}% / "
           f"{r['foreign'][1]}%; attempt {r['attempts']}")
     lines = env("BENCH_META_LOGLINES", "")

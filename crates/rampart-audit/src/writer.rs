@@ -3,7 +3,7 @@
 //! [`AuditLog::record`] (called on the request path) appends the record as one line
 //! to a local append-only journal file with a single `write(2)` and wakes the writer
 //! task; it never waits for the database. The writer task runs on a runtime thread of
-//! its own ([`writer_runtime`]), off the threads that serve requests. It *always* reads from the
+//! its own (`rampart-audit`), off the threads that serve requests. It *always* reads from the
 //! journal (tailing it from the committed position), appends batches to the store and
 //! records the journal position it reached in the store, in the same transaction as
 //! the batch (`audit_journal_offsets`). The journal is therefore both the bounded
