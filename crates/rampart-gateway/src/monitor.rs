@@ -399,6 +399,8 @@ pub(crate) fn audit_verdicts<'a>(verdicts: impl Iterator<Item = &'a Verdict>) ->
 pub(crate) struct Pending {
     pub(crate) state: Arc<crate::state::AppState>,
     pub(crate) record: AuditRecord,
+    /// Written first, when the response ends.
+    pub(crate) line: crate::observe::AccessLine,
     pub(crate) started: Instant,
     pub(crate) head_latency: Duration,
     pub(crate) tally: Arc<Tally>,
@@ -412,8 +414,18 @@ pub(crate) struct Pending {
 }
 
 impl Pending {
-    /// Completes and writes the record, then feeds the detectors.
-    pub(crate) fn finish(mut self, body_bytes: u64, complete: bool) {
+    /// Writes the access-log line, completes and writes the record (the response
+    /// ended at `ended`), then feeds the detectors.
+    pub(crate) fn finish(mut self, ended: Instant, body_bytes: u64, complete: bool) {
+        let record = &self.record;
+        self.line.emit(
+            &record.request_id,
+            record.method.as_deref().unwrap_or_default(),
+            record.endpoint.as_deref().unwrap_or_default(),
+            record.status.unwrap_or_default(),
+            record.model.as_deref(),
+            record.provider.as_deref(),
+        );
         let (usage, upstream, stream_verdicts, bodies) = self.tally.with(|t| {
             let bodies = t.keep_bodies.then(|| (t.request_body.take(), t.response_body.take()));
             (t.usage, t.upstream, std::mem::take(&mut t.stream_verdicts), bodies)
@@ -422,7 +434,7 @@ impl Pending {
             self.record.body = seal_bodies(&self.state.kek, &self.record.request_id, request, response);
         }
         let record = &mut self.record;
-        record.latency_us = Some(micros(self.started.elapsed()));
+        record.latency_us = Some(micros(ended.saturating_duration_since(self.started)));
         record.overhead_us = Some(micros(self.head_latency.saturating_sub(upstream.unwrap_or_default())));
         if let Some(usage) = usage {
             record.prompt_tokens = Some(usage.prompt);

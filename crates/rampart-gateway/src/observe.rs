@@ -2,12 +2,14 @@
 //!
 //! Every response, rejections and panics included, carries `x-request-id`. A panic in
 //! a handler becomes a 500 in OpenAI's shape instead of a dropped connection. Each
-//! request is logged exactly once, here, after the response head is ready: ids, route,
-//! status, latency, the error label and inspection verdicts (detector, rule, score,
+//! request is logged exactly once: ids, route, status, latency to the response head,
+//! the error label and the request's inspection verdicts (detector, rule, score,
 //! action, location), never bodies, matched text, keys or query strings. The level
 //! follows who caused a failure: client errors at info, upstream at warn, internal at
 //! error. It also starts each request's audit record, completed when the response
-//! body ends ([`crate::monitor`]).
+//! body ends ([`crate::monitor`]). The line, the record and the detectors' work come
+//! after the response's last bytes are written ([`Finish`]), not between them and
+//! the client.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -105,22 +107,16 @@ async fn observe_on(state: Arc<AppState>, mut request: Request, next: Next, admi
     let verdict = inspection.map(|v| v.summary.as_str());
     let verdicts = inspection.filter(|v| !v.list.is_empty()).map(|v| v.log_field());
     let verdicts = verdicts.as_deref();
-    let outcome = response.extensions().get::<ErrorOutcome>();
-    match outcome {
-        None => {
-            tracing::info!(request_id, %method, path, status, latency_ms, key_id, model, provider, verdict, verdicts, "request")
-        }
-        Some(ErrorOutcome { side: Side::Client, label }) => {
-            tracing::info!(request_id, %method, path, status, latency_ms, key_id, model, provider, verdict, verdicts, error = label, side = "client", "request rejected")
-        }
-        Some(ErrorOutcome { side: Side::Upstream, label }) => {
-            tracing::warn!(request_id, %method, path, status, latency_ms, key_id, model, provider, error = label, side = "upstream", "request failed upstream")
-        }
-        Some(ErrorOutcome { side: Side::Internal, label }) => {
-            tracing::error!(request_id, %method, path, status, latency_ms, key_id, model, provider, error = label, side = "internal", "request failed")
-        }
-    }
+    let outcome = response.extensions().get::<ErrorOutcome>().copied();
+    let line = AccessLine {
+        latency_ms,
+        key_id: key_id.map(str::to_owned),
+        verdict,
+        verdicts: verdicts.map(str::to_owned),
+        outcome,
+    };
     if !observed {
+        line.emit(request_id, method.as_str(), &path, status, model, provider);
         return response;
     }
     let blocked =
@@ -153,6 +149,7 @@ async fn observe_on(state: Arc<AppState>, mut request: Request, next: Next, admi
     let pending = Pending {
         state: state.clone(),
         record,
+        line,
         started,
         head_latency,
         tally,
@@ -163,6 +160,88 @@ async fn observe_on(state: Arc<AppState>, mut request: Request, next: Next, admi
     };
     let (parts, body) = response.into_parts();
     Response::from_parts(parts, Body::new(Audited { inner: body, pending: Some(pending), bytes: 0 }))
+}
+
+/// A request's access-log line, but for what its audit record also holds (ids, route,
+/// status, model, provider): written when the response ends.
+pub(crate) struct AccessLine {
+    /// Until the response head was ready.
+    latency_ms: f64,
+    key_id: Option<String>,
+    verdict: Option<&'static str>,
+    /// [`crate::inspect::Verdicts::log_field`], when there were any.
+    verdicts: Option<String>,
+    outcome: Option<ErrorOutcome>,
+}
+
+impl AccessLine {
+    /// Writes the line; the level follows who caused a failure.
+    pub(crate) fn emit(
+        &self,
+        request_id: &str,
+        method: &str,
+        path: &str,
+        status: u16,
+        model: Option<&str>,
+        provider: Option<&str>,
+    ) {
+        let Self { latency_ms, ref key_id, verdict, ref verdicts, outcome } = *self;
+        let (key_id, verdicts) = (key_id.as_deref(), verdicts.as_deref());
+        match outcome {
+            None => {
+                tracing::info!(
+                    request_id, method, path, status, latency_ms, key_id, model, provider, verdict, verdicts, "request"
+                )
+            }
+            Some(ErrorOutcome { side: Side::Client, label }) => {
+                tracing::info!(
+                    request_id,
+                    method,
+                    path,
+                    status,
+                    latency_ms,
+                    key_id,
+                    model,
+                    provider,
+                    verdict,
+                    verdicts,
+                    error = label,
+                    side = "client",
+                    "request rejected"
+                )
+            }
+            Some(ErrorOutcome { side: Side::Upstream, label }) => {
+                tracing::warn!(
+                    request_id,
+                    method,
+                    path,
+                    status,
+                    latency_ms,
+                    key_id,
+                    model,
+                    provider,
+                    error = label,
+                    side = "upstream",
+                    "request failed upstream"
+                )
+            }
+            Some(ErrorOutcome { side: Side::Internal, label }) => {
+                tracing::error!(
+                    request_id,
+                    method,
+                    path,
+                    status,
+                    latency_ms,
+                    key_id,
+                    model,
+                    provider,
+                    error = label,
+                    side = "internal",
+                    "request failed"
+                )
+            }
+        }
+    }
 }
 
 /// A response body that completes its request's audit record when it ends, or when it
@@ -191,13 +270,13 @@ impl http_body::Body for Audited {
             }
             std::task::Poll::Ready(None) => {
                 if let Some(pending) = this.pending.take() {
-                    pending.finish(this.bytes, true);
+                    Finish::later(pending, this.bytes, true);
                 }
             }
             std::task::Poll::Ready(Some(Err(_))) => {
                 if let Some(mut pending) = this.pending.take() {
                     pending.record.error.get_or_insert_with(|| "response_body_failed".into());
-                    pending.finish(this.bytes, false);
+                    Finish::later(pending, this.bytes, false);
                 }
             }
             std::task::Poll::Pending => {}
@@ -222,7 +301,37 @@ impl Drop for Audited {
             // The inner body first: a stream inspector it holds reports its verdicts
             // to the tally when dropped.
             drop(std::mem::replace(&mut self.inner, Body::empty()));
-            pending.finish(self.bytes, complete);
+            Finish::later(pending, self.bytes, complete);
         }
+    }
+}
+
+/// A record's completion, run after the response's last bytes are written: hyper drops
+/// (or polls to its end) the body before it flushes what it wrote, so finishing
+/// inline would put the log line, the audit record and the detectors between the
+/// answer and the client. Finishes inline outside a runtime, and finishes when dropped
+/// unrun (a runtime shutting down), so no record is ever lost.
+struct Finish(Option<(Pending, Instant, u64, bool)>);
+
+impl Finish {
+    fn later(pending: Pending, body_bytes: u64, complete: bool) {
+        let mut finish = Self(Some((pending, Instant::now(), body_bytes, complete)));
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { finish.run() });
+        } else {
+            finish.run();
+        }
+    }
+
+    fn run(&mut self) {
+        if let Some((pending, ended, body_bytes, complete)) = self.0.take() {
+            pending.finish(ended, body_bytes, complete);
+        }
+    }
+}
+
+impl Drop for Finish {
+    fn drop(&mut self) {
+        self.run();
     }
 }

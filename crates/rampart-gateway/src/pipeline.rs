@@ -3,7 +3,7 @@
 //!
 //! | # | layer | adds / reads | rejects with |
 //! |---|-------|--------------|--------------|
-//! | 1 | [`observe`](crate::observe): request id, panic → 500, access log (once), audit record (completed at the body's end, [`monitor`](crate::monitor)) | adds `RequestId`, `Tally`; reads `Principal`, `RouteInfo`, `ErrorOutcome`, `Verdicts` from the response | 500, 503 `audit_unavailable` (trail unwritable, `fail_closed`) |
+//! | 1 | [`observe`](crate::observe): request id, panic → 500, access log (once) and audit record, both completed at the body's end, after its last bytes are written ([`monitor`](crate::monitor)) | adds `RequestId`, `Tally`; reads `Principal`, `RouteInfo`, `ErrorOutcome`, `Verdicts` from the response | 500, 503 `audit_unavailable` (trail unwritable, `fail_closed`) |
 //! | 2 | public allow-list: `/healthz`, `/readyz` (no credentials, no data) | | |
 //! | 3 | [`authenticate`](crate::auth): virtual key or JWT (`[[auth.oidc]]`) → `Principal` (key cache under the store's change watch); then the client network and endpoint scopes; every other path, unknown ones included | adds `Arc<Principal>` to the request and its response | 401, 403 (`client_address_not_allowed`, `endpoint_not_allowed`), 503 (store down: fail closed) |
 //! | 4 | route: OpenAI path and method → handler; unknown path 404, undefined method 405 | | 404, 405 |

@@ -351,7 +351,15 @@ async fn monitor_mode_changes_nothing_and_records_verdicts() {
     assert_eq!(response.headers["x-rampart-verdict"], "monitored");
     let sent = h.mock.requests().pop().unwrap();
     assert_eq!(sent.body, body.as_bytes(), "monitor mode must forward the body byte for byte");
-    let log = logs.text();
+    // The access log is written once the response has gone out.
+    let mut log = logs.text();
+    for _ in 0..500 {
+        if log.contains("request:injection/") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        log = logs.text();
+    }
     assert!(log.contains("request:injection/") && log.contains("/monitor@messages[1].content"), "{log}");
     assert!(log.contains("request:pii/pii.email/"), "{log}");
     assert!(!log.contains(EMAIL) && !log.to_lowercase().contains("ignore all previous"), "{log}");
