@@ -85,6 +85,9 @@ pub(crate) struct Monitor {
     /// Records that could not be journaled (fail-closed; their requests were in flight).
     lost: std::sync::atomic::AtomicU64,
     anomaly: Option<Anomalies>,
+    /// Completions spawned after their responses and not yet run
+    /// ([`crate::observe`]): shutdown waits for them before it closes the trail.
+    finishing: std::sync::atomic::AtomicUsize,
 }
 
 impl std::fmt::Debug for Monitor {
@@ -207,7 +210,19 @@ impl Monitor {
             refusing: AtomicBool::new(false),
             lost: std::sync::atomic::AtomicU64::new(0),
             anomaly,
+            finishing: std::sync::atomic::AtomicUsize::new(0),
         })
+    }
+
+    /// A request's completion was deferred ([`crate::observe`]); paired with
+    /// [`Self::finished`].
+    pub(crate) fn finishing(&self) {
+        self.finishing.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A deferred completion ran.
+    pub(crate) fn finished(&self) {
+        self.finishing.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// The trail's database, when auditing.
@@ -334,6 +349,12 @@ impl Monitor {
 
     /// Drains the alerter and the audit log (at shutdown).
     pub(crate) async fn shutdown(&self, deadline: Duration) {
+        // The drained requests' completions first: their records are still to be
+        // journaled. They run as soon as the runtime gets to them; the wait is bounded.
+        let until = Instant::now() + deadline;
+        while self.finishing.load(Ordering::Acquire) > 0 && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         if let Some(log) = &self.audit {
             if !log.shutdown(deadline).await {
                 tracing::warn!("audit records still only in the journal at shutdown: replayed at the next start");

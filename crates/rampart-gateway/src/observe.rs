@@ -315,17 +315,22 @@ struct Finish(Option<(Pending, Instant, u64, bool)>);
 
 impl Finish {
     fn later(pending: Pending, body_bytes: u64, complete: bool) {
-        let mut finish = Self(Some((pending, Instant::now(), body_bytes, complete)));
+        let ended = Instant::now();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            // Counted, so shutdown waits for it before closing the trail.
+            pending.state.monitor.finishing();
+            let mut finish = Self(Some((pending, ended, body_bytes, complete)));
             runtime.spawn(async move { finish.run() });
         } else {
-            finish.run();
+            pending.finish(ended, body_bytes, complete);
         }
     }
 
     fn run(&mut self) {
         if let Some((pending, ended, body_bytes, complete)) = self.0.take() {
+            let state = pending.state.clone();
             pending.finish(ended, body_bytes, complete);
+            state.monitor.finished();
         }
     }
 }

@@ -40,6 +40,15 @@ async fn in_flight_streams_drain_before_shutdown_completes() {
     let text = String::from_utf8(rest).unwrap();
     assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
     tokio::time::timeout(Duration::from_secs(10), shutdown).await.unwrap().unwrap();
+    // The drained stream's record was completed after its last bytes and committed
+    // before the shutdown finished: in the store, not only in the journal.
+    let trail = rampart_audit::AuditStore::connect(&h.store_url).await.unwrap();
+    let filter = rampart_audit::QueryFilter { kind: Some(rampart_audit::RecordKind::Request), ..Default::default() };
+    let records = trail.query(&filter, None, 100).await.unwrap().records;
+    assert_eq!(records.len(), 1, "{records:?}");
+    let record = &records[0].record;
+    assert_eq!(record.status, Some(200));
+    assert_eq!(record.error, None, "the stream ended complete");
 }
 
 #[tokio::test]
