@@ -311,15 +311,20 @@ impl Drop for Audited {
 /// inline would put the log line, the audit record and the detectors between the
 /// answer and the client. Finishes inline outside a runtime, and finishes when dropped
 /// unrun (a runtime shutting down), so no record is ever lost.
-struct Finish(Option<(Pending, Instant, u64, bool)>);
+struct Finish {
+    work: Option<(Pending, Instant, u64, bool)>,
+    /// Counted in its monitor from spawn to drop (a panic included), so shutdown waits
+    /// for it before closing the trail.
+    state: Arc<AppState>,
+}
 
 impl Finish {
     fn later(pending: Pending, body_bytes: u64, complete: bool) {
         let ended = Instant::now();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            // Counted, so shutdown waits for it before closing the trail.
-            pending.state.monitor.finishing();
-            let mut finish = Self(Some((pending, ended, body_bytes, complete)));
+            let state = pending.state.clone();
+            state.monitor.finishing();
+            let mut finish = Self { work: Some((pending, ended, body_bytes, complete)), state };
             runtime.spawn(async move { finish.run() });
         } else {
             pending.finish(ended, body_bytes, complete);
@@ -327,10 +332,8 @@ impl Finish {
     }
 
     fn run(&mut self) {
-        if let Some((pending, ended, body_bytes, complete)) = self.0.take() {
-            let state = pending.state.clone();
+        if let Some((pending, ended, body_bytes, complete)) = self.work.take() {
             pending.finish(ended, body_bytes, complete);
-            state.monitor.finished();
         }
     }
 }
@@ -338,5 +341,6 @@ impl Finish {
 impl Drop for Finish {
     fn drop(&mut self) {
         self.run();
+        self.state.monitor.finished();
     }
 }

@@ -8,8 +8,10 @@
 //! load, lines cost a memory copy each and the thread wakes a few hundred times a
 //! second, not once per line (a wake per line, and the handoff's spinning, were
 //! measured at several µs of the request thread's time per request on one core). A
-//! line reaches stderr at most about [`GATHER`] after it was logged. The format and
-//! filter come from `[log]`, and `RUST_LOG` overrides the filter.
+//! line reaches stderr at most about [`GATHER`] after it was logged. At exit, dropping
+//! the guard writes what is queued, waiting at most [`FLUSH_AT_EXIT`] (stderr may be
+//! a pipe nobody reads). The format and filter come from `[log]`, and `RUST_LOG`
+//! overrides the filter.
 
 use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -53,6 +55,8 @@ struct Queue {
 struct State {
     lines: Vec<u8>,
     closed: bool,
+    /// The writer has written everything and stopped.
+    done: bool,
 }
 
 impl Queue {
@@ -107,7 +111,12 @@ impl<'a> MakeWriter<'a> for QueueWriter {
     }
 }
 
-/// Stops the writer thread when dropped, after it wrote everything queued.
+/// How long dropping the guard waits for the writer to write what is queued (stderr
+/// may be a pipe nobody reads any more: exiting must not hang on it).
+const FLUSH_AT_EXIT: Duration = Duration::from_secs(2);
+
+/// Stops the writer thread when dropped, after it wrote everything queued (waiting at
+/// most [`FLUSH_AT_EXIT`]).
 pub(crate) struct LogGuard {
     queue: Arc<Queue>,
     thread: Option<JoinHandle<()>>,
@@ -118,7 +127,16 @@ impl Drop for LogGuard {
         self.queue.lock().closed = true;
         self.queue.wake_writer.notify_one();
         self.queue.room.notify_all();
-        if let Some(thread) = self.thread.take() {
+        let Some(thread) = self.thread.take() else { return };
+        let state = self.queue.lock();
+        let (state, _) = self
+            .queue
+            .room
+            .wait_timeout_while(state, FLUSH_AT_EXIT, |s| !s.done)
+            .unwrap_or_else(PoisonError::into_inner);
+        let done = state.done;
+        drop(state);
+        if done {
             let _ = thread.join();
         }
     }
@@ -127,7 +145,7 @@ impl Drop for LogGuard {
 /// Starts the writer thread over `out`.
 pub(crate) fn spawn_writer(out: Box<dyn Write + Send>) -> (QueueWriter, LogGuard) {
     let queue = Arc::new(Queue {
-        state: Mutex::new(State { lines: Vec::new(), closed: false }),
+        state: Mutex::new(State { lines: Vec::new(), closed: false, done: false }),
         wake_writer: Condvar::new(),
         room: Condvar::new(),
     });
@@ -171,8 +189,14 @@ fn write_loop(queue: &Queue, out: &Mutex<Box<dyn Write + Send>>) {
                 batch.shrink_to(EARLY_FLUSH);
             }
         }
-        if closed && queue.lock().lines.is_empty() {
-            return;
+        if closed {
+            let mut state = queue.lock();
+            if state.lines.is_empty() {
+                state.done = true;
+                drop(state);
+                queue.room.notify_all();
+                return;
+            }
         }
     }
 }
@@ -242,6 +266,29 @@ mod tests {
             std::thread::sleep(Duration::from_millis(1));
         }
         assert_eq!(&*sink.0.lock().unwrap(), b"one line\n");
+    }
+
+    #[test]
+    fn a_stuck_output_does_not_hang_the_exit() {
+        /// An output that never returns.
+        struct Stuck;
+        impl Write for Stuck {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                loop {
+                    std::thread::park();
+                }
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let (mut writer, guard) = spawn_writer(Box::new(Stuck));
+        writer.write_all(b"never written\n").unwrap();
+        std::thread::sleep(GATHER * 4);
+        let start = Instant::now();
+        drop(guard);
+        let waited = start.elapsed();
+        assert!(waited >= FLUSH_AT_EXIT / 2 && waited < FLUSH_AT_EXIT * 3, "{waited:?}");
     }
 
     #[test]
