@@ -6,8 +6,8 @@
 //! The writer is woken when the queue stops being empty and then gathers for
 //! [`GATHER`] (or until [`EARLY_FLUSH`] bytes are queued) before one write(2): at
 //! load, lines cost a memory copy each and the thread wakes a few hundred times a
-//! second, not once per line (a wake per line, and the handoff's spinning, were
-//! measured at several µs of the request thread's time per request on one core). A
+//! second, not once per line (woken per line, the writer thread used 6.5 to 7.5 µs of
+//! CPU per request at 2000 req/s, on the request's core when pinned to one). A
 //! line reaches stderr at most about [`GATHER`] after it was logged. At exit, dropping
 //! the guard writes what is queued, waiting at most [`FLUSH_AT_EXIT`] (stderr may be
 //! a pipe nobody reads). The format and filter come from `[log]`, and `RUST_LOG`
