@@ -96,33 +96,27 @@ async fn observe_on(state: Arc<AppState>, mut request: Request, next: Next, admi
     let head_latency = started.elapsed();
     let latency_ms = head_latency.as_secs_f64() * 1e3;
     let status = response.status().as_u16();
+    // Inspection verdicts: detector, rule, score, action and location, never text. Only
+    // this layer reads them: taken for the log line and the record.
+    let inspection = response.extensions_mut().remove::<crate::inspect::Verdicts>();
     let principal = response.extensions().get::<Arc<Principal>>().cloned();
     let key_id = principal.as_ref().map(|p| p.key_id());
     let route = response.extensions().get::<RouteInfo>();
     let model = route.and_then(|r| r.model.as_deref());
     let provider = route.map(|r| &*r.provider);
     let request_id = id.to_str().unwrap_or_default();
-    // Inspection verdicts: detector, rule, score, action and location, never text.
-    let inspection = response.extensions().get::<crate::inspect::Verdicts>();
-    let verdict = inspection.map(|v| v.summary.as_str());
-    let verdicts = inspection.filter(|v| !v.list.is_empty()).map(|v| v.log_field());
-    let verdicts = verdicts.as_deref();
     let outcome = response.extensions().get::<ErrorOutcome>().copied();
-    let line = AccessLine {
-        latency_ms,
-        key_id: key_id.map(str::to_owned),
-        verdict,
-        verdicts: verdicts.map(str::to_owned),
-        outcome,
-    };
+    let blocked =
+        inspection.as_ref().is_some_and(|v| v.list.iter().any(|v| v.phase == "request" && v.action == "block"))
+            && status == 400;
+    let attack = blocked
+        && inspection.as_ref().is_some_and(|v| v.list.iter().any(|v| matches!(v.detector, "injection" | "jailbreak")));
+    let audit_verdicts = inspection.as_ref().map(|v| crate::monitor::audit_verdicts(v.list.iter())).unwrap_or_default();
+    let line = AccessLine { latency_ms, key_id: key_id.map(str::to_owned), verdicts: inspection, outcome };
     if !observed {
         line.emit(request_id, method.as_str(), &path, status, model, provider);
         return response;
     }
-    let blocked =
-        inspection.is_some_and(|v| v.list.iter().any(|v| v.phase == "request" && v.action == "block")) && status == 400;
-    let attack =
-        blocked && inspection.is_some_and(|v| v.list.iter().any(|v| matches!(v.detector, "injection" | "jailbreak")));
     let actor = response.extensions().get::<Actor>();
     let (kind, who, who_kind) = match (admin, actor) {
         (true, Some(actor)) => (RecordKind::Admin, Some(actor.id.clone()), Some(format!("admin_{}", actor.kind))),
@@ -143,7 +137,7 @@ async fn observe_on(state: Arc<AppState>, mut request: Request, next: Next, admi
         provider: provider.map(str::to_owned),
         status: Some(status),
         error: outcome.map(|o| o.label.to_owned()),
-        verdicts: inspection.map(|v| crate::monitor::audit_verdicts(v.list.iter())).unwrap_or_default(),
+        verdicts: audit_verdicts,
         ..AuditRecord::default()
     };
     let pending = Pending {
@@ -168,9 +162,8 @@ pub(crate) struct AccessLine {
     /// Until the response head was ready.
     latency_ms: f64,
     key_id: Option<String>,
-    verdict: Option<&'static str>,
-    /// [`crate::inspect::Verdicts::log_field`], when there were any.
-    verdicts: Option<String>,
+    /// The request's inspection verdicts, formatted only when the line is written.
+    verdicts: Option<crate::inspect::Verdicts>,
     outcome: Option<ErrorOutcome>,
 }
 
@@ -185,8 +178,11 @@ impl AccessLine {
         model: Option<&str>,
         provider: Option<&str>,
     ) {
-        let Self { latency_ms, ref key_id, verdict, ref verdicts, outcome } = *self;
-        let (key_id, verdicts) = (key_id.as_deref(), verdicts.as_deref());
+        let Self { latency_ms, ref key_id, ref verdicts, outcome } = *self;
+        let key_id = key_id.as_deref();
+        let verdict = verdicts.as_ref().map(|v| v.summary.as_str());
+        let verdicts = verdicts.as_ref().filter(|v| !v.list.is_empty()).map(crate::inspect::Verdicts::log_field);
+        let verdicts = verdicts.as_deref();
         match outcome {
             None => {
                 tracing::info!(
