@@ -5,7 +5,8 @@ TARGETS.tsv rows: label, saturation json, fixed-rate json, warm-up json or '-',
 rss idle KiB or '-', rss after KiB or '-', server CPU seconds during the saturation
 run, that run's wall seconds, "busy% steal%" of the server CPU and of the client CPU
 during it, "foreign%" of both CPUs, attempts, comma-separated JSON files of discarded
-(noisy) attempts or '-'. Non-2xx responses in discarded attempts still invalidate. Machine facts come from BENCH_META_* env.
+(noisy) attempts or '-', and (optional) the light-load JSON and the server's CPU seconds
+over it, or '-' (its rate in BENCH_META_LIGHT_RATE). Non-2xx responses in discarded attempts still invalidate. Machine facts come from BENCH_META_* env.
 STREAM.tsv rows (optional; the streaming runs of stream_load): label, stream_load JSON, server
 CPU seconds and wall seconds over the run (warm-up included), "busy% steal%" of the server and
 client CPU, "foreign%" of both, attempts, discarded JSON files or '-', the fixed rate in
@@ -115,7 +116,9 @@ def main():
     with open(tsv) as fh:
         for line in fh:
             (label, sat, fixed, warmup, rss_idle, rss_after, cpu_s, wall_s,
-             busy_server, busy_client, foreign, attempts, discarded) = line.rstrip("\n").split("\t")
+             busy_server, busy_client, foreign, attempts, discarded, *rest) = line.rstrip("\n").split("\t")
+            light = rest[0] if rest else "-"
+            light_cpu = rest[1] if len(rest) > 1 else "-"
             rows.append({
                 "label": label,
                 "sat": stats(sat),
@@ -130,6 +133,8 @@ def main():
                 "foreign": [int(x) for x in foreign.split()],
                 "attempts": int(attempts),
                 "discarded": [] if discarded == "-" else [stats(p) for p in discarded.split(",")],
+                "light": stats(light) if light != "-" else None,
+                "light_cpu_s": float(light_cpu) if light_cpu != "-" else None,
             })
     by = {r["label"]: r for r in rows}
     direct = by.get("direct (mock)")
@@ -168,7 +173,8 @@ def main():
         share = f"{100.0 * s['ok_rps'] / nginx['sat']['ok_rps']:.0f}%" if nginx and nginx["sat"]["ok_rps"] else "n/a"
         cpu_pct = f"{100.0 * r['cpu_s'] / r['wall_s']:.0f}" if r["wall_s"] > 0 else "n/a"
         cpu_us = f"{1e6 * r['cpu_s'] / s['ok']:.0f}" if s["ok"] else "n/a"
-        runs = [("saturation", s), ("fixed rate", q)] + ([("warm-up", r["warm"])] if r["warm"] else [])
+        runs = [("saturation", s), ("fixed rate", q)] + ([("warm-up", r["warm"])] if r["warm"] else []) \
+            + ([("light load", r["light"])] if r["light"] else [])
         non2xx = sum(x["non2xx"] for _, x in runs)
         errs = sum(x["n_errors"] for _, x in runs)
         for name, x in runs + [("discarded noisy run", x) for x in r["discarded"]]:
@@ -246,6 +252,35 @@ def main():
         if served:
             w(f"- {label}: {calls} Redis script calls for {served} responses: {calls / served:.2f} per request "
               "(one reserve on the request path, one settle after the response)")
+    light_rate = int(env("BENCH_META_LIGHT_RATE", "0") or 0)
+    if light_rate and direct and direct["light"]:
+        w("")
+        w(f"## Light load: {light_rate} req/s, {conns} connections, {secs}s (latency-corrected)")
+        w("")
+        w("The server's core is idle most of the time between requests. On this VM an idle core comes back "
+          "slow: the same code runs several times slower right after the core has slept (cold caches, branch "
+          "predictors), so a proxy's added latency follows its CPU work per request more steeply than under load.")
+        w("")
+        w("| target | p50 ms | p99 ms | added p50 | added p99 | achieved /s | server CPU µs/req | vs saturation |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for r in rows:
+            x = r["light"]
+            if not x:
+                continue
+            d50 = "-" if r is direct else signed(minus(x["p50"], direct["light"]["p50"]))
+            d99 = "-" if r is direct else signed(minus(x["p99"], direct["light"]["p99"]))
+            cpu_us = ratio = "n/a"
+            if r["light_cpu_s"] is not None and x["ok"]:
+                per = 1e6 * r["light_cpu_s"] / x["ok"]
+                cpu_us = f"{per:.0f}"
+                if r["sat"]["ok"] and r["cpu_s"] > 0:
+                    ratio = f"{per / (1e6 * r['cpu_s'] / r['sat']['ok']):.1f}x"
+            w(f"| {r['label']} | {f(x['p50'], 3)} | {f(x['p99'], 3)} | {d50} | {d99} | {x['ok_rps']:.0f} | "
+              f"{cpu_us} | {ratio} |")
+        w("")
+        w(f"server CPU µs/req: the server process over the light-load run (clock ticks of "
+          f"{1e6 / os.sysconf('SC_CLK_TCK'):.0f} µs, so ±{1e6 / os.sysconf('SC_CLK_TCK') / max(1, light_rate * int(secs)):.0f} "
+          f"µs/req); vs saturation: that over its CPU µs/req at saturation.")
     mem = [r for r in rows if r["rss_idle"] != "-"]
     if mem:
         w("")
@@ -265,7 +300,9 @@ def main():
         group = [r for r in srows if r["rate"] == srate]
         sdirect = sdirects[srate]
         w("")
-        w(f"## Streaming, {arrivals(srate, long=True)} (stream_load: `stream: true`, {body}-byte body, {conns} connections; "
+        ssecs = env("BENCH_META_STREAM_SECONDS", secs)
+        w(f"## Streaming, {arrivals(srate, long=True)} (stream_load: `stream: true`, {body}-byte body, {conns} connections, "
+          f"{ssecs}s measured; "
           f"the mock streams {answer} in {chunks} content chunks {delay} ms apart; rampart at log level {slevel})")
         w("")
         if srate == 0:
@@ -336,6 +373,12 @@ def main():
             ok = d50 is not None and d99 is not None and d50 <= TARGET_P50 and d99 <= TARGET_P99
             targets.append(f"- {r['label']}: added p50 {signed(d50)} ms (target ≤ {TARGET_P50}), p99 {signed(d99)} ms "
                            f"(target ≤ {TARGET_P99}) at {rate} req/s: {'met' if ok else 'MISSED'}")
+            if r["light"] and direct["light"]:
+                l50 = minus(r["light"]["p50"], direct["light"]["p50"])
+                l99 = minus(r["light"]["p99"], direct["light"]["p99"])
+                lok = l50 is not None and l99 is not None and l50 <= TARGET_P50 and l99 <= TARGET_P99
+                targets.append(f"- {r['label']}, light load ({light_rate} req/s, the same targets applied): added p50 "
+                               f"{signed(l50)} ms, p99 {signed(l99)} ms: {'met' if lok else 'MISSED'}")
     for r in srows:
         sdirect = sdirects.get(r["rate"])
         if "default policy" in r["label"] and sdirect:

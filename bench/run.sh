@@ -13,6 +13,8 @@ DURATION="${BENCH_SECONDS:-10}"            # each measured run (saturation, fixe
 WARMUP="${BENCH_WARMUP_SECONDS:-3}"        # warm-up per target, not reported
 CONNS="${BENCH_CONNECTIONS:-64}"
 RATE="${BENCH_RATE:-2000}"                 # fixed request rate for the latency runs
+LIGHT_RATE="${BENCH_LIGHT_RATE:-100}"      # >0: also a light-load run at this rate (latency when the
+  # server's CPU is mostly idle between requests: a cold core, see bench/README.md); 0: none
 BODY_BYTES="${BENCH_BODY_BYTES:-2048}"     # size of the request body
 LOG_LEVELS="${BENCH_LOG_LEVELS:-warn info}" # one rampart run per level and policy
 POLICIES="${BENCH_POLICIES:-default off noaudit limits-memory limits-redis}"  # default: built-in inspection policy;
@@ -21,6 +23,7 @@ POLICIES="${BENCH_POLICIES:-default off noaudit limits-memory limits-redis}"  # 
   # at a price) counted in memory or in Redis ($BENCH_REDIS_URL)
 REDIS_URL="${BENCH_REDIS_URL:-redis://127.0.0.1:6379}"
 STREAM="${BENCH_STREAM:-1}"                # 1: also the streaming runs (stream_load)
+STREAM_DURATION="${BENCH_STREAM_SECONDS:-$DURATION}" # each measured streaming run
 STREAM_CHUNKS="${BENCH_STREAM_CHUNKS:-20}" # content chunks per streamed answer (x-mock-chunks)
 STREAM_DELAY="${BENCH_STREAM_CHUNK_DELAY_MS:-5}" # ms between them (x-mock-chunk-delay-ms)
 STREAM_REPLY="${BENCH_STREAM_REPLY_BYTES:-0}" # >0: the mock answers that many bytes (x-mock-reply), 0: its 37-byte answer
@@ -42,6 +45,8 @@ int_in BENCH_SECONDS "$DURATION" 1 600
 int_in BENCH_WARMUP_SECONDS "$WARMUP" 0 120
 int_in BENCH_CONNECTIONS "$CONNS" 1 1024
 int_in BENCH_RATE "$RATE" 1 1000000
+int_in BENCH_LIGHT_RATE "$LIGHT_RATE" 0 1000000
+int_in BENCH_STREAM_SECONDS "$STREAM_DURATION" 1 600
 int_in BENCH_BODY_BYTES "$BODY_BYTES" 256 1048576
 int_in BENCH_PORT_BASE "$PORT_BASE" 1024 65000
 int_in BENCH_WAIT_QUIET_SECONDS "$QUIET_WAIT" 0 3600
@@ -274,12 +279,20 @@ measure() {
     fi
     break
   done
+  local light="-" light_cpu="-" l0
+  if ((LIGHT_RATE > 0)); then
+    log "$label: light load $LIGHT_RATE req/s ${DURATION}s"
+    l0="$(cpu_ticks "$pid")"
+    run_oha "${slug}_light" "$url" "$auth" "$DURATION" -q "$LIGHT_RATE" "${OHA_CORR[@]}"
+    light="$WORK/${slug}_light.json"
+    light_cpu="$(awk -v t=$(($(cpu_ticks "$pid") - l0)) -v h="$CLK_TCK" 'BEGIN {print t / h}')"
+  fi
   [[ "$5" == yes ]] && rss_after="$(rss_kib "$pid")"
   local warm="-"; ((WARMUP > 0)) && warm="$WORK/${slug}_warm.json"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$WORK/${slug}_sat.json" "$WORK/${slug}_rate.json" \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$WORK/${slug}_sat.json" "$WORK/${slug}_rate.json" \
     "$warm" "$rss_idle" "$rss_after" "$(awk -v t=$((t1 - t0)) -v h="$CLK_TCK" 'BEGIN {print t / h}')" \
     "$(awk -v a="$w0" -v b="$w1" 'BEGIN {print b - a}')" \
-    "$(cpu_busy "$CPU_SERVER" "$s0a" "$s0b")" "$(cpu_busy "$CPU_CLIENT" "$s1a" "$s1b")" "$f0 $f1" "$attempt" "${discarded:--}" >>"$TSV"
+    "$(cpu_busy "$CPU_SERVER" "$s0a" "$s0b")" "$(cpu_busy "$CPU_CLIENT" "$s1a" "$s1b")" "$f0 $f1" "$attempt" "${discarded:--}" "$light" "$light_cpu" >>"$TSV"
 }
 
 STSV="$WORK/stream.tsv"
@@ -296,12 +309,12 @@ measure_stream() {
   ((srate > 0)) && { rate_args=(--rate "$srate"); how="$srate responses/s"; }
   for ((attempt = 1; ; attempt++)); do
     out="$WORK/$slug.json"
-    log "$label: streaming ($how), warm-up ${WARMUP}s + ${DURATION}s, $CONNS connections, $STREAM_CHUNKS chunks ${STREAM_DELAY} ms apart"
+    log "$label: streaming ($how), warm-up ${WARMUP}s + ${STREAM_DURATION}s, $CONNS connections, $STREAM_CHUNKS chunks ${STREAM_DELAY} ms apart"
     times >"$WORK/times"; c0="$(own_cpu)"; m0="$(cpu_ticks "$MOCK_PID")"; t0="$(cpu_ticks "$pid")"
     n0a="$(cpu_stat "$CPU_SERVER")"; n1a="$(cpu_stat "$CPU_CLIENT")"; w0="$(date +%s.%N)"
     # In the background and waited for, like oha, so that a signal ends the script at once.
-    timeout $((WARMUP + DURATION + 90)) taskset -c "$CPU_CLIENT" "$STREAM_BIN" --url "$url" --key "$key" \
-      --connections "$CONNS" --seconds "$DURATION" --warmup "$WARMUP" --chunks "$STREAM_CHUNKS" \
+    timeout $((WARMUP + STREAM_DURATION + 90)) taskset -c "$CPU_CLIENT" "$STREAM_BIN" --url "$url" --key "$key" \
+      --connections "$CONNS" --seconds "$STREAM_DURATION" --warmup "$WARMUP" --chunks "$STREAM_CHUNKS" \
       --chunk-delay-ms "$STREAM_DELAY" --body-bytes "$BODY_BYTES" --reply-bytes "$STREAM_REPLY" "${rate_args[@]}" \
       >"$out" 2>"$WORK/$slug.err" &
     spid=$!; rc=0
@@ -469,6 +482,8 @@ BENCH_META_BUSY_BEFORE="$BUSY_BEFORE" \
 BENCH_META_LOGLINES="$(cat "$WORK/rampart-loglines" 2>/dev/null | tr '\n' ';')" \
 BENCH_META_STREAM="$STREAM_CHUNKS $STREAM_DELAY $STREAM_LEVEL $STREAM_REPLY" \
 BENCH_META_REDIS_CALLS="$(cat "$WORK/redis-calls.txt" 2>/dev/null | tr '\n' ';')" \
+BENCH_META_LIGHT_RATE="$LIGHT_RATE" \
+BENCH_META_STREAM_SECONDS="$STREAM_DURATION" \
 python3 "$BENCH_DIR/report.py" "$TSV" "$DURATION" "$WARMUP" "$CONNS" "$RATE" "$BODY_LEN" \
   "$CPU_SERVER" "$CPU_CLIENT" "$STSV" >"$WORK/report.md"
 status=$?
