@@ -151,7 +151,9 @@ def main():
     w(f"- rampart binary: {env('BENCH_META_BIN', '?')}")
     w(f"- tools: {env('BENCH_META_OHA', '?')}, {env('BENCH_META_NGINX', '?')}")
     w(f"- load: POST /v1/chat/completions, {body}-byte JSON body, {conns} connections (HTTP/1.1 keep-alive); "
-      f"warm-up {warm}s, then {secs}s at saturation and {secs}s at a fixed {rate} req/s (latency-corrected)")
+      f"warm-up {warm}s, then {secs}s at saturation and {secs}s at a fixed {rate} req/s (latency-corrected)"
+      + (f", then {secs}s at a light {env('BENCH_META_LIGHT_RATE')} req/s"
+         if int(env("BENCH_META_LIGHT_RATE", "0") or 0) else ""))
     w(f"- pinning: rampart and nginx on CPU {cpu_server}; mock and load generator on CPU {cpu_client}")
     w("- rampart policies: \"default policy\" = the built-in default inspection policy (no [policies] table: "
       "injection/jailbreak/secrets/PII detection on requests, output guard on responses); \"inspection off\" = "
@@ -258,8 +260,10 @@ def main():
         w(f"## Light load: {light_rate} req/s, {conns} connections, {secs}s (latency-corrected)")
         w("")
         w("The server's core is idle most of the time between requests. On this VM an idle core comes back "
-          "slow: the same code runs several times slower right after the core has slept (cold caches, branch "
-          "predictors), so a proxy's added latency follows its CPU work per request more steeply than under load.")
+          "slow: the same code runs several times slower right after the core has slept "
+          "(`cargo run --release -p rampart-scan --example cold_scan` measures it), so a proxy's added latency "
+          "follows its CPU work per request more steeply than under load. Run after the fixed-rate run, outside "
+          "the noise check.")
         w("")
         w("| target | p50 ms | p99 ms | added p50 | added p99 | achieved /s | server CPU µs/req | vs saturation |")
         w("|---|---:|---:|---:|---:|---:|---:|---:|")

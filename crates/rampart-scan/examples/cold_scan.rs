@@ -1,8 +1,8 @@
 //! Measures how much slower a request scan runs on a core that has just been idle:
 //! the same 2 KB prompt (the load benchmark's body) scanned back to back, after a
 //! sleep of 1, 5 or 20 ms, and after evicting the caches (writing a 2, 8 or 64 MiB
-//! buffer) without sleeping. On a VM the sleep costs more than the eviction: the
-//! caches, the branch predictors and the TLB all start cold when the core wakes.
+//! buffer) without sleeping. On the VM it was written on, a 20 ms sleep cost more
+//! than evicting 64 MiB: more than the caches is cold when the core wakes.
 //!
 //! `taskset -c 0 cargo run --release -p rampart-scan --example cold_scan [-- ROUNDS]`
 //! (default 200 scans per case; prints the p50 and p90 of each case in µs).
