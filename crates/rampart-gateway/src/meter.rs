@@ -11,7 +11,7 @@
 //! relay in whole events; only an event holding a usage object is parsed.
 
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll};
 
 use axum::body::Body;
@@ -218,10 +218,19 @@ impl Metered {
     }
 }
 
+/// Searchers for the fixed needles of every streamed chunk, built once (`memmem::find`
+/// builds one per call on all but the shortest inputs).
+static FIND_USAGE: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b"\"usage\""));
+const NULL_USAGE: &[u8] = b",\"usage\":null";
+static FIND_NULL_USAGE: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(NULL_USAGE));
+static FIND_LF_END: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b"\n\n"));
+static FIND_CRLF_END: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b"\r\n\r\n"));
+static RFIND_LF_END: LazyLock<memmem::FinderRev<'static>> = LazyLock::new(|| memmem::FinderRev::new(b"\n\n"));
+static RFIND_CRLF_END: LazyLock<memmem::FinderRev<'static>> = LazyLock::new(|| memmem::FinderRev::new(b"\r\n\r\n"));
+
 /// Whether `bytes` hold `"usage"` followed by an object (not `null`).
 fn has_usage_object(bytes: &[u8]) -> bool {
-    let finder = memmem::Finder::new(b"\"usage\"");
-    finder.find_iter(bytes).any(|at| {
+    FIND_USAGE.find_iter(bytes).any(|at| {
         let rest = &bytes[at + 7..];
         let mut i = 0;
         while i < rest.len() && (rest[i] == b' ' || rest[i] == b':' || rest[i] == b'\t') {
@@ -234,13 +243,12 @@ fn has_usage_object(bytes: &[u8]) -> bool {
 /// `,"usage":null` removed (the compact form every usage-bearing stream uses on
 /// the chunks before the last).
 fn strip_null_usage(bytes: Bytes) -> Bytes {
-    const NULL_USAGE: &[u8] = b",\"usage\":null";
-    if memmem::find(&bytes, NULL_USAGE).is_none() {
+    if FIND_NULL_USAGE.find(&bytes).is_none() {
         return bytes;
     }
     let mut out = Vec::with_capacity(bytes.len());
     let mut rest: &[u8] = &bytes;
-    while let Some(at) = memmem::find(rest, NULL_USAGE) {
+    while let Some(at) = FIND_NULL_USAGE.find(rest) {
         out.extend_from_slice(&rest[..at]);
         rest = &rest[at + NULL_USAGE.len()..];
     }
@@ -250,15 +258,15 @@ fn strip_null_usage(bytes: Bytes) -> Bytes {
 
 /// The offset just past the last complete event (`\n\n` or `\r\n\r\n`), or 0.
 fn last_event_end(buf: &[u8]) -> usize {
-    let lf = memmem::rfind(buf, b"\n\n").map(|i| i + 2);
-    let crlf = memmem::rfind(buf, b"\r\n\r\n").map(|i| i + 4);
+    let lf = RFIND_LF_END.rfind(buf).map(|i| i + 2);
+    let crlf = RFIND_CRLF_END.rfind(buf).map(|i| i + 4);
     lf.max(crlf).unwrap_or(0)
 }
 
 /// The offset just past the first complete event.
 fn next_event_end(buf: &[u8]) -> Option<usize> {
-    let lf = memmem::find(buf, b"\n\n").map(|i| i + 2);
-    let crlf = memmem::find(buf, b"\r\n\r\n").map(|i| i + 4);
+    let lf = FIND_LF_END.find(buf).map(|i| i + 2);
+    let crlf = FIND_CRLF_END.find(buf).map(|i| i + 4);
     match (lf, crlf) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),

@@ -190,9 +190,27 @@ fn normalize_lines(block: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// Splits a block of complete, LF-normalized events at blank lines.
+/// Splits a block of complete, LF-normalized events at blank lines (as
+/// `block.split("\n\n")`, with a searcher built once rather than per block).
 fn split_events(block: &str) -> impl Iterator<Item = &str> {
-    block.split("\n\n").filter(|e| !e.trim().is_empty())
+    static BLANK_LINE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\n\n"));
+    let mut rest = Some(block);
+    std::iter::from_fn(move || {
+        let block = rest?;
+        Some(match BLANK_LINE.find(block.as_bytes()) {
+            // `\n` is one byte: both cuts fall on char boundaries.
+            Some(at) => {
+                rest = Some(&block[at + 2..]);
+                &block[..at]
+            }
+            None => {
+                rest = None;
+                block
+            }
+        })
+    })
+    .filter(|e| !e.trim().is_empty())
 }
 
 impl StreamInspector {
@@ -850,6 +868,23 @@ mod tests {
     use rampart_config::PolicyProfile;
 
     const TOKEN: &str = "ghp_aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5";
+
+    #[test]
+    fn events_split_at_blank_lines_as_str_split_does() {
+        for block in [
+            "",
+            "\n\n",
+            "data: a\n\n",
+            "data: a\n\ndata: b\n\n",
+            "data: a\n\n\ndata: b",
+            "\n\n\n\ndata: é\n\n  \n\nevent: x\ndata: ü\n\n",
+            "data: a\n\n\n\n\n",
+            "data: no blank line",
+        ] {
+            let expected: Vec<&str> = block.split("\n\n").filter(|e| !e.trim().is_empty()).collect();
+            assert_eq!(split_events(block).collect::<Vec<_>>(), expected, "{block:?}");
+        }
+    }
 
     fn inspector() -> StreamInspector {
         static SCANNER: std::sync::OnceLock<Scanner> = std::sync::OnceLock::new();

@@ -14,8 +14,13 @@
 //! ways.
 
 use std::ops::Range;
+use std::sync::LazyLock;
 
 use memchr::memmem;
+
+/// Searchers for the fixed needles, built once (`memmem::find_iter` builds one per call).
+static FIND_INLINE: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b"]("));
+static FIND_DEFINITION: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b"]:"));
 
 /// Longest markdown link text searched backwards for its `[`.
 const MAX_LINK_TEXT: usize = 1024;
@@ -92,7 +97,7 @@ pub(super) fn scan(
     };
 
     // ---- inline links and images: `[text](dest "title")`, `![alt](dest)`
-    for q in memmem::find_iter(b, b"](") {
+    for q in FIND_INLINE.find_iter(b) {
         if q > 0 && b[q - 1] == b'\\' {
             continue;
         }
@@ -123,7 +128,7 @@ pub(super) fn scan(
     }
 
     // ---- reference definitions: `[label]: dest` at a line start
-    for q in memmem::find_iter(b, b"]:") {
+    for q in FIND_DEFINITION.find_iter(b) {
         let Some(o) = definition_start(b, q, line_start) else { continue };
         let mut i = skip_blank(b, q + 2);
         let (end, allowed) = if i >= n {

@@ -172,7 +172,7 @@ mod tests;
 use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use memchr::memmem;
 use serde::Serialize;
@@ -537,6 +537,8 @@ pub struct OutputGuard<'s> {
     scanner: &'s Scanner,
     policy: Arc<OutputPolicy>,
     leak: Option<LeakCheck>,
+    /// A searcher per non-empty canary, built once per guard rather than per window.
+    canaries: Vec<memmem::Finder<'static>>,
     /// Nothing to check: text passes straight through.
     passthrough: bool,
     /// Text from `base` to `len`.
@@ -583,6 +585,12 @@ impl<'s> OutputGuard<'s> {
     pub fn new(scanner: &'s Scanner, policy: impl Into<Arc<OutputPolicy>>) -> Self {
         let policy = policy.into();
         let leak = policy.protected_prompt.as_deref().and_then(LeakCheck::new);
+        let canaries = policy
+            .canaries
+            .iter()
+            .filter(|k| !k.is_empty())
+            .map(|k| memmem::Finder::new(k.as_bytes()).into_owned())
+            .collect();
         let passthrough = policy.pii == OutputAction::Allow
             && policy.secrets == OutputAction::Allow
             && policy.link_hosts.is_none()
@@ -592,6 +600,7 @@ impl<'s> OutputGuard<'s> {
             scanner,
             policy,
             leak,
+            canaries,
             passthrough,
             buf: String::new(),
             base: 0,
@@ -908,8 +917,9 @@ impl OutputGuard<'_> {
         };
 
         // canaries: seen whole, or a prefix of one still open at the window end
-        for canary in policy.canaries.iter().map(String::as_bytes).filter(|k| !k.is_empty()) {
-            if memmem::find_iter(bytes, canary).any(|m| a + m + canary.len() > c) {
+        for finder in &self.canaries {
+            let canary = finder.needle();
+            if finder.find_iter(bytes).any(|m| a + m + canary.len() > c) {
                 stop_with(
                     StopReason::Canary,
                     GuardEvent {
@@ -1351,11 +1361,14 @@ fn is_token_byte(b: u8) -> bool {
 
 const BEGIN: &[u8] = b"-----BEGIN";
 const END: &[u8] = b"-----END";
+/// Searchers for the fixed needles, built once (`memmem::find` builds one per call).
+static FIND_BEGIN: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(BEGIN));
+static FIND_DASHES: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b"-----"));
 
 /// Starts of the `-----BEGIN … PRIVATE KEY-----` blocks of `b` still open at its end:
 /// the header (or a prefix of it) runs to the end, or only key material follows it.
 fn open_pem_blocks(b: &[u8]) -> impl Iterator<Item = usize> + '_ {
-    let whole = memmem::find_iter(b, BEGIN).filter(|&p| match pem_header(b, p + BEGIN.len()) {
+    let whole = FIND_BEGIN.find_iter(b).filter(|&p| match pem_header(b, p + BEGIN.len()) {
         Header::Partial => true,
         Header::No => false,
         Header::Yes(end) => pem_body_end(b, end).is_none(),
@@ -1379,7 +1392,7 @@ fn pem_header(b: &[u8], at: usize) -> Header {
     const LONGEST: usize = 30 + " PRIVATE KEY BLOCK".len();
     let rest = &b[at..];
     let head_ok = |h: &[u8]| h.iter().all(|&c| c == b' ' || c.is_ascii_uppercase() || c.is_ascii_digit());
-    match memmem::find(&rest[..rest.len().min(LONGEST + 5)], b"-----") {
+    match FIND_DASHES.find(&rest[..rest.len().min(LONGEST + 5)]) {
         Some(k) => {
             let head = &rest[..k];
             if head_ok(head) && (head.ends_with(b"PRIVATE KEY") || head.ends_with(b"PRIVATE KEY BLOCK")) {
@@ -1413,7 +1426,7 @@ fn pem_body_end(b: &[u8], at: usize) -> Option<usize> {
             if rest.starts_with(END) {
                 let after = i + END.len();
                 let window = &b[after..b.len().min(after + 48)];
-                return match memmem::find(window, b"-----") {
+                return match FIND_DASHES.find(window) {
                     Some(k) => Some(after + k + 5),
                     None if b.len() < after + 48 => None,
                     None => Some(after),

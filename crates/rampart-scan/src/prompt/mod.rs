@@ -204,7 +204,10 @@ impl PromptDetector {
     /// Whether a hidden form of the text (Unicode tags decoded, or an encoded segment
     /// as decoded) ends in an adversarial suffix.
     fn hidden_adversarial_tail(norm: &Normalized<'_>) -> bool {
-        let tagged = memchr::memmem::find(norm.original.as_bytes(), &[0xF3, 0xA0]).is_some();
+        // The first two bytes of every Unicode tag character (U+E0000..U+E007F) in UTF-8.
+        static TAG_LEAD: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+            std::sync::LazyLock::new(|| memchr::memmem::Finder::new(&[0xF3, 0xA0]));
+        let tagged = TAG_LEAD.find(norm.original.as_bytes()).is_some();
         if tagged {
             let untagged: String = norm
                 .original
