@@ -578,8 +578,8 @@ impl fmt::Debug for OutputGuard<'_> {
 
 impl<'s> OutputGuard<'s> {
     /// A guard for one text channel. Indexes the protected prompt (linear in its
-    /// length, microseconds for a typical system prompt); otherwise allocation-free
-    /// until text arrives.
+    /// length, microseconds for a typical system prompt) and builds a searcher per
+    /// canary; otherwise allocation-free until text arrives.
     /// The policy is shared (`Arc`), so a guard can live as long as the stream it
     /// inspects; a plain `OutputPolicy` converts.
     pub fn new(scanner: &'s Scanner, policy: impl Into<Arc<OutputPolicy>>) -> Self {
